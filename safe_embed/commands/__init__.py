@@ -1,0 +1,1 @@
+"""Subcommands of the ``safe-embed`` CLI, one module each."""

@@ -1,0 +1,1 @@
+"""FAISS-backed unsafe-prompt detector: build, calibrate, classify, add exemplars, save/load."""

@@ -1,0 +1,98 @@
+"""The sentence-transformers backend: any model name on the hub or a local model directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from safe_embed.encoders.base import Encoder
+from safe_embed.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
+
+
+def directory_fingerprint(path: Path) -> str:
+    """sha256 over a model directory's config and weight files (content, not timestamps)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file() and (
+        p.name in _WEIGHT_FILES or p.suffix in (".json", ".txt", ".model") or p.name.endswith(".safetensors")))
+    for p in files:
+        h.update(str(p.relative_to(path)).encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder(Encoder):
+    """Wraps :class:`sentence_transformers.SentenceTransformer`.
+
+    >>> # enc = SentenceTransformerEncoder("/path/to/model_dir"); enc.encode(["hi"]).shape
+    """
+
+    def __init__(self, model: str, name: str | None = None, device: str | None = None, batch_size: int = 64,
+                 revision: str | None = None, trust_remote_code: bool = False) -> None:
+        self.model_ref = str(model)
+        self.name = name or self.model_ref
+        self.device = device
+        self.batch_size = batch_size
+        self.revision = revision
+        self.trust_remote_code = trust_remote_code
+        self._model = None
+        self._identity: str | None = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_sentence_transformer(self.model_ref, device=self.device, revision=self.revision,
+                                                    trust_remote_code=self.trust_remote_code)
+        return self._model
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            p = Path(self.model_ref)
+            if p.is_dir():
+                self._identity = f"st:{p.name}:{directory_fingerprint(p)}"
+            else:
+                self._identity = f"st:{self.model_ref}@{self.revision or 'main'}"
+        return self._identity
+
+    @property
+    def dimension(self) -> int | None:
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return get()
+
+    def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
+                                 convert_to_numpy=True, normalize_embeddings=False)
+
+
+def load_sentence_transformer(ref: str, device: str | None = None, revision: str | None = None,
+                              trust_remote_code: bool = False):
+    """Load a SentenceTransformer from a directory or hub id, turning failures into a clear :class:`ModelError`."""
+    from sentence_transformers import SentenceTransformer
+
+    p = Path(ref)
+    if p.exists() and not (p / "modules.json").is_file() and not (p / "config.json").is_file():
+        raise ModelError(f"{p} is not a model directory (no modules.json or config.json). "
+                         "Fix: point at a sentence-transformers or transformers model directory.")
+    try:
+        return SentenceTransformer(str(p) if p.exists() else ref, device=device, revision=revision,
+                                   trust_remote_code=trust_remote_code)
+    except OSError as e:
+        if p.exists():
+            raise ModelError(f"cannot load model directory {p}: {e}") from None
+        raise ModelError(
+            f"cannot load model {ref!r} from the Hugging Face hub ({type(e).__name__}: {str(e).splitlines()[0]}). "
+            "Fix: check the name, or, offline, point at local weights with --model /path/to/model_dir "
+            "(see `safe-embed models`)."
+        ) from None
+    except (ValueError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot load model {ref!r}: {e}") from None

@@ -1,0 +1,1 @@
+"""Contrastive LoRA fine-tuning in PyTorch Lightning."""
