@@ -31,9 +31,13 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], path: 
     im = ax.imshow(values, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(cols)), labels=list(cols), rotation=40, ha="right", fontsize=8)
     ax.set_yticks(range(len(rows)), labels=list(rows), fontsize=8)
+    lo = np.nanmin(values) if vmin is None else vmin
+    hi = np.nanmax(values) if vmax is None else vmax
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=7)
+            dark = hi > lo and (values[i, j] - lo) / (hi - lo) > 0.6
+            ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
     fig.tight_layout()
