@@ -19,3 +19,5 @@ def test_sbert_all_reproduces_figure3(data_dir, capsys):
     result = SafetyChallenging(load_xstest_aug(data_dir), avg_cosine=0.092).compute(enc)
     got = {t: round(v, 3) for t, v in result.per_type.items()}
     assert got == PAPER_FIG3_SBERT_ALL
+    # by name: `--model sbert-all` resolves to the same assembled copy
+    assert load_encoder("sbert-all", cache=False).model_ref == model_dir

