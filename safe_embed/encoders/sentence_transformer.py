@@ -70,8 +70,23 @@ class SentenceTransformerEncoder(Encoder):
         return get()
 
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
-                                 convert_to_numpy=True, normalize_embeddings=False)
+        model = self.model
+        if len(texts) <= batch_size and not show_progress and model.device.type == "cpu":
+            return self._encode_one_batch(texts)
+        return model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
+                            convert_to_numpy=True, normalize_embeddings=False)
+
+    def _encode_one_batch(self, texts: list[str]) -> np.ndarray:
+        """The detector's hot path: one forward pass without ``encode``'s per-call bookkeeping (same output)."""
+        import torch
+
+        model = self.model
+        if model.training:
+            model.eval()
+        with torch.inference_mode():
+            features = model.preprocess(texts)
+            out = model(features)["sentence_embedding"]
+        return out.float().numpy()
 
 
 def load_sentence_transformer(ref: str, device: str | None = None, revision: str | None = None,
