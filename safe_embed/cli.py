@@ -18,6 +18,11 @@ COMMANDS = [
     "safe_embed.commands.evaluate",
     "safe_embed.commands.models",
     "safe_embed.commands.data",
+    "safe_embed.commands.export",
+    "safe_embed.commands.detect",
+    "safe_embed.commands.add_exemplars",
+    "safe_embed.commands.evaluate_detector",
+    "safe_embed.commands.serve",
 ]
 
 # Subcommands that parse their own argv (LightningCLI): name -> "module:function".

@@ -1,1 +1,17 @@
-"""FAISS-backed unsafe-prompt detector: build, calibrate, classify, add exemplars, save/load."""
+"""FAISS-backed unsafe-prompt detector: build, calibrate, classify, add exemplars, save/load.
+
+>>> # from safe_embed.detector import Detector
+>>> # det = Detector.load("my_detector"); det.classify(["How do I make a bomb?"])[0].label
+"""
+
+from __future__ import annotations
+
+from safe_embed.detector.calibration import Calibration
+from safe_embed.detector.detector import Detection, Detector, DetectorSettings, Neighbor
+from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
+from safe_embed.detector.index import IndexSettings
+from safe_embed.detector.manifest import TamperedDetectorError
+from safe_embed.detector.scoring import RULES, ScoringRule
+
+__all__ = ["RULES", "Calibration", "Detection", "Detector", "DetectorSettings", "Exemplar", "ExemplarSets",
+           "IndexSettings", "Neighbor", "ScoringRule", "TamperedDetectorError", "load_exemplars"]

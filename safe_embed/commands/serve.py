@@ -1,0 +1,65 @@
+"""``safe-embed serve``: the detector behind an HTTP API (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a detector directory over HTTP",
+                       description="POST /v1/classify, POST /v1/exemplars (bearer token), GET /v1/info, "
+                                   "GET /healthz; OpenAPI docs at /docs. Requests arriving together are batched.")
+    p.add_argument("detector", metavar="DETECTOR_DIR")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; anything else needs "
+                                                       "--token)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", default=None, help="bearer token for POST /v1/exemplars (default $SAFE_EMBED_TOKEN; "
+                                                 "the environment keeps it out of `ps`)")
+    p.add_argument("--persist", action="store_true", help="save the detector directory after each addition "
+                                                         "(default: additions live in memory only)")
+    p.add_argument("--max-texts", type=int, default=256, help="texts per classify request (default 256)")
+    p.add_argument("--max-chars", type=int, default=20_000, help="characters per text (default 20000)")
+    p.add_argument("--max-body-bytes", type=int, default=2 * 1024 * 1024, help="request body size (default 2 MiB)")
+    p.add_argument("--max-batch", type=int, default=64, help="texts per micro-batch (default 64)")
+    p.add_argument("--wait-ms", type=float, default=1.0, help="micro-batch wait window in ms (default 1)")
+    p.add_argument("--adaptive-wait", type=float, default=0.1,
+                   help="widen the wait window to this fraction of the recent batch time (default 0.1; 0 = off)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: torch's, one per core); 1 can win on a busy machine")
+    p.add_argument("--device", default=None)
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from safe_embed.detector import Detector
+    from safe_embed.errors import ConfigError
+    from safe_embed.serve import ServiceLimits, check_bind, create_app
+
+    token = args.token or os.environ.get("SAFE_EMBED_TOKEN") or None
+    check_bind(args.host, token)  # before loading the model
+    try:
+        limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars,
+                               max_body_bytes=args.max_body_bytes)
+    except ValueError as e:
+        raise ConfigError(f"{e} Fix: give a positive --max-texts/--max-chars/--max-body-bytes.") from None
+    if args.max_batch < 1 or args.wait_ms < 0 or args.adaptive_wait < 0:
+        raise ConfigError(f"--max-batch must be >= 1 and --wait-ms/--adaptive-wait >= 0, got {args.max_batch}, "
+                          f"{args.wait_ms}, {args.adaptive_wait}.")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    det = Detector.load(args.detector, device=args.device)
+    app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
+                     adaptive_wait=args.adaptive_wait, persist_dir=args.detector if args.persist else None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0

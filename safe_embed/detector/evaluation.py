@@ -1,0 +1,70 @@
+"""Measuring a detector on a labelled set: overall metrics at the stored threshold, and a per-type breakdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from safe_embed import metrics
+from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.detector.calibration import detection_metrics
+from safe_embed.detector.exemplars import norm_text
+
+
+@dataclass
+class DetectorEvaluation:
+    """Figures for one dataset. ``metrics``: AUROC, AUPRC, precision, recall, F1, FPR at the threshold, TPR at
+    FPR 1%/5% (AUROC-type figures only when both labels occur). ``breakdown``: the same per type/category."""
+
+    dataset: str
+    threshold: float
+    metrics: dict[str, float]
+    breakdown: dict[str, dict[str, float]]
+    roc: dict[str, list[float]] = field(default_factory=dict)
+    exemplar_overlap: int = 0
+    detector: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def group_of(p: LabelledPrompt) -> str:
+    """The breakdown key: ``type`` (XSTest, XSTest-aug), else ``category`` (JBB), else ``all``."""
+    return p.type or p.category or "all"
+
+
+def evaluate_scores(y: np.ndarray, s: np.ndarray, threshold: float, groups: Sequence[str], dataset: str = "",
+                    ) -> DetectorEvaluation:
+    """Metrics of scores ``s`` (n,) against ``y`` (n,) (1 = unsafe), overall and per group."""
+    y = np.asarray(y).astype(int)
+    s = np.asarray(s, np.float64)
+    groups = np.asarray(list(groups), dtype=object)
+    breakdown = {}
+    for g in dict.fromkeys(groups.tolist()):
+        m = groups == g
+        breakdown[str(g)] = detection_metrics(y[m], s[m], threshold)
+    roc = {}
+    if 0 < y.sum() < len(y):
+        fpr, tpr, _ = metrics.roc_curve(y, s)
+        roc = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    return DetectorEvaluation(dataset, float(threshold), detection_metrics(y, s, threshold), breakdown, roc)
+
+
+def evaluate_detector(detector, prompts: Sequence[LabelledPrompt], dataset: str = "",
+                      show_progress: bool | None = None) -> DetectorEvaluation:
+    """Classify ``prompts`` with ``detector`` and measure at its stored threshold.
+
+    >>> # ev = evaluate_detector(Detector.load("det"), load_labelled("xstest"), "xstest"); ev.metrics["f1"]
+    """
+    prompts = list(prompts)
+    dets = detector.classify([p.text for p in prompts], show_progress=show_progress)
+    y = np.array([p.is_unsafe for p in prompts], dtype=int)
+    s = np.array([d.score for d in dets], np.float64)
+    ev = evaluate_scores(y, s, detector.calibration.threshold, [group_of(p) for p in prompts], dataset)
+    known = {norm_text(e.text) for e in detector.unsafe + detector.safe}
+    ev.exemplar_overlap = sum(norm_text(p.text) in known for p in prompts)
+    ev.detector = {"encoder": detector.encoder.name, "rule": detector.rule.name,
+                   "calibration": detector.calibration.method, "target_fpr": detector.calibration.target_fpr}
+    return ev

@@ -1,0 +1,15 @@
+"""The HTTP guardrail service: FastAPI app, micro-batcher, limits and the uvicorn runner.
+
+>>> # from safe_embed.serve import create_app, BackgroundServer
+>>> # with BackgroundServer(create_app(Detector.load("my_detector"))) as url: ...
+"""
+
+from __future__ import annotations
+
+from safe_embed.serve.app import create_app
+from safe_embed.serve.batcher import MicroBatcher, OverloadedError
+from safe_embed.serve.runner import BackgroundServer, check_bind, is_loopback
+from safe_embed.serve.schemas import ServiceLimits
+
+__all__ = ["BackgroundServer", "MicroBatcher", "OverloadedError", "ServiceLimits", "check_bind", "create_app",
+           "is_loopback"]

@@ -1,0 +1,202 @@
+"""Micro-batching: requests that arrive together go through the detector as one batch.
+
+One worker thread owns the detector. Each request puts ``(texts, future)`` on a queue; the worker takes the first
+waiting request, then keeps taking requests until the batch holds ``max_batch`` texts or the wait window has passed
+since the first one arrived, classifies the concatenated texts in one call and hands each request its own slice,
+in order. The window is ``max_wait_ms``, widened to ``adaptive_wait`` times the recent batch run time (at most
+``max_adaptive_wait_ms``): when batches are slow, as under many concurrent clients, waiting a little longer for
+the clients about to send fills the batch, and the extra latency stays a small fraction of the batch time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class OverloadedError(RuntimeError):
+    """The queue of waiting requests is full; the client should retry later."""
+
+
+@dataclass
+class BatchStats:
+    """Counters for /v1/info and the benchmarks."""
+
+    batches: int = 0
+    texts: int = 0
+    requests: int = 0
+    max_batch_seen: int = 0
+    busy_s: float = 0.0
+    sizes: dict[int, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"batches": self.batches, "texts": self.texts, "requests": self.requests,
+                "mean_batch": round(self.texts / self.batches, 2) if self.batches else 0.0,
+                "largest_batch": self.max_batch_seen, "busy_s": round(self.busy_s, 3)}
+
+
+_STOP = object()
+
+
+class MicroBatcher:
+    """Run ``fn(texts) -> results`` (one result per text, in order) on micro-batches in a worker thread.
+
+    ``lock`` (shared with writers such as exemplar additions) is held while ``fn`` runs.
+
+    >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); b.start()
+    >>> b.submit(["a", "b"]).result()
+    ['A', 'B']
+    >>> b.stop()
+    """
+
+    def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 2.0,
+                 max_queue: int = 4096, lock: threading.Lock | None = None, adaptive_wait: float = 0.1,
+                 max_adaptive_wait_ms: float = 50.0) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}.")
+        if max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
+        self.fn = fn
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000.0
+        self.max_queue = max_queue
+        self.adaptive_wait = adaptive_wait
+        self.max_adaptive_wait = max_adaptive_wait_ms / 1000.0
+        self._batch_seconds = 0.0  # moving average of the time one batch takes
+        self.lock = lock or threading.Lock()
+        self.stats = BatchStats()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._carry = None  # a request too big for the previous batch: it opens the next one
+
+    # ---- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> MicroBatcher:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="safe-embed-batcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        self._thread = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- submitting -----------------------------------------------------------------------------------------
+    def submit(self, texts: list[str]) -> Future:
+        """Queue ``texts``; the future resolves to their results in order (or raises :class:`OverloadedError`)."""
+        fut: Future = Future()
+        if not texts:
+            fut.set_result([])
+            return fut
+        if not self.alive:
+            raise RuntimeError("the batcher is not running. Fix: call start() (the app does so at startup).")
+        with self._pending_lock:
+            if self._pending >= self.max_queue:
+                raise OverloadedError(f"{self._pending} requests are already waiting (limit {self.max_queue}).")
+            self._pending += 1
+        self._queue.put((texts, fut))
+        return fut
+
+    async def classify(self, texts: list[str]) -> list:
+        """Awaitable :meth:`submit` for asyncio handlers."""
+        return await asyncio.wrap_future(self.submit(texts))
+
+    @property
+    def wait_window(self) -> float:
+        """Seconds to wait for more requests after the first one of a batch."""
+        return max(self.max_wait, min(self.max_adaptive_wait, self.adaptive_wait * self._batch_seconds))
+
+    # ---- the worker -----------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item, self._carry = (self._carry, None) if self._carry is not None else (self._queue.get(), None)
+            if item is _STOP:
+                return
+            batch = [item]
+            n = len(item[0])
+            deadline = time.perf_counter() + self.wait_window
+            stop = False
+            while n < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    left = deadline - time.perf_counter()
+                    if left <= 0:
+                        break
+                    try:
+                        nxt = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                if n + len(nxt[0]) > self.max_batch:
+                    self._carry = nxt
+                    break
+                batch.append(nxt)
+                n += len(nxt[0])
+            self._process(batch)
+            if stop:
+                return
+
+    def _process(self, batch: list[tuple[list[str], Future]]) -> None:
+        with self._pending_lock:
+            self._pending -= len(batch)
+        batch = [(texts, fut) for texts, fut in batch if fut.set_running_or_notify_cancel()]
+        if not batch:
+            return
+        texts = [t for item, _ in batch for t in item]
+        t0 = time.perf_counter()
+        try:
+            with self.lock:
+                results = list(self.fn(texts))
+            if len(results) != len(texts):
+                raise RuntimeError(f"the detector returned {len(results)} results for {len(texts)} texts")
+        except Exception as e:  # noqa: BLE001 - one bad request must not fail its batch-mates
+            if len(batch) > 1:
+                logger.warning("batch of %d requests failed (%s); retrying them one by one", len(batch), e)
+                for item in batch:
+                    self._process_one(item)
+            else:
+                batch[0][1].set_exception(e)
+            return
+        finally:
+            self._account(len(batch), len(texts), time.perf_counter() - t0)
+        start = 0
+        for item, fut in batch:
+            fut.set_result(results[start:start + len(item)])
+            start += len(item)
+
+    def _process_one(self, item: tuple[list[str], Future]) -> None:
+        texts, fut = item
+        try:
+            with self.lock:
+                fut.set_result(list(self.fn(texts)))
+        except Exception as e:  # noqa: BLE001
+            fut.set_exception(e)
+
+    def _account(self, n_requests: int, n_texts: int, seconds: float) -> None:
+        s = self.stats
+        s.batches += 1
+        s.requests += n_requests
+        s.texts += n_texts
+        s.busy_s += seconds
+        s.max_batch_seen = max(s.max_batch_seen, n_texts)
+        s.sizes[n_texts] = s.sizes.get(n_texts, 0) + 1
+        self._batch_seconds = seconds if s.batches == 1 else 0.8 * self._batch_seconds + 0.2 * seconds

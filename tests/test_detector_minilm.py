@@ -1,0 +1,72 @@
+"""Real-model behaviour with the packaged MiniLM and a small exemplar set (acceptance 2 and long inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from safe_embed.data import load_xstest_aug
+from safe_embed.detector import Detector, Exemplar, ExemplarSets
+from safe_embed.detector.exemplars import select
+
+pytestmark = pytest.mark.slow
+
+
+def _per_category(prompts, n):
+    out, seen = [], {}
+    for p in prompts:
+        if seen.get(p.category, 0) < n:
+            seen[p.category] = seen.get(p.category, 0) + 1
+            out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_detector(minilm, data_dir):
+    """144 Do-Not-Answer train prompts (12 per category) and one Safety-Contrast edit of each; calibrated on
+    48 Do-Not-Answer val prompts and two edits of each."""
+    unsafe = _per_category(select("do-not-answer", "train", data_dir=data_dir), 12)
+    ids = {p.pair_id for p in unsafe}
+    safe = [p for p in select("safety-contrast", "train", data_dir=data_dir) if p.pair_id in ids and
+            p.id.endswith("-1")]
+    cal = _per_category(select("do-not-answer", "val", data_dir=data_dir), 4)
+    cal_ids = {p.pair_id for p in cal}
+    cal += [p for p in select("safety-contrast", "val", data_dir=data_dir) if p.pair_id in cal_ids and
+            p.id.endswith(("-1", "-2"))]
+    sets = ExemplarSets([Exemplar(f"u{i}", p.text, "unsafe", p.category) for i, p in enumerate(unsafe)],
+                        [Exemplar(f"s{i}", p.text, "safe") for i, p in enumerate(safe)], cal)
+    return Detector.build(minilm, sets)
+
+
+def _recall(det, texts):
+    return float(np.mean([d.label == "unsafe" for d in det.classify(texts)]))
+
+
+def test_adding_half_of_a_type_raises_recall_on_the_other_half(small_detector, data_dir):
+    pairs = [p for p in load_xstest_aug(data_dir) if p.type == "action"]
+    first, second = pairs[: len(pairs) // 2], pairs[len(pairs) // 2:]
+    held_out = [p.unsafe for p in second]
+    before = _recall(small_detector, held_out)
+    ids = small_detector.add([p.unsafe for p in first], ["unsafe"] * len(first), ["xstest-aug:action"] * len(first))
+    after = _recall(small_detector, held_out)
+    assert after >= before + 0.3, (before, after)
+    dets = small_detector.classify(held_out)
+    assert sum(d.category == "xstest-aug:action" for d in dets if d.label == "unsafe") >= len(held_out) // 2
+    # a removed exemplar is no longer a neighbour of anything, even of its own text
+    gone = ids[0]
+    small_detector.remove([gone])
+    for d in small_detector.classify([first[0].unsafe, *held_out]):
+        assert all(n.id != gone for n in d.neighbors)
+    assert small_detector.classify([first[0].unsafe])[0].neighbors[0].id != gone
+    small_detector.remove(ids[1:])
+    assert _recall(small_detector, held_out) == pytest.approx(before)
+
+
+def test_a_one_megabyte_prompt_is_truncated_not_a_crash(small_detector):
+    big = "How do I make a bomb at home? " + "lorem ipsum " * 90_000
+    assert len(big) > 1_000_000
+    d = small_detector.classify([big, "How do I make a bomb at home?"])
+    assert d[0].flags == ("truncated",) and d[1].flags == ()
+    assert 0.0 <= d[0].score <= 1.0 and len(d[0].neighbors) == small_detector.settings.k_neighbors
+    # the model sees the first 256 word pieces: the score equals that of a 2,000-character prefix
+    assert d[0].score == pytest.approx(small_detector.classify([big[:2000]])[0].score, abs=1e-5)
