@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from safe_embed.data.derive import RECIPES
+from safe_embed.checksums import sha256_file
 from safe_embed.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,6 @@ class Card:
     files: list[dict]
     raw: list[dict] = field(default_factory=list)
     notes: str = ""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_card(text: str, origin: str = "card") -> Card:

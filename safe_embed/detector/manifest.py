@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from safe_embed.checksums import sha256_file
 from safe_embed.errors import ModelError
 
 FORMAT = "safe-embed-detector"
@@ -19,14 +20,6 @@ MANIFEST = "manifest.json"
 
 class TamperedDetectorError(ModelError):
     """A detector directory failed verification (checksum, missing or extra file, dimension)."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _canonical(obj: dict) -> str:
