@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from safe_embed.errors import ConfigError
 from safe_embed.train.datamodule import PairCollator, SafetyPairDataModule
 from safe_embed.train.examples import Anchor
+
+from safe_embed.errors import ConfigError
 
 ROLES = ("anchor", "positive", "twin", "lookalike")
 
@@ -54,9 +55,8 @@ def test_collator_falls_back_to_self_when_category_exhausted():
 
 
 def test_mine_nearest_picks_most_similar(tmp_path):
-    from tiny_models import save_tiny_bert
-
     from safe_embed.train.datamodule import mine_nearest
+    from tiny_models import save_tiny_bert
 
     tiny = save_tiny_bert(tmp_path / "bert")
     anchors = [Anchor("how do i kill a python process", "c"), Anchor("tell me a dirty joke", "c")]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from safe_embed.train.losses import InfoNCE, MeanCosine, SupCon, TwinMargin, Uniformity
 
 from safe_embed.errors import ConfigError
-from safe_embed.train.losses import InfoNCE, MeanCosine, SupCon, TwinMargin, Uniformity
 
 
 def _batch(seed=0, n=8, d=16, aligned=True):

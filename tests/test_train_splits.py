@@ -6,10 +6,10 @@ import json
 from collections import Counter
 
 import pytest
-
-from safe_embed.errors import ConfigError
 from safe_embed.train.examples import build_training_data, check_train_sets
 from safe_embed.train.splits import make_splits, stratified_split
+
+from safe_embed.errors import ConfigError
 
 
 def test_stratified_split_sizes_and_disjoint():

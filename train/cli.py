@@ -66,7 +66,6 @@ def expand_configs(argv: list[str], tmp_dir: str | Path) -> list[str]:
 
 def _cli_class():
     from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
-
     from safe_embed.train.datamodule import SafetyPairDataModule
     from safe_embed.train.module import ContrastiveEncoderModule
     from safe_embed.train.tracking import make_loggers, set_checkpoint_dirs

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from safe_embed.train.examples import Anchor, EvalSets, TrainingData, build_training_data
 from torch.utils.data import DataLoader, Dataset
 
 from safe_embed.errors import ConfigError
-from safe_embed.train.examples import Anchor, EvalSets, TrainingData, build_training_data
 
 logger = logging.getLogger(__name__)
 

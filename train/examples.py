@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from safe_embed.train.splits import Splits, make_splits
+
 from safe_embed.data import load_contrast, load_do_not_answer, load_labelled
 from safe_embed.data.schemas import ContrastItem, PromptPair, TaxonomyPrompt
 from safe_embed.errors import ConfigError
-from safe_embed.train.splits import Splits, make_splits
 
 TRAIN_SETS = ("do-not-answer", "safety-contrast", "jbb", "oktest", "advbench")
 HELD_OUT = ("xstest", "xstest-aug")

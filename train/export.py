@@ -11,9 +11,8 @@ import json
 import logging
 from pathlib import Path
 
-from torch import nn
-
 from safe_embed.train.encoder import is_peft, merged_copy, transformer_of
+from torch import nn
 
 logger = logging.getLogger(__name__)
 

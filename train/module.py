@@ -16,10 +16,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-
-from safe_embed.errors import ConfigError
 from safe_embed.evaluate import AvgCosine, CategoricalPurity, SafetyChallenging, SafetyContrast
-from safe_embed.metrics import cosine_matrix, normalize_cosine
 from safe_embed.train.encoder import (
     FINETUNE_MODES,
     LiveEncoder,
@@ -29,6 +26,9 @@ from safe_embed.train.encoder import (
     load_plain_encoder,
 )
 from safe_embed.train.losses import InfoNCE, PairLoss, TwinMargin, Uniformity
+
+from safe_embed.errors import ConfigError
+from safe_embed.metrics import cosine_matrix, normalize_cosine
 
 logger = logging.getLogger(__name__)
 

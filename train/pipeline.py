@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import torch
-
-from safe_embed.encoders import load_encoder
 from safe_embed.train.export import export_all
 from safe_embed.train.report import compare, held_out_figures, write_report
 from safe_embed.train.tracking import finish_wandb
+
+from safe_embed.encoders import load_encoder
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from safe_embed.evaluate import AvgCosine, CategoricalPurity, SafetyChallenging, SafetyContrast
+
 from safe_embed.data import load_xstest_aug
 from safe_embed.data.schemas import ContrastItem, TaxonomyPrompt
 from safe_embed.encoders.base import Encoder
-from safe_embed.evaluate import AvgCosine, CategoricalPurity, SafetyChallenging, SafetyContrast
 
 logger = logging.getLogger(__name__)
 

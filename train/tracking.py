@@ -45,5 +45,5 @@ def finish_wandb(trainer) -> None:
         if isinstance(lg, WandbLogger):
             try:
                 lg.experiment.finish()
-            except Exception as e:  # a tracking failure must not lose the trained model
+            except (RuntimeError, OSError, ValueError) as e:  # tracking must not lose the trained model
                 logger.warning("W&B finish failed: %s", e)
