@@ -6,7 +6,6 @@ Both are directories of plain files (safetensors + JSON); ``encoder/`` loads wit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -14,17 +13,11 @@ from pathlib import Path
 from safe_embed.train.encoder import is_peft, merged_copy, transformer_of
 from torch import nn
 
+from safe_embed.checksums import sha256_file
+
 logger = logging.getLogger(__name__)
 
 MANIFEST = "safe_embed_export.json"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_adapter(st: nn.Module, out_dir: str | Path) -> Path | None:
@@ -43,7 +36,7 @@ def save_merged(st: nn.Module, out_dir: str | Path, meta: dict | None = None) ->
     merged.save(str(out), safe_serialization=True)
     files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST)
     manifest = {"format": "safe-embed/merged-encoder", "version": 1, **(meta or {}),
-                "files": {str(p.relative_to(out)): _sha256(p) for p in files}}
+                "files": {str(p.relative_to(out)): sha256_file(p) for p in files}}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
     logger.info("saved merged encoder to %s", out)
     return out
