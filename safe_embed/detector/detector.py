@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from safe_embed.data.schemas import LABELS
 from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import Calibration, calibrate
 from safe_embed.detector.encoder_dir import max_seq_length, sentence_transformer_of
@@ -27,8 +28,6 @@ from safe_embed.encoders.base import Encoder, l2_normalize
 from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
-
-LABELS = ("safe", "unsafe")
 
 
 @dataclass(frozen=True)
