@@ -69,3 +69,49 @@ def test_preserve_zero_at_base_and_positive_when_moved():
     assert Preserve()(b).item() > 0.5
     with pytest.raises(ConfigError, match="not batch roles"):
         Preserve(targets=["nope"])
+
+
+def test_safety_axis_separates_labels_along_one_direction():
+    from safe_embed.train.losses import SafetyAxis
+
+    torch.manual_seed(0)
+    ax = SafetyAxis(dim=16, margin=0.5)
+    b = _batch()
+    before = ax(b).item()
+    enc = torch.nn.Linear(16, 16)  # a stand-in encoder trained through the loss, with the axis
+    opt = torch.optim.Adam([*enc.parameters(), *ax.parameters()], lr=0.05)
+    for _ in range(200):
+        e = {k: (v if k == "category" else F.normalize(enc(v), dim=1)) for k, v in b.items()}
+        loss = ax(e)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < before / 4
+    with torch.no_grad():
+        e = {k: (v if k == "category" else F.normalize(enc(v), dim=1)) for k, v in b.items()}
+        unsafe = ax.projections(torch.cat([e["anchor"], e["positive"]]))
+        safe = ax.projections(torch.cat([e["twin"], e["lookalike"]]))
+    assert unsafe.min() > 0.3 and safe.max() < -0.3  # both sides beyond most of the margin
+    # opposite sides of the axis bound the cosine: at most 1 - 2 * 0.3^2
+    assert (e["anchor"] * e["twin"]).sum(-1).max() < 1 - 2 * 0.3 ** 2
+
+
+def test_safety_axis_bad_settings():
+    from safe_embed.train.losses import SafetyAxis
+
+    with pytest.raises(ConfigError, match="margin"):
+        SafetyAxis(dim=16, margin=1.0)
+    with pytest.raises(ConfigError, match="embedding dimension"):
+        SafetyAxis(dim=8)(_batch())
+
+
+def test_safety_axis_takes_the_encoder_dimension():
+    from safe_embed.train.losses import SafetyAxis
+
+    ax = SafetyAxis()
+    with pytest.raises(ConfigError, match="no dimension"):
+        ax(_batch())
+    ax.bind(16)
+    assert ax(_batch()).item() > 0
+    with pytest.raises(ConfigError, match="Fix: drop init_args.dim or set it to 32"):
+        SafetyAxis(dim=16).bind(32)

@@ -125,7 +125,7 @@ class SafetyPairDataModule(pl.LightningDataModule):
                  split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), jbb_val_fraction: float = 0.3,
                  max_train_anchors: int | None = None, num_workers: int = 0,
                  lookalike_mining: str = "random", mining_encoder: str = "all-MiniLM-L6-v2",
-                 mining_topk: int = 5) -> None:
+                 mining_topk: int = 5, target_swaps_per_anchor: int = 2) -> None:
         super().__init__()
         if batch_size < 2:
             raise ConfigError(f"batch_size must be >= 2 for in-batch negatives, got {batch_size}.")
@@ -133,12 +133,15 @@ class SafetyPairDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.positive must be one of {POSITIVE_MODES}, got {positive!r}.")
         if lookalike_mining not in MINING_MODES:
             raise ConfigError(f"data.lookalike_mining must be one of {MINING_MODES}, got {lookalike_mining!r}.")
+        if target_swaps_per_anchor < 1:
+            raise ConfigError(f"data.target_swaps_per_anchor must be >= 1, got {target_swaps_per_anchor}.")
         if mining_topk < 1:
             raise ConfigError(f"data.mining_topk must be >= 1, got {mining_topk}.")
         self.save_hyperparameters()
         self.lookalike_mining = lookalike_mining
         self.mining_encoder = mining_encoder
         self.mining_topk = mining_topk
+        self.target_swaps_per_anchor = target_swaps_per_anchor
         self.nearest: dict[str, dict[str, list[str]]] = {}
         self.data_dir = data_dir
         self.train_sets = list(train_sets or ["do-not-answer", "safety-contrast", "jbb", "oktest"])
@@ -155,7 +158,7 @@ class SafetyPairDataModule(pl.LightningDataModule):
         if self.data is not None:
             return
         self.data = build_training_data(self.data_dir, self.train_sets, self.seed, self.split_fractions,
-                                        self.jbb_val_fraction)
+                                        self.jbb_val_fraction, self.target_swaps_per_anchor)
         train = self.data.parts["train"]
         if self.max_train_anchors is not None:
             rng = random.Random(self.seed)

@@ -7,15 +7,18 @@ edits for Do-Not-Answer, the benign twin for JBB). Benign look-alikes (OKTest) f
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 
 from safe_embed.train.splits import Splits, make_splits
 
 from safe_embed.data import load_contrast, load_do_not_answer, load_labelled
+from safe_embed.data.augment import target_swaps
 from safe_embed.data.schemas import ContrastItem, PromptPair, TaxonomyPrompt
 from safe_embed.errors import ConfigError
 
-TRAIN_SETS = ("do-not-answer", "safety-contrast", "jbb", "oktest", "advbench")
+TRAIN_SETS = ("do-not-answer", "safety-contrast", "jbb", "oktest", "advbench", "target-swap")
+# "target-swap" is not a file: it adds rule-made twins (safe_embed.data.augment) to the training anchors.
 HELD_OUT = ("xstest", "xstest-aug")
 
 
@@ -92,7 +95,7 @@ def _same_text_same_split(splits: Splits, dna: list[TaxonomyPrompt]) -> None:
 
 def build_training_data(data_dir: str | os.PathLike[str] | None, train_sets: list[str], seed: int,
                         fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), jbb_val_fraction: float = 0.3,
-                        ) -> TrainingData:
+                        target_swaps_per_anchor: int = 2) -> TrainingData:
     """Load the sets, split them, and build train/val anchors plus val/test evaluation sets.
 
     >>> # build_training_data("../shared/data", ["do-not-answer", "safety-contrast", "jbb", "oktest"], seed=0)
@@ -134,6 +137,11 @@ def build_training_data(data_dir: str | os.PathLike[str] | None, train_sets: lis
         parts["val"].lookalikes = ok_val
     if "advbench" in train_sets:
         parts["train"].anchors.extend(Anchor(p.text, None, (), "advbench") for p in load_labelled("advbench", data_dir))
+    if "target-swap" in train_sets:
+        rng = random.Random(seed)
+        parts["train"].anchors = [
+            Anchor(a.text, a.category, (*a.twins, *target_swaps(a.text, rng, n=target_swaps_per_anchor)), a.source)
+            for a in parts["train"].anchors]
     banned = held_out_texts(data_dir)
     for part in parts.values():  # one anchor per text (duplicates are false negatives in-batch); no XSTest text
         uniq: dict[str, Anchor] = {}

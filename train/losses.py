@@ -139,6 +139,66 @@ class SupCon(PairLoss):
         return per.mean()
 
 
+class SafetyAxis(PairLoss):
+    """Give every embedding a signed component along one learned "safety" direction ``u``.
+
+    Unsafe texts (anchors, positives) are pushed to ``e·u >= margin`` and safe texts (twins, look-alikes) to
+    ``e·u <= -margin`` (a smooth hinge with ``scale``). Two unit vectors on opposite sides of the axis have cosine at
+    most ``1 - 2 margin^2``, so an unsafe prompt and a look-alike the encoder tells apart are pushed apart however
+    many words they share, while pairs of the same label keep their geometry (the shared ``±margin`` component is
+    a constant shift). On the paper's balanced random-pair sample the shifts cancel, so the normalizer stays put.
+    ``u`` is a trainable parameter of the loss (it is not part of the exported encoder, which carries the axis in
+    its own weights). ``dim`` defaults to the encoder's embedding dimension (the module calls :meth:`bind`).
+
+    >>> ax = SafetyAxis(dim=4, margin=0.5)
+    >>> e = {k: torch.nn.functional.normalize(torch.randn(3, 4), dim=1) for k in ("anchor", "positive", "twin", "lookalike")}
+    >>> ax(e).item() > 0
+    True
+    """
+
+    name = "safety_axis"
+
+    def __init__(self, dim: int | None = None, margin: float = 0.5, weight: float = 1.0, scale: float = 20.0,
+                 seed: int = 0) -> None:
+        super().__init__(weight)
+        if not 0.0 <= margin < 1.0:
+            raise ConfigError(f"SafetyAxis margin must be in [0, 1), got {margin}.")
+        if dim is not None and dim < 1:
+            raise ConfigError(f"SafetyAxis dim must be the encoder's embedding dimension (>= 1), got {dim}.")
+        self.margin = margin
+        self.scale = scale
+        self.seed = seed
+        self.direction: nn.Parameter | None = None
+        if dim is not None:
+            self.bind(dim)
+
+    def bind(self, dim: int) -> None:
+        """Create the direction for ``dim``-dimensional embeddings (no-op when it already has that size)."""
+        if self.direction is not None:
+            if self.direction.shape[0] != dim:
+                raise ConfigError(f"SafetyAxis dim is {self.direction.shape[0]} but the encoder's embedding "
+                                  f"dimension is {dim}. Fix: drop init_args.dim or set it to {dim}.")
+            return
+        g = torch.Generator().manual_seed(self.seed)
+        self.direction = nn.Parameter(torch.randn(dim, generator=g) / dim ** 0.5)
+
+    def projections(self, x: torch.Tensor) -> torch.Tensor:
+        """``x·u`` with ``u`` the unit safety direction (positive = unsafe side)."""
+        if self.direction is None:
+            raise ConfigError("SafetyAxis has no dimension yet. Fix: pass dim, or use it inside the training module.")
+        if x.shape[-1] != self.direction.shape[0]:
+            raise ConfigError(f"SafetyAxis dim is {self.direction.shape[0]} but the embeddings have {x.shape[-1]} "
+                              "dimensions. Fix: set init_args.dim to the encoder's embedding dimension.")
+        return x @ F.normalize(self.direction, dim=0)
+
+    def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
+        unsafe = torch.cat([emb[r] for r in ("anchor", "positive") if r in emb])
+        safe = torch.cat([emb[r] for r in ("twin", "lookalike") if r in emb])
+        lu = F.softplus(self.scale * (self.margin - self.projections(unsafe))) / self.scale
+        ls = F.softplus(self.scale * (self.projections(safe) + self.margin)) / self.scale
+        return (lu.mean() + ls.mean()) / 2
+
+
 class Uniformity(PairLoss):
     """Wang & Isola's uniformity ``log E exp(-t ||x - y||^2)`` over all distinct batch texts (anti-collapse).
 

@@ -63,6 +63,11 @@ class ContrastiveEncoderModule(pl.LightningModule):
                                           [InfoNCE(0.05), TwinMargin(0.1), Uniformity(weight=0.1)])
         if not len(self.losses):
             raise ConfigError("model.losses is empty. Fix: list at least one loss (class_path/init_args).")
+        dim = self.encoder.get_embedding_dimension() if hasattr(self.encoder, "get_embedding_dimension") \
+            else self.encoder.get_sentence_embedding_dimension()
+        for loss in self.losses:
+            if hasattr(loss, "bind"):
+                loss.bind(dim)  # losses with parameters sized by the encoder (SafetyAxis)
         self.lr = lr
         self.weight_decay = weight_decay
         self.warmup_steps = warmup_steps

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from safe_embed.errors import ConfigError, DataError
 logger = logging.getLogger(__name__)
 
 TEST_ONLY = ("xstest", "xstest-aug")
+TARGET_SWAP = "target-swap"  # rule-made safe twins of the unsafe prompts (safe_embed.data.augment)
 SPLIT_SETS = ("do-not-answer", "safety-contrast", "jbb", "oktest")
 HELDOUT = {"do-not-answer": "test", "safety-contrast": "test", "jbb": "val", "oktest": "val"}
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)  # Do-Not-Answer train/val/test, as in safe_embed.train.examples
@@ -75,6 +77,9 @@ def select(dataset: str, split: str = "all", label: str | None = None, seed: int
                           "Fix: remove it from the exemplar config.")
     if split not in ("all", "train", "val", "test"):
         raise ConfigError(f"split must be all/train/val/test, got {split!r}.")
+    if dataset == TARGET_SWAP:
+        prompts = _target_swaps(split, seed, data_dir)
+        return [p for p in prompts if label is None or p.label == label]
     prompts = load_labelled(dataset, data_dir)
     if split != "all":
         if dataset not in SPLIT_SETS:
@@ -83,6 +88,28 @@ def select(dataset: str, split: str = "all", label: str | None = None, seed: int
     if label is not None:
         prompts = [p for p in prompts if p.label == label]
     return prompts
+
+
+def _target_swaps(split: str, seed: int, data_dir) -> list[LabelledPrompt]:
+    """Safe twins made by swapping the human target of the unsafe prompts of ``split`` for a harmless object.
+
+    The unsafe prompts are Do-Not-Answer and JBB's of that split (plus AdvBench, which has no split, for "train"
+    and "all"), so a detector's safe twins come from the same prompts as its unsafe exemplars.
+    """
+    from safe_embed.data.augment import target_swaps
+
+    if split == "test":
+        raise ConfigError("target-swap is built from training material; use split: train (or val/all).")
+    unsafe = [p for name in ("do-not-answer", "jbb") for p in select(name, split, "unsafe", seed, data_dir)]
+    if split in ("train", "all"):
+        unsafe += select("advbench", "all", "unsafe", seed, data_dir)
+    rng = random.Random(seed)
+    out = []
+    for p in unsafe:
+        for j, text in enumerate(target_swaps(p.text, rng, n=2)):
+            out.append(LabelledPrompt(text=text, label="safe", category=None, pair_id=p.pair_id,
+                                      type="target-swap", id=f"{p.source}:{p.id}:{j}", source=TARGET_SWAP))
+    return out
 
 
 def _splits(seed: int, data_dir):
