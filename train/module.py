@@ -27,6 +27,7 @@ from safe_embed.train.encoder import (
 )
 from safe_embed.train.losses import InfoNCE, PairLoss, TwinMargin, Uniformity
 
+from safe_embed.encoders.sentence_transformer import embedding_dimension
 from safe_embed.errors import ConfigError
 from safe_embed.metrics import cosine_matrix, normalize_cosine
 
@@ -63,11 +64,9 @@ class ContrastiveEncoderModule(pl.LightningModule):
                                           [InfoNCE(0.05), TwinMargin(0.1), Uniformity(weight=0.1)])
         if not len(self.losses):
             raise ConfigError("model.losses is empty. Fix: list at least one loss (class_path/init_args).")
-        dim = self.encoder.get_embedding_dimension() if hasattr(self.encoder, "get_embedding_dimension") \
-            else self.encoder.get_sentence_embedding_dimension()
         for loss in self.losses:
             if hasattr(loss, "bind"):
-                loss.bind(dim)  # losses with parameters sized by the encoder (SafetyAxis)
+                loss.bind(embedding_dimension(self.encoder))  # losses with parameters sized by the encoder
         self.lr = lr
         self.weight_decay = weight_decay
         self.warmup_steps = warmup_steps

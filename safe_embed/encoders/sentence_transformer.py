@@ -30,6 +30,12 @@ def directory_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+
+def embedding_dimension(model) -> int | None:
+    """A SentenceTransformer's output dimension (the method was renamed in sentence-transformers 6)."""
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return get()
+
 class SentenceTransformerEncoder(Encoder):
     """Wraps :class:`sentence_transformers.SentenceTransformer`.
 
@@ -66,8 +72,7 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def dimension(self) -> int | None:
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return get()
+        return embedding_dimension(self.model)
 
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         model = self.model
