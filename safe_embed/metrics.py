@@ -136,3 +136,22 @@ def binary_report(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     fpr = fp / (fp + tn) if fp + tn else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "fpr": fpr,
             "accuracy": (tp + tn) / max(len(y), 1), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def paired_bootstrap(y: np.ndarray, s_a: np.ndarray, s_b: np.ndarray, metric=None, n_boot: int = 2000,
+                     seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """``metric(y, s_b) - metric(y, s_a)`` and its percentile bootstrap interval, resampling prompts (stratified
+    by label, so every resample has both) jointly for both score vectors. ``metric`` defaults to :func:`auroc`."""
+    metric = metric or auroc
+    y = np.asarray(y).astype(int)
+    s_a, s_b = np.asarray(s_a, np.float64), np.asarray(s_b, np.float64)
+    if not (len(y) == len(s_a) == len(s_b)):
+        raise ValueError(f"lengths differ: y {len(y)}, s_a {len(s_a)}, s_b {len(s_b)}")
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
+        diffs[i] = metric(y[idx], s_b[idx]) - metric(y[idx], s_a[idx])
+    lo, hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(metric(y, s_b) - metric(y, s_a)), float(lo), float(hi)

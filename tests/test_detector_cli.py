@@ -136,3 +136,16 @@ def test_export_refuses_exemplar_splits_other_than_the_encoders(tiny_st_dir, tmp
     assert main(["export", "--model", str(run / "encoder"), "--exemplars", str(f), "--out", str(tmp_path / "d"),
                  "--no-cache"]) == 2
     assert not (tmp_path / "d").exists()
+
+
+def test_export_warns_when_the_encoder_trained_on_a_held_out_set(tmp_path, caplog):
+    from safe_embed.commands.export import _warn_trained_on_held_out
+
+    run = tmp_path / "run"
+    (run / "encoder").mkdir(parents=True)
+    (run / "config.yaml").write_text("data:\n  train_sets: [do-not-answer, jbb, advbench]\n")
+    assert _warn_trained_on_held_out(str(run / "encoder"), ["jbb"]) == ["jbb"]
+    assert "holds out as test data" in caplog.text and "jbb" in caplog.text
+    (run / "config.yaml").write_text("data:\n  train_sets: [do-not-answer, advbench]\n")
+    assert _warn_trained_on_held_out(str(run / "encoder"), ["jbb"]) == []
+    assert _warn_trained_on_held_out("all-MiniLM-L6-v2", ["jbb"]) == []  # no run directory: nothing to check

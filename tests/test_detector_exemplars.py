@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_no_test_text_is_an_exemplar_or_calibration_prompt(default_sets, data_di
     ex = {norm_text(e.text) for e in s.unsafe + s.safe}
     cal = {norm_text(p.text) for p in s.calibration}
     assert not ex & cal
-    for name in ("xstest", "xstest-aug", "dna-test", "jbb-heldout", "oktest-heldout"):
+    for name in ("xstest", "xstest-aug", "dna-test", "jbb-heldout", "oktest-heldout", "beavertails", "jbb"):
         test = {norm_text(p.text) for p in load_eval_set(name, data_dir=data_dir)}
         assert test and not test & ex and not test & cal, name
 
@@ -51,12 +52,16 @@ def test_calibration_is_the_training_val_split(default_sets, data_dir):
 
 @pytest.mark.parametrize("config,match", [
     ({"unsafe": [{"dataset": "xstest"}], "safe": [{"dataset": "oktest"}]}, "never used as exemplars"),
+    ({"unsafe": [{"dataset": "beavertails-prompts"}], "safe": [{"dataset": "oktest"}]}, "never used as exemplars"),
     ({"unsafe": [{"dataset": "advbench"}], "safe": [{"dataset": "oktest"}], "calib": []}, "unknown key"),
     ({"unsafe": [{"dataset": "advbench", "split": "train"}], "safe": [{"dataset": "oktest"}]}, "has no splits"),
     ({"unsafe": [{"dataset": "jbb", "split": "test"}], "safe": [{"dataset": "oktest"}]}, "jbb has splits"),
     ({"unsafe": [{"dataset": "advbench", "file": "x.csv"}], "safe": [{"dataset": "oktest"}]}, "'dataset' or 'file'"),
     ({"unsafe": [{"dataset": "advbench", "lable": "x"}], "safe": [{"dataset": "oktest"}]}, "unknown key"),
     ({"unsafe": [], "safe": [{"dataset": "oktest"}]}, "non-empty"),
+    ({"unsafe": [{"dataset": "jbb", "split": "train"}], "safe": [{"dataset": "oktest"}], "held_out": ["jbb"]},
+     "both held out and"),
+    ({"unsafe": [{"dataset": "advbench"}], "safe": [{"dataset": "oktest"}], "held_out": "jbb"}, "list of dataset"),
 ])
 def test_bad_configs_are_refused(config, match, data_dir):
     with pytest.raises(ConfigError, match=match):
@@ -86,3 +91,48 @@ def test_eval_sets_by_name(data_dir):
     assert {p.label for p in load_eval_set("oktest-heldout", data_dir=data_dir)} == {"safe"}
     assert len(load_eval_set("jbb", split="val", data_dir=data_dir)) == 60
     assert len(load_labelled("jbb", data_dir)) == 200
+
+
+def test_beavertails_is_one_row_per_prompt_unsafe_if_any_response_was_harmful(data_dir):
+    import csv
+
+    with open(data_dir / "beavertails" / "beavertails_30k_test_prompts.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    want: dict[str, str] = {}
+    for r in rows:  # brute force: a prompt is unsafe if any of its rows is
+        key = " ".join(r["prompt"].split())
+        want[key] = "unsafe" if r["label"] == "unsafe" or want.get(key) == "unsafe" else "safe"
+    got = load_eval_set("beavertails", data_dir=data_dir)
+    assert len(got) == len(want) < len(rows)
+    assert {" ".join(p.text.split()): p.label for p in got} == want
+    assert 0 < sum(p.label == "safe" for p in got) < len(got)
+
+
+def test_a_missing_test_set_does_not_unprotect_the_others(tmp_path, data_dir, caplog):
+    import shutil
+
+    partial = tmp_path / "data"
+    shutil.copytree(data_dir, partial)
+    shutil.rmtree(partial / "beavertails")
+    xs = load_eval_set("xstest", data_dir=data_dir)
+    leak = tmp_path / "leak.jsonl"
+    leak.write_text("".join(json.dumps({"text": p.text, "label": "unsafe"}) + "\n" for p in xs[:3])
+                    + '{"text": "a harmless new prompt", "label": "safe"}\n'
+                    + '{"text": "a harmful new prompt", "label": "unsafe"}\n')
+    s = load_exemplar_config({"unsafe": [{"file": str(leak)}], "safe": [{"file": str(leak)}],
+                              "calibration_fraction": 0.0}, data_dir=partial)
+    assert {e.text for e in s.unsafe + s.safe} == {"a harmless new prompt", "a harmful new prompt"}
+    assert "beavertails unavailable" in caplog.text
+
+
+def test_held_out_sets_remove_their_texts_from_every_source(data_dir):
+    from safe_embed.data import load_labelled
+
+    jbb = {norm_text(p.text) for p in load_labelled("jbb", data_dir)}
+    adv = {norm_text(p.text) for p in load_labelled("advbench", data_dir)}
+    cfg = {"unsafe": [{"dataset": "advbench"}], "safe": [{"dataset": "oktest", "split": "train"}]}
+    kept = {norm_text(e.text) for e in load_exemplar_config(cfg, data_dir=data_dir).unsafe}
+    held = load_exemplar_config({**cfg, "held_out": ["jbb"]}, data_dir=data_dir)
+    assert adv & jbb & kept  # AdvBench repeats some JBB behaviours...
+    assert not {norm_text(e.text) for e in held.unsafe} & jbb  # ...which a held-out JBB removes
+    assert held.provenance["held_out"] == ["jbb"]

@@ -85,3 +85,22 @@ def test_binary_report_counts():
     assert r["precision"] == pytest.approx(2 / 3)
     assert r["recall"] == pytest.approx(2 / 3)
     assert r["fpr"] == pytest.approx(0.5)
+
+
+def test_paired_bootstrap_matches_a_brute_force_resampling(rng):
+    y = rng.integers(0, 2, size=120)
+    a = y * 0.3 + rng.normal(size=120)
+    b = y * 1.5 + rng.normal(size=120)
+    d, lo, hi = metrics.paired_bootstrap(y, a, b, n_boot=200, seed=3)
+    assert d == pytest.approx(roc_auc_score(y, b) - roc_auc_score(y, a))
+    r = np.random.default_rng(3)  # the same stratified draws, scored by sklearn
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    diffs = []
+    for _ in range(200):
+        idx = np.r_[r.choice(pos, len(pos)), r.choice(neg, len(neg))]
+        diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(diffs, [0.025, 0.975])))
+    assert 0 < lo < d < hi  # a clearly better b
+    assert metrics.paired_bootstrap(y, a, a, n_boot=50) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="lengths differ"):
+        metrics.paired_bootstrap(y, a, b[:-1])

@@ -48,6 +48,26 @@ def test_datamodule_batches(data_dir):
         SafetyPairDataModule(batch_size=1)
 
 
+def test_without_jbb_training_pairs_no_jbb_text_is_trained_or_validated_on(data_dir):
+    from safe_embed.train.examples import build_training_data
+
+    from safe_embed.data import load_labelled
+
+    jbb = {p.text for p in load_labelled("jbb", data_dir)}
+    with_jbb = build_training_data(data_dir, ["do-not-answer", "jbb", "oktest"], seed=0)
+    without = build_training_data(data_dir, ["do-not-answer", "oktest", "advbench"], seed=0)
+    val_pairs = {t for p in with_jbb.evals["val"].jbb_pairs for t in (p.unsafe, p.safe)}
+    trained = {t for a in with_jbb.parts["train"].anchors for t in (a.text, *a.twins)}
+    assert val_pairs and not val_pairs & trained  # not even through AdvBench, which repeats some JBB behaviours
+    with_adv = build_training_data(data_dir, ["do-not-answer", "jbb", "advbench"], seed=0)
+    assert not val_pairs & {a.text for a in with_adv.parts["train"].anchors}
+    seen = {t for part in without.parts.values() for a in part.anchors for t in (a.text, *a.twins)}
+    seen |= {t for part in without.parts.values() for t in part.lookalikes}
+    ev = without.evals["val"]
+    seen |= {p.text for p in ev.taxonomy} | {t for p in ev.jbb_pairs for t in (p.unsafe, p.safe)}
+    assert not ev.jbb_pairs and not seen & jbb
+
+
 def test_collator_falls_back_to_self_when_category_exhausted():
     anchors = [Anchor(f"u{i}", "c", (f"s{i}",)) for i in range(3)]
     b = PairCollator(anchors, ["ok"], {"c": 0}, seed=0)(anchors)

@@ -89,6 +89,13 @@ def test_train_configs_instantiate(path, tmp_path, tiny_dir, monkeypatch):
     from safe_embed.train.module import ContrastiveEncoderModule
 
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    from safe_embed.train.cli import config_chain
+
+    encoders = [c.get("model", {}).get("encoder") for _, c in config_chain(path)]
+    if [e for e in encoders if e][-1] == "sbert-all":  # an MPNet config: its LoRA targets (q, k, v, o) must exist
+        from tiny_models import save_tiny_mpnet
+
+        tiny_dir = save_tiny_mpnet(tmp_path / "mpnet")
     args = expand_configs(["--config", str(path), "--model.encoder", str(tiny_dir),
                            "--trainer.default_root_dir", str(tmp_path)], tmp_path)
     cli = _cli_class()(args)

@@ -42,6 +42,20 @@ def save_tiny_bert(path: Path, pooler: bool = True, seed: int = 0) -> Path:
     return path
 
 
+def save_tiny_mpnet(path: Path, seed: int = 0) -> Path:
+    """A 1-layer MPNet (hidden 16; attention projections named q, k, v, o, as in all-mpnet-base-v2)."""
+    import torch
+    from transformers import MPNetConfig, MPNetModel
+
+    tok, n = _tokenizer("<pad>", "<unk>", "<s>", "</s>")
+    torch.manual_seed(seed)
+    cfg = MPNetConfig(vocab_size=n, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32, max_position_embeddings=64, pad_token_id=0)
+    MPNetModel(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
 def save_tiny_st5(path: Path, seed: int = 0) -> Path:
     """A sentence-T5-shaped sentence-transformers model: T5 encoder -> mean pooling -> Dense(16->8) -> Normalize."""
     import torch

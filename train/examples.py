@@ -142,7 +142,10 @@ def build_training_data(data_dir: str | os.PathLike[str] | None, train_sets: lis
         parts["train"].anchors = [
             Anchor(a.text, a.category, (*a.twins, *target_swaps(a.text, rng, n=target_swaps_per_anchor)), a.source)
             for a in parts["train"].anchors]
-    banned = held_out_texts(data_dir)
+    # JBB's held-out pairs (all of JBB when it is not a training set) are test data too; AdvBench repeats some of
+    # JBB's harmful behaviours word for word, so those copies go as well.
+    jbb_test = {i for i in jbb_ids if "jbb" not in train_sets or jbb_split[i] != "train"}
+    banned = held_out_texts(data_dir) | {t for i in jbb_test for t in jbb_pairs[i].values()}
     for part in parts.values():  # one anchor per text (duplicates are false negatives in-batch); no XSTest text
         uniq: dict[str, Anchor] = {}
         for a in part.anchors:
@@ -156,7 +159,7 @@ def build_training_data(data_dir: str | os.PathLike[str] | None, train_sets: lis
     for split in ("val", "test"):
         ids = set(splits.do_not_answer[split])
         pairs = []
-        if split == "val":
+        if split == "val" and "jbb" in train_sets:  # without JBB training pairs, all of JBB stays a test set
             for i in splits.jbb.get("val", []):
                 pairs.append(PromptPair(id=int(i), type_id=0, type=jbb_cat[i], unsafe=jbb_pairs[i]["unsafe"],
                                         safe=jbb_pairs[i]["safe"], focus=""))

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Classify a labelled set with a detector and write <set>.json, <set>.md and "
                                    "<set>_roc.png. Sets: xstest, xstest-aug, jbb, oktest, do-not-answer, "
                                    "safety-contrast, advbench, the held-out dna-test, jbb-heldout, oktest-heldout, "
-                                   "or a labelled .jsonl/.csv file.")
+                                   "beavertails (BeaverTails 30k_test, one row per prompt), or a labelled "
+                                   ".jsonl/.csv file.")
     p.add_argument("detector", metavar="DETECTOR_DIR")
     p.add_argument("--dataset", action="append", required=True, metavar="NAME_OR_FILE", help="repeatable")
     p.add_argument("--split", default="all", choices=("all", "train", "val", "test"),

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                           data_dir=args.data_dir)
     settings.seed = int(sets.provenance.get("seed", settings.seed))
     _check_training_seed(args.model, settings.seed)
+    _warn_trained_on_held_out(args.model, sets.provenance.get("held_out", []))
     encoder = load_encoder(args.model, cache=not args.no_cache, device=args.device)
     rule = ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature)
     det = Detector.build(encoder, sets, rule=rule, method=args.threshold, target_fpr=args.target_fpr,
@@ -88,3 +89,24 @@ def _check_training_seed(model: str, seed: int) -> None:
     if trained is not None and int(trained) != seed:
         raise ConfigError(f"{splits}: the encoder was trained on splits with seed {trained}, but the exemplars use "
                           f"seed {seed}. Fix: pass --seed {trained} (or set seed: {trained} in the exemplar config).")
+
+
+def _warn_trained_on_held_out(model: str, held_out: list[str]) -> list[str]:
+    """Warn (and return the names) when the encoder's run config trained on a set the exemplars hold out as test
+    data: that set's figures for this detector are then not held out."""
+    from pathlib import Path
+
+    import yaml
+
+    cfg = Path(model).expanduser().parent / "config.yaml"
+    if not held_out or not cfg.is_file():
+        return []
+    try:
+        trained = (yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}).get("data", {}).get("train_sets") or []
+    except (OSError, yaml.YAMLError):
+        return []
+    both = sorted(set(trained) & set(held_out))
+    if both:
+        logger.warning("the encoder was trained on %s (%s), which the exemplar config holds out as test data: this "
+                       "detector's figures on %s are not held out.", both, cfg, both)
+    return both

@@ -124,6 +124,23 @@ def load_beavertails(data_dir: str | os.PathLike[str] | None = None) -> list[Lab
             for r in rows]
 
 
+def load_beavertails_prompts(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """BeaverTails 30k_test as a prompt-level set: one row per distinct prompt (first occurrence), labelled
+    ``unsafe`` when any of its responses was judged harmful (the prompt elicited harm), else ``safe``.
+
+    The safe side stays noisy (a harmful prompt whose responders all refused is ``safe``), so use it to compare
+    detectors, not as an absolute figure.
+    """
+    out: dict[str, LabelledPrompt] = {}
+    for p in load_beavertails(data_dir):
+        key = " ".join(p.text.split())
+        if key not in out or (p.label == "unsafe" and out[key].label != "unsafe"):
+            prev = out.get(key)
+            out[key] = LabelledPrompt(text=p.text if prev is None else prev.text, label=p.label,
+                                      id=p.id if prev is None else prev.id, source="beavertails")
+    return list(out.values())
+
+
 NAMED_SETS = {
     "xstest": load_xstest,
     "xstest-aug": load_xstest_aug_labelled,
@@ -133,6 +150,7 @@ NAMED_SETS = {
     "do-not-answer": load_do_not_answer_labelled,
     "safety-contrast": load_contrast_labelled,
     "beavertails": load_beavertails,
+    "beavertails-prompts": load_beavertails_prompts,
 }
 
 

@@ -8,8 +8,9 @@ a detector over a tuned encoder never calibrates or tests on what the encoder tr
 * ``do-not-answer`` / ``safety-contrast``: train/val/test by Do-Not-Answer id (stratified by harm category);
 * ``jbb``: train/val by pair (val = the held-out 30%); ``oktest``: train = OKTest, val = OKTest_heldout.
 
-XSTest and XSTest-aug are test sets: a config naming them is refused, and their texts are removed from every
-set, as are the held-out parts (``HELDOUT``) of the split sets.
+XSTest, XSTest-aug and BeaverTails are test sets: a config naming them is refused, and their texts are removed
+from every set, as are the held-out parts (``HELDOUT``) of the split sets. ``held_out: [NAME, ...]`` makes whole
+named sets test data too (the default config holds out JBB, whose harmful behaviours AdvBench partly repeats).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-TEST_ONLY = ("xstest", "xstest-aug")
+TEST_ONLY = ("xstest", "xstest-aug", "beavertails", "beavertails-prompts")  # public benchmarks: evaluation only
 TARGET_SWAP = "target-swap"  # rule-made safe twins of the unsafe prompts (safe_embed.data.augment)
 SPLIT_SETS = ("do-not-answer", "safety-contrast", "jbb", "oktest")
 HELDOUT = {"do-not-answer": "test", "safety-contrast": "test", "jbb": "val", "oktest": "val"}
@@ -166,31 +167,43 @@ def _load_source(src: dict, seed: int, data_dir, base: Path | None) -> tuple[lis
     return prompts, f"{src['dataset']}:{src.get('split', 'all')}" + (f":{src['label']}" if src.get("label") else "")
 
 
-def _protected_texts(seed: int, data_dir) -> set[str]:
-    """Texts that must never be exemplars: XSTest, XSTest-aug and the test parts of split sets."""
+def _protected_texts(seed: int, data_dir, held_out: list[str] = ()) -> set[str]:
+    """Texts that must never be exemplars: the test-only sets, the held-out parts of split sets, and every text of
+    the sets a config names under ``held_out``."""
     out: set[str] = set()
-    try:
-        for name in TEST_ONLY:
-            out |= {norm_text(p.text) for p in load_labelled(name, data_dir)}
-        for name, part in HELDOUT.items():
-            out |= {norm_text(p.text) for p in _split(name, load_labelled(name, data_dir), part, seed, data_dir)}
-    except DataError as e:
-        logger.warning("test sets unavailable (%s); exemplars are not checked against them", e)
+    for name in held_out:
+        out |= {norm_text(p.text) for p in select(name, seed=seed, data_dir=data_dir, evaluation=True)}
+    for name in (*TEST_ONLY, *HELDOUT):
+        try:
+            prompts = load_labelled(name, data_dir)
+        except DataError as e:
+            logger.warning("test set %s unavailable (%s); exemplars are not checked against it", name, e)
+            continue
+        out |= {norm_text(p.text) for p in (_split(name, prompts, HELDOUT[name], seed, data_dir)
+                                             if name in HELDOUT else prompts)}
     return out
 
 
 def load_exemplar_config(config: dict, seed: int | None = None, data_dir: str | os.PathLike[str] | None = None,
                          base: Path | None = None) -> ExemplarSets:
     """Resolve an exemplar config mapping into :class:`ExemplarSets` (deduplicated, test texts removed)."""
-    unknown = set(config) - {"seed", "unsafe", "safe", "calibration", "calibration_fraction"}
+    unknown = set(config) - {"seed", "unsafe", "safe", "calibration", "calibration_fraction", "held_out"}
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} in exemplar config; allowed: seed, unsafe, safe, "
-                          "calibration, calibration_fraction.")
+                          "calibration, calibration_fraction, held_out.")
+    held_out = config.get("held_out") or []
+    if not isinstance(held_out, list) or not all(isinstance(h, str) for h in held_out):
+        raise ConfigError(f"held_out must be a list of dataset names, got {held_out!r}.")
     seed = int(config.get("seed", 0) if seed is None else seed)
     if not config.get("unsafe") or not config.get("safe"):
         raise ConfigError("an exemplar config needs non-empty 'unsafe' and 'safe' source lists.")
-    protected = _protected_texts(seed, data_dir)
-    prov: dict = {"seed": seed, "sources": [], "dropped_test_overlap": 0, "dropped_duplicates": 0}
+    named = {src.get("dataset") for label in ("unsafe", "safe", "calibration") for src in config.get(label) or []}
+    clash = sorted(set(held_out) & named)
+    if clash:
+        raise ConfigError(f"{clash} is both held out and an exemplar/calibration source. Fix: drop it from one.")
+    protected = _protected_texts(seed, data_dir, held_out)
+    prov: dict = {"seed": seed, "sources": [], "held_out": list(held_out), "dropped_test_overlap": 0,
+                  "dropped_duplicates": 0}
     calib: list[LabelledPrompt] = []
     for src in config.get("calibration") or []:
         prompts, name = _load_source(src, seed, data_dir, base)
@@ -277,6 +290,8 @@ HELDOUT_SETS = {
     "dna-test": _dna_test,
     "jbb-heldout": lambda seed, data_dir: select("jbb", "val", seed=seed, data_dir=data_dir),
     "oktest-heldout": lambda seed, data_dir: select("oktest", "val", seed=seed, data_dir=data_dir),
+    "beavertails": lambda seed, data_dir: select("beavertails-prompts", seed=seed, data_dir=data_dir,
+                                                 evaluation=True),
 }
 
 
@@ -290,6 +305,6 @@ def load_eval_set(name: str, seed: int = 0, data_dir: str | os.PathLike[str] | N
 
 
 def heldout_sets(seed: int = 0, data_dir: str | os.PathLike[str] | None = None) -> dict[str, list[LabelledPrompt]]:
-    """The held-out sets plus XSTest and XSTest-aug, by name."""
-    names = [*HELDOUT_SETS, "xstest", "xstest-aug"]
+    """The held-out sets plus XSTest, XSTest-aug and all of JBB (held out by the default config), by name."""
+    names = [*HELDOUT_SETS, "xstest", "xstest-aug", "jbb"]
     return {n: load_eval_set(n, seed, data_dir) for n in names}
