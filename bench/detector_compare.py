@@ -24,18 +24,18 @@ import numpy as np
 
 from safe_embed.commands.export import _warn_trained_on_held_out
 from safe_embed.detector import Detector, DetectorSettings, ScoringRule, load_exemplars
-from safe_embed.detector.evaluation import evaluate_scores, group_of
-from safe_embed.detector.exemplars import heldout_sets, norm_text
+from safe_embed.detector.evaluation import evaluate_detector
+from safe_embed.detector.exemplars import heldout_sets
 from safe_embed.encoders import load_encoder
 from safe_embed.metrics import paired_bootstrap
 
 LLAMA_GUARD_2 = {"xstest/f1": 0.884, "xstest/fpr": 0.084}  # published prompt-level XSTest result
 ROWS = [("xstest", "auroc"), ("xstest", "auprc"), ("xstest", "precision"), ("xstest", "recall"), ("xstest", "f1"),
         ("xstest", "fpr"), ("xstest", "tpr_at_fpr_5"), ("jbb", "auroc"), ("jbb", "f1"), ("jbb", "fpr"),
-        ("jbb", "tpr_at_fpr_5"), ("jbb-heldout", "auroc"), ("jbb-heldout", "fpr"), ("oktest-heldout", "fpr"), ("dna-test", "auroc"), ("dna-test", "f1"),
-        ("dna-test", "fpr"), ("xstest-aug", "auroc"), ("xstest-aug", "f1"), ("xstest-aug", "fpr"),
-        ("beavertails", "auroc"), ("beavertails", "f1"), ("beavertails", "fpr")]
-PAIRED = ("xstest", "jbb", "jbb-heldout", "beavertails", "xstest-aug")  # sets with both labels: bootstrap the differences
+        ("jbb", "tpr_at_fpr_5"), ("jbb-heldout", "auroc"), ("jbb-heldout", "fpr"), ("oktest-heldout", "fpr"),
+        ("dna-test", "auroc"), ("dna-test", "f1"), ("dna-test", "fpr"), ("xstest-aug", "auroc"), ("xstest-aug", "f1"),
+        ("xstest-aug", "fpr"), ("beavertails", "auroc"), ("beavertails", "f1"), ("beavertails", "fpr")]
+PAIRED = ("xstest", "jbb", "jbb-heldout", "beavertails", "xstest-aug")  # both labels: bootstrap the differences
 
 
 def label_of(model: str) -> str:
@@ -51,21 +51,17 @@ def measure(model: str, exemplars: str, rule: str, method: str, target_fpr: floa
                          settings=DetectorSettings(seed=seed))
     if save_dir:
         det.save(Path(save_dir) / label_of(model).replace("/", "_"))
-    out = {"model": model, "trained_on_held_out": trained_on_test, "threshold": det.calibration.threshold, "val/auroc": det.calibration.validation["auroc"],
-           "val/f1": det.calibration.validation["f1"], "val/fpr": det.calibration.validation["fpr"]}
+    v = det.calibration.validation
+    out = {"model": model, "trained_on_held_out": trained_on_test, "threshold": det.calibration.threshold,
+           "val/auroc": v["auroc"], "val/f1": v["f1"], "val/fpr": v["fpr"]}
     out["_scores"], out["_labels"] = {}, {}
     for name, prompts in heldout_sets(seed).items():
-        scores = [d.score for d in det.classify([p.text for p in prompts])]
-        labels = [int(p.is_unsafe) for p in prompts]
-        ev = evaluate_scores(np.array(labels), np.array(scores), det.calibration.threshold,
-                             [group_of(p) for p in prompts], name)
-        out["_scores"][name], out["_labels"][name] = scores, labels
+        ev = evaluate_detector(det, prompts, name)
+        out["_scores"][name], out["_labels"][name] = ev.scores, [int(p.is_unsafe) for p in prompts]
         out.update({f"{name}/{k}": v for k, v in ev.metrics.items()})
-        known = {norm_text(e.text) for e in det.unsafe + det.safe}
-        out[f"{name}/exemplar_overlap"] = sum(norm_text(p.text) in known for p in prompts)
-        if out[f"{name}/exemplar_overlap"]:
-            print(f"note: {out[f'{name}/exemplar_overlap']} prompts of {name} are exemplars of {label_of(model)}",
-                  file=sys.stderr)
+        out[f"{name}/exemplar_overlap"] = ev.exemplar_overlap
+        if ev.exemplar_overlap:
+            print(f"note: {ev.exemplar_overlap} prompts of {name} are exemplars of {label_of(model)}", file=sys.stderr)
         if name == "xstest":
             out["xstest/by_type_fpr"] = {g: m["fpr"] for g, m in ev.breakdown.items() if "fpr" in m}
             out["xstest/by_type_recall"] = {g: m["recall"] for g, m in ev.breakdown.items() if "recall" in m}
@@ -90,8 +86,8 @@ def recall_of(y: np.ndarray, flags: np.ndarray) -> float:
 
 
 def print_paired(results: list[dict], n_boot: int, seed: int) -> dict:
-    """AUROC and FPR-at-threshold differences of each detector against the first one, with 95% bootstrap
-    intervals (prompts resampled jointly, stratified by label); FPR and recall at each detector's own threshold."""
+    """AUROC, FPR and recall differences of each detector against the first one, with 95% bootstrap intervals
+    (prompts resampled jointly, stratified by label); FPR and recall at each detector's own threshold."""
     out = {}
     base = results[0]
     print(f"\ndifferences against {label_of(base['model'])} (95% paired bootstrap, {n_boot} resamples)")
@@ -99,9 +95,7 @@ def print_paired(results: list[dict], n_boot: int, seed: int) -> dict:
         for name in PAIRED:
             y = np.asarray(base["_labels"][name])
             a, b = np.asarray(base["_scores"][name]), np.asarray(r["_scores"][name])
-            ta, tb = base["threshold"], r["threshold"]
-
-            fa, fb = (a >= ta).astype(float), (b >= tb).astype(float)
+            fa, fb = (a >= base["threshold"]).astype(float), (b >= r["threshold"]).astype(float)
             d = {"auroc": paired_bootstrap(y, a, b, n_boot=n_boot, seed=seed),
                  "fpr": paired_bootstrap(y, fa, fb, metric=fpr_of, n_boot=n_boot, seed=seed),
                  "recall": paired_bootstrap(y, fa, fb, metric=recall_of, n_boot=n_boot, seed=seed)}

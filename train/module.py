@@ -4,9 +4,9 @@ One ``_shared_step`` for train/val/test logs ``<stage>/loss`` and each weighted 
 validation epoch the Safe-Embed measures run on the held-out val split (never XSTest), each normalized by the
 model's own avg cosine on the BeaverTails sample: ``val/contrast`` (Do-Not-Answer val Safety-Contrast mean),
 ``val/jbb_pairs`` (JBB val harmful/benign pair mean; only when JBB is a training set, else all of JBB is a test
-set), ``val/cp@10``, ``val/avg_cosine``, ``val/lookalike`` (mean
-max normalized cosine of held-out OKTest prompts to unsafe val prompts) and ``val/select`` (mean of contrast,
-jbb_pairs and lookalike; lower is better; the default checkpoint monitor).
+set), ``val/cp@10``, ``val/avg_cosine``, ``val/lookalike`` (mean max normalized cosine of held-out OKTest prompts
+to unsafe val prompts) and ``val/select`` (mean of contrast, jbb_pairs and lookalike; lower is better; the default
+checkpoint monitor).
 """
 
 from __future__ import annotations

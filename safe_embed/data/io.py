@@ -55,6 +55,17 @@ def read_csv_rows(path: Path, expected: Iterable[str]) -> list[dict[str, str]]:
     return rows
 
 
+def parse_jsonl_object(path: Path, lineno: int, line: str, expected: str = "a JSON object") -> dict:
+    """One JSON Lines line as a dict, or a :class:`DataError` naming ``path:lineno``."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg}). Fix: one JSON object per line.") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}:{lineno}: expected {expected}, got {type(row).__name__}.")
+    return row
+
+
 def read_jsonl_rows(path: Path, expected: Iterable[str]) -> list[dict]:
     """Read JSON Lines into dicts, checking every row holds ``expected`` keys."""
     expected = list(expected)
@@ -64,12 +75,7 @@ def read_jsonl_rows(path: Path, expected: Iterable[str]) -> list[dict]:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg}). Fix: one JSON object per line.") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}.")
+                row = parse_jsonl_object(path, lineno, line)
                 missing = [c for c in expected if c not in row]
                 if missing:
                     raise DataError(

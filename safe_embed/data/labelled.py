@@ -6,6 +6,7 @@ A labelled file is CSV or JSONL with a ``text`` (or ``prompt``) column and a ``l
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -134,10 +135,9 @@ def load_beavertails_prompts(data_dir: str | os.PathLike[str] | None = None) -> 
     out: dict[str, LabelledPrompt] = {}
     for p in load_beavertails(data_dir):
         key = " ".join(p.text.split())
-        if key not in out or (p.label == "unsafe" and out[key].label != "unsafe"):
-            prev = out.get(key)
-            out[key] = LabelledPrompt(text=p.text if prev is None else prev.text, label=p.label,
-                                      id=p.id if prev is None else prev.id, source="beavertails")
+        first = out.setdefault(key, p)
+        if p.label == "unsafe" and first.label != "unsafe":
+            out[key] = dataclasses.replace(first, label="unsafe")
     return list(out.values())
 
 

@@ -25,9 +25,12 @@ class DetectorEvaluation:
     roc: dict[str, list[float]] = field(default_factory=dict)
     exemplar_overlap: int = 0
     detector: dict = field(default_factory=dict)
+    scores: list[float] = field(default_factory=list)  # per prompt, in input order; not part of the report
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        del d["scores"]
+        return d
 
 
 def group_of(p: LabelledPrompt) -> str:
@@ -63,6 +66,7 @@ def evaluate_detector(detector, prompts: Sequence[LabelledPrompt], dataset: str 
     y = np.array([p.is_unsafe for p in prompts], dtype=int)
     s = np.array([d.score for d in dets], np.float64)
     ev = evaluate_scores(y, s, detector.calibration.threshold, [group_of(p) for p in prompts], dataset)
+    ev.scores = s.tolist()
     known = {norm_text(e.text) for e in detector.unsafe + detector.safe}
     ev.exemplar_overlap = sum(norm_text(p.text) in known for p in prompts)
     ev.detector = {"encoder": detector.encoder.name, "rule": detector.rule.name,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safe_embed.data.io import parse_jsonl_object
 from safe_embed.errors import DataError
 
 TEXT = "text"
@@ -63,13 +63,7 @@ def _read_jsonl(p: Path, text: str) -> list[InputRow]:
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{p}:{lineno}: invalid JSON ({e.msg}). Fix: one JSON object per line.") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{p}:{lineno}: expected a JSON object with a 'text' field, got {type(obj).__name__}.")
-        rows.append(_row(p, lineno, obj))
+        rows.append(_row(p, lineno, parse_jsonl_object(p, lineno, line, "a JSON object with a 'text' field")))
     return rows
 
 
