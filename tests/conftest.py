@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("SAFE_EMBED_DATA") or ROOT.parent / "shared" / "data").resolve()
 
-os.environ.setdefault("SAFE_EMBED_DATA", str(DATA_DIR))
+os.environ["SAFE_EMBED_DATA"] = str(DATA_DIR)  # absolute, so subprocesses run elsewhere (DDP) find it too
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
