@@ -33,32 +33,16 @@ def test_seeded():
     assert target_swaps(text, random.Random(3)) == target_swaps(text, random.Random(3))
 
 
-def test_target_swap_adds_twins_to_training_anchors_only(data_dir):
-    from safe_embed.train.examples import build_training_data, held_out_texts
+def test_target_swap_source_makes_safe_twins_in_their_originals_split(data_dir):
+    from safe_embed.data import DataSpec, build_dataset, load_labelled, text_key
 
-    plain = build_training_data(data_dir, ["do-not-answer", "advbench"], seed=0)
-    aug = build_training_data(data_dir, ["do-not-answer", "advbench", "target-swap"], seed=0)
-    added = {a.text: a.twins for a in aug.parts["train"].anchors if a.twins}
-    assert len(added) > 50
-    assert [a.text for a in aug.parts["train"].anchors] == [a.text for a in plain.parts["train"].anchors]
-    assert all(not a.twins for a in aug.parts["val"].anchors)
-    assert not {t for ts in added.values() for t in ts} & held_out_texts(data_dir)
-
-
-def test_target_swap_exemplars_for_detectors(data_dir):
-    import pytest
-    from safe_embed.train.examples import held_out_texts
-
-    from safe_embed.detector.exemplars import norm_text, select
-    from safe_embed.errors import ConfigError
-
-    train = select("target-swap", "train", seed=0, data_dir=data_dir)
-    val = select("target-swap", "val", seed=0, data_dir=data_dir)
-    assert len(train) > 50 and val
-    assert {p.label for p in train + val} == {"safe"}
-    assert len({p.id for p in train}) == len(train)
-    assert not {norm_text(p.text) for p in train} & {norm_text(p.text) for p in val}
-    assert not {p.text for p in train + val} & held_out_texts(data_dir)
-    assert select("target-swap", "train", label="unsafe", seed=0, data_dir=data_dir) == []
-    with pytest.raises(ConfigError, match="split: train"):
-        select("target-swap", "test", seed=0, data_dir=data_dir)
+    plain = build_dataset(DataSpec(sources=[{"name": "do-not-answer"}, {"name": "advbench"}]), data_dir)
+    aug = build_dataset(DataSpec(sources=[{"name": "do-not-answer"}, {"name": "advbench"},
+                                          {"name": "target-swap", "per_prompt": 3}]), data_dir)
+    twins = [r for r in aug.rows if r.source == "target-swap"]
+    assert len(twins) > 100 and {r.label for r in twins} == {"safe"} and len({r.id for r in twins}) == len(twins)
+    assert [r for r in aug.rows if r.source != "target-swap"] == plain.rows  # the other rows are unchanged
+    split_of = {r.pair_id or f"{r.source}:{r.id}": r.split for r in plain.rows}
+    assert all(split_of[t.pair_id] == t.split for t in twins)
+    banned = {text_key(p.text) for n in ("xstest", "xstest-aug") for p in load_labelled(n, data_dir)}
+    assert not {text_key(t.text) for t in twins} & banned

@@ -77,15 +77,15 @@ def test_labelled_file_formats_and_errors(tmp_path):
     assert load_labelled_file(csvf)[0].text == "hello"
     bad = tmp_path / "b.jsonl"
     bad.write_text(json.dumps({"text": "x", "label": "maybe"}) + "\n")
-    with pytest.raises(DataError, match="label must be 'safe' or 'unsafe', got 'maybe'"):
+    with pytest.raises(DataError, match="b.jsonl: row 1: label 'maybe' is not a safety label"):
         load_labelled_file(bad)
     nolabel = tmp_path / "n.csv"
     nolabel.write_text("text\nhello\n")
-    with pytest.raises(DataError, match=r"missing column\(s\) \['label'\]"):
+    with pytest.raises(DataError, match=r"no label column \(looked for \['label'\]"):
         load_labelled_file(nolabel)
     notext = tmp_path / "t.jsonl"
     notext.write_text(json.dumps({"label": "safe"}) + "\n")
-    with pytest.raises(DataError, match="missing column 'text'"):
+    with pytest.raises(DataError, match=r"no text column \(looked for \['text', 'prompt'\]"):
         load_labelled_file(notext)
     broken = tmp_path / "x.jsonl"
     broken.write_text("{not json\n")

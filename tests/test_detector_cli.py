@@ -122,30 +122,39 @@ def test_export_from_labelled_files(tiny_st_dir, tmp_path, capsys):
     assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(f), "--out", str(out), "--rule",
                  "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["unsafe_exemplars"] == 4 and summary["safe_exemplars"] == 4 and summary["rule"] == "knn_vote"
-    assert Detector.load(out).classify(["make a bomb"])[0].label in ("safe", "unsafe")
+    # the file is split 70/10/20 per label: 3 + 3 train rows are indexed, the val rows calibrate
+    assert summary["unsafe_exemplars"] == 3 and summary["safe_exemplars"] == 3 and summary["rule"] == "knn_vote"
+    det = Detector.load(out)
+    assert det.classify(["make a bomb"])[0].label in ("safe", "unsafe") and det.categories == ["x"]
+    assert det.provenance["n_calibration"] == 2 and set(det.splits["splits"]) == {"train", "val", "test"}
 
 
-def test_export_refuses_exemplar_splits_other_than_the_encoders(tiny_st_dir, tmp_path):
+def test_export_refuses_a_run_whose_splits_it_cannot_read(tiny_st_dir, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny_st_dir, run / "encoder")
-    (run / "splits.json").write_text(json.dumps({"seed": 3}))
+    (run / "splits.json").write_text(json.dumps({"seed": 3}))  # an older run's file: seed only
     f = tmp_path / "ex.jsonl"
     f.write_text("".join(json.dumps({"text": f"text {i}", "label": lab}) + "\n" for i, lab in
                          enumerate(["unsafe", "safe"] * 5)))
     assert main(["export", "--model", str(run / "encoder"), "--exemplars", str(f), "--out", str(tmp_path / "d"),
                  "--no-cache"]) == 2
+    assert "not a safe-embed splits file" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 
 
 def test_export_warns_when_the_encoder_trained_on_a_held_out_set(tmp_path, caplog):
-    from safe_embed.commands.export import _warn_trained_on_held_out
+    from safe_embed.data.dataset import DataSpec, SplitDataset
+    from safe_embed.data.schemas import LabelledPrompt
+    from safe_embed.detector.build import resolve_model, trained_on_held_out
 
     run = tmp_path / "run"
     (run / "encoder").mkdir(parents=True)
-    (run / "config.yaml").write_text("data:\n  train_sets: [do-not-answer, jbb, advbench]\n")
-    assert _warn_trained_on_held_out(str(run / "encoder"), ["jbb"]) == ["jbb"]
-    assert "holds out as test data" in caplog.text and "jbb" in caplog.text
-    (run / "config.yaml").write_text("data:\n  train_sets: [do-not-answer, advbench]\n")
-    assert _warn_trained_on_held_out(str(run / "encoder"), ["jbb"]) == []
-    assert _warn_trained_on_held_out("all-MiniLM-L6-v2", ["jbb"]) == []  # no run directory: nothing to check
+    spec = DataSpec(sources=[{"name": "jbb"}, {"name": "advbench"}], held_out=[])
+    SplitDataset(spec, [LabelledPrompt("x", "unsafe", split="train", source="jbb", id="0")]).save(run / "splits.json")
+    for model in (run, run / "encoder"):
+        assert trained_on_held_out(resolve_model(model), ["jbb"]) == ["jbb"]
+    spec = DataSpec(sources=[{"name": "advbench"}], held_out=["jbb"])
+    SplitDataset(spec, [LabelledPrompt("x", "unsafe", split="train", source="advbench", id="0")]).save(
+        run / "splits.json")
+    assert trained_on_held_out(resolve_model(run), ["jbb"]) == []
+    assert trained_on_held_out(resolve_model("all-MiniLM-L6-v2"), ["jbb"]) == []  # not a run: nothing to check

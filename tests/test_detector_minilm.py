@@ -7,7 +7,7 @@ import pytest
 
 from safe_embed.data import load_xstest_aug
 from safe_embed.detector import Detector, Exemplar, ExemplarSets
-from safe_embed.detector.exemplars import select
+from safe_embed.detector.eval_sets import load_eval_set
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,17 @@ def _per_category(prompts, n):
 def small_detector(minilm, data_dir):
     """144 Do-Not-Answer train prompts (12 per category) and one Safety-Contrast edit of each; calibrated on
     48 Do-Not-Answer val prompts and two edits of each."""
-    unsafe = _per_category(select("do-not-answer", "train", data_dir=data_dir), 12)
+    unsafe = _per_category(load_eval_set("do-not-answer:train", data_dir=data_dir), 12)
     ids = {p.pair_id for p in unsafe}
-    safe = [p for p in select("safety-contrast", "train", data_dir=data_dir) if p.pair_id in ids and
+    safe = [p for p in load_eval_set("safety-contrast:train", data_dir=data_dir) if p.pair_id in ids and
             p.id.endswith("-1")]
-    cal = _per_category(select("do-not-answer", "val", data_dir=data_dir), 4)
+    cal = _per_category(load_eval_set("do-not-answer:val", data_dir=data_dir), 4)
     cal_ids = {p.pair_id for p in cal}
-    cal += [p for p in select("safety-contrast", "val", data_dir=data_dir) if p.pair_id in cal_ids and
+    cal += [p for p in load_eval_set("safety-contrast:val", data_dir=data_dir) if p.pair_id in cal_ids and
             p.id.endswith(("-1", "-2"))]
     sets = ExemplarSets([Exemplar(f"u{i}", p.text, "unsafe", p.category) for i, p in enumerate(unsafe)],
                         [Exemplar(f"s{i}", p.text, "safe") for i, p in enumerate(safe)], cal)
-    return Detector.build(minilm, sets)
+    return Detector.build(minilm, sets, rule="logistic")
 
 
 def _recall(det, texts):

@@ -97,3 +97,50 @@ def test_json_derivations_roundtrip(tmp_path, data_dir):
     (tmp_path / "bt.json").write_text(json.dumps(recs))
     RECIPES["beavertails_prompts"]({"beavertails_json": tmp_path / "bt.json"}, tmp_path / "bt.csv")
     verify(tmp_path / "bt.csv", sha256_file(data_dir / "beavertails" / "beavertails_30k_test_prompts.csv"))
+
+
+NEW_SETS = {"guardreasoner_train": "guardreasoner-train", "alert": "alert", "safety_tuned_llamas": "safety-tuned-llamas",
+            "alpaca": "alpaca"}
+
+
+@pytest.mark.parametrize("card_name", sorted(NEW_SETS))
+def test_realistic_sets_match_their_cards_and_their_recipes(card_name, data_dir, tmp_path):
+    """The mirror's files have the card's sha256, and pulling the originals (local copies, file:// URLs) derives
+    byte-identical prompt files."""
+    card = load_cards()[card_name]
+    present = [f for f in card.files if (data_dir / f["path"]).is_file()]
+    if not present:
+        pytest.skip(f"the data mirror {data_dir} has no {card_name}/ folder (pull it with "
+                    f"`safe-embed data pull {card_name}`)")
+    for f in card.files:
+        assert sha256_file(data_dir / f["path"]) == f["sha256"], f["path"]
+    originals = {f["path"]: (data_dir / f["path"]).as_uri() for f in card.files if "url" in f}
+    local = parse_card(json.dumps({**card.__dict__, "files": [
+        {**f, "url": originals[f["path"]]} if "url" in f else f for f in card.files]}))
+    paths = pull_card(local, tmp_path)
+    for f, p in zip(card.files, paths):
+        assert sha256_file(p) == f["sha256"]
+    assert all("derive" in f for f in card.files if f["path"].endswith(".csv"))
+
+
+def test_data_list_shows_the_registered_sets(data_dir, capsys):
+    from safe_embed.cli import main
+
+    assert main(["data", "list", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    for card_name, set_name in NEW_SETS.items():
+        assert f"{card_name}:" in out
+        line = next(line for line in out.splitlines() if line.strip().startswith(set_name + " "))
+        assert "[ok]" in line and f"card {card_name}" in line
+
+
+@pytest.mark.parametrize("name,n,labels", [("guardreasoner-train", 4539, {"safe", "unsafe"}),
+                                           ("alert", 13257, {"unsafe"}), ("safety-tuned-llamas", 2479, {"unsafe"}),
+                                           ("alpaca", 5000, {"safe"})])
+def test_realistic_sets_load_by_name(name, n, labels, data_dir):
+    from safe_embed.data import load_labelled
+
+    rows = load_labelled(name, data_dir)
+    assert len(rows) == n and {r.label for r in rows} == labels and all(r.text.strip() for r in rows)
+    if name == "alert":
+        assert len({r.category for r in rows}) == 32

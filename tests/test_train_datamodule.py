@@ -1,86 +1,86 @@
-"""Batches: every role filled, no duplicate texts across a batch, twins are the anchor's own edits."""
+"""Batches: labels, balanced weights, twins in the same batch, DDP shards, and the default data."""
 
 from __future__ import annotations
 
 import pytest
-from safe_embed.train.datamodule import PairCollator, SafetyPairDataModule
-from safe_embed.train.examples import Anchor
+from safe_embed.train.datamodule import Collator, SafetyDataModule, TwinBatchSampler
+from safe_embed.train.examples import class_weights, make_examples
 
+from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.errors import ConfigError
 
-ROLES = ("anchor", "positive", "twin", "lookalike")
+
+def _rows(n=40):
+    rows = []
+    for i in range(n):
+        rows.append(LabelledPrompt(f"how do i hurt person {i}", "unsafe", category="harm" if i % 2 else "crime",
+                                   pair_id=f"p{i}"))
+        rows.append(LabelledPrompt(f"how do i hurt process {i}", "safe", pair_id=f"p{i}"))
+        rows.append(LabelledPrompt(f"write a poem {i}", "safe", weight=2.0))
+    return rows
 
 
-def test_collator_avoids_duplicates_and_uses_own_twins():
-    anchors = [Anchor(f"unsafe {i}", "c1" if i % 2 else "c2", (f"safe {i}a", f"safe {i}b")) for i in range(32)]
-    # a look-alike pool that collides with the twins: the collator must not put a text twice in a batch
-    looks = ["safe 0a", "safe 1a", "ok 1", "ok 2", "ok 3", "ok 4", "ok 5", "ok 6", "ok 7", "ok 8", "ok 9"]
-    col = PairCollator(anchors, looks, {"c1": 0, "c2": 1}, positive="category", seed=1)
-    b = col(anchors[:8])
-    texts = [t for r in ROLES for t in b[r]]
-    assert len(texts) == len(set(texts)) and len(b["anchor"]) == 8
-    for a, twin, pos in zip(b["anchor"], b["twin"], b["positive"]):
-        i = int(a.split()[-1])
-        assert twin in (f"safe {i}a", f"safe {i}b")
-        assert pos != a and (int(pos.split()[-1]) % 2) == (i % 2)  # same category
-    assert b["category"].tolist() == [1, 0] * 4
+def test_examples_link_twins_and_balance_the_classes():
+    rows = _rows()
+    ex = make_examples(rows, {"crime": 0, "harm": 1})
+    assert ex[0].twins == (1,) and ex[1].twins == (0,) and ex[2].twins == ()
+    assert ex[0].category == 0 and ex[3].category == 1 and ex[1].category == -1
+    total = {lab: sum(e.weight for e in ex if e.label == lab) for lab in (0, 1)}
+    assert total[0] == pytest.approx(total[1])
+    assert ex[2].weight == pytest.approx(2 * ex[1].weight)  # a source weight survives the balancing
+    assert class_weights(rows, balance=False) == {"safe": 1.0, "unsafe": 1.0}
 
 
-def test_collator_self_positive_and_seed():
-    anchors = [Anchor(f"u{i}", None, ()) for i in range(4)]
-    col = PairCollator(anchors, [f"ok{i}" for i in range(20)], {}, positive="self", seed=3)
-    b1, b2 = col(anchors), col(anchors)
-    assert b1["positive"] == b1["anchor"] and b1["twin"] == b2["twin"] and b1["lookalike"] == b2["lookalike"]
-    assert set(b1["twin"]).isdisjoint(b1["lookalike"])
-    with pytest.raises(ConfigError, match="positive"):
-        PairCollator(anchors, [], {}, positive="other")
+def test_batches_bring_twins_along_and_cover_every_example():
+    ex = make_examples(_rows(), {})
+    sampler = TwinBatchSampler(ex, batch_size=8, pair_rate=1.0, seed=0, drop_last=False)
+    batches = list(sampler)
+    seen = [i for b in batches for i in b]
+    assert sorted(seen) == list(range(len(ex)))  # every example once per epoch
+    col = Collator(ex)
+    paired = 0
+    for b in batches:
+        out = col(b)
+        for k, t in enumerate(out["twin"].tolist()):
+            if t >= 0:
+                assert out["label"][k] != out["label"][t] and out["text"][t].split()[-1] == out["text"][k].split()[-1]
+                paired += 1
+    assert paired >= 0.8 * sum(1 for e in ex if e.twins)
+    assert list(TwinBatchSampler(ex, 8, seed=0)) == list(TwinBatchSampler(ex, 8, seed=0))
+    unpaired = sum(t >= 0 for b in TwinBatchSampler(ex, 8, pair_rate=0.0, seed=0, drop_last=False)
+                   for t in col(b)["twin"].tolist())
+    assert unpaired < paired / 2  # without pairing, twins meet only by chance
 
 
-def test_datamodule_batches(data_dir):
-    dm = SafetyPairDataModule(data_dir=str(data_dir), batch_size=16, seed=0)
+def test_ddp_ranks_get_equal_disjoint_shards():
+    ex = make_examples(_rows(), {})
+    shards = [list(TwinBatchSampler(ex, 8, seed=3, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == len(TwinBatchSampler(ex, 8, num_replicas=2))
+    flat = [set(i for b in s for i in b) for s in shards]
+    assert not flat[0] & flat[1]
+
+
+def test_datamodule_on_the_default_data(data_dir):
+    dm = SafetyDataModule(data_dir=str(data_dir), batch_size=16)
     dm.setup("fit")
     b = next(iter(dm.train_dataloader()))
-    assert len(b["anchor"]) == 16
-    texts = [t for r in ROLES for t in b[r]]
-    assert len(texts) == len(set(texts))
-    assert dm.eval_sets("val").jbb_pairs and not dm.eval_sets("test").jbb_pairs
+    assert len(b["text"]) == 16 and set(b["label"].tolist()) <= {0.0, 1.0}
+    sources = set(dm.dataset.sources("train"))
+    assert {"guardreasoner-train", "alpaca", "alert", "do-not-answer", "oktest"} <= sources
+    assert dm.spec.held_out == ["jbb"] and dm.categories  # unsafe categories, in the MLCommons taxonomy
+    assert all(c.startswith("S") for c in dm.categories)
+    val = list(dm.val_dataloader())
+    assert sum(len(v["text"]) for v in val) == len(dm.rows("val"))
+    assert dm.eval_sets("val").taxonomy and not dm.eval_sets("val").jbb_pairs  # JBB is held out
+
+
+def test_datamodule_errors(tmp_path):
     with pytest.raises(ConfigError, match="batch_size"):
-        SafetyPairDataModule(batch_size=1)
-
-
-def test_without_jbb_training_pairs_no_jbb_text_is_trained_or_validated_on(data_dir):
-    from safe_embed.train.examples import build_training_data
-
-    from safe_embed.data import load_labelled
-
-    jbb = {p.text for p in load_labelled("jbb", data_dir)}
-    with_jbb = build_training_data(data_dir, ["do-not-answer", "jbb", "oktest"], seed=0)
-    without = build_training_data(data_dir, ["do-not-answer", "oktest", "advbench"], seed=0)
-    val_pairs = {t for p in with_jbb.evals["val"].jbb_pairs for t in (p.unsafe, p.safe)}
-    trained = {t for a in with_jbb.parts["train"].anchors for t in (a.text, *a.twins)}
-    assert val_pairs and not val_pairs & trained  # not even through AdvBench, which repeats some JBB behaviours
-    with_adv = build_training_data(data_dir, ["do-not-answer", "jbb", "advbench"], seed=0)
-    assert not val_pairs & {a.text for a in with_adv.parts["train"].anchors}
-    seen = {t for part in without.parts.values() for a in part.anchors for t in (a.text, *a.twins)}
-    seen |= {t for part in without.parts.values() for t in part.lookalikes}
-    ev = without.evals["val"]
-    seen |= {p.text for p in ev.taxonomy} | {t for p in ev.jbb_pairs for t in (p.unsafe, p.safe)}
-    assert not ev.jbb_pairs and not seen & jbb
-
-
-def test_collator_falls_back_to_self_when_category_exhausted():
-    anchors = [Anchor(f"u{i}", "c", (f"s{i}",)) for i in range(3)]
-    b = PairCollator(anchors, ["ok"], {"c": 0}, seed=0)(anchors)
-    assert b["positive"] == b["anchor"]  # every other member of the category is already an anchor in the batch
-
-
-def test_mine_nearest_picks_most_similar(tmp_path):
-    from safe_embed.train.datamodule import mine_nearest
-    from tiny_models import save_tiny_bert
-
-    tiny = save_tiny_bert(tmp_path / "bert")
-    anchors = [Anchor("how do i kill a python process", "c"), Anchor("tell me a dirty joke", "c")]
-    looks = ["how do i kill a python process", "tell me a dirty joke", "the cat sat on mat"]
-    near = mine_nearest(anchors, looks, str(tiny), k=1)
-    assert near == {a.text: [a.text] for a in anchors}  # identical text is the nearest look-alike
-    assert len(mine_nearest(anchors, looks, str(tiny), k=2)[anchors[0].text]) == 2
+        SafetyDataModule(batch_size=1)
+    with pytest.raises(ConfigError, match="pair_rate"):
+        SafetyDataModule(pair_rate=2.0)
+    p = tmp_path / "one.csv"
+    p.write_text("text,label\n" + "".join(f"prompt {i},safe\n" for i in range(20)))
+    dm = SafetyDataModule(sources=[{"path": str(p)}], held_out=[])
+    with pytest.raises(ConfigError, match="needs both labels"):
+        dm.setup()

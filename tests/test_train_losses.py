@@ -5,113 +5,114 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from safe_embed.train.losses import InfoNCE, MeanCosine, SupCon, TwinMargin, Uniformity
+from safe_embed.train.losses import Classification, Preserve, SafetyAxis, SupCon, TwinMargin, Uniformity
 
 from safe_embed.errors import ConfigError
 
 
-def _batch(seed=0, n=8, d=16, aligned=True):
+def _batch(seed=0, n=8, d=16):
     g = torch.Generator().manual_seed(seed)
-    a = F.normalize(torch.randn(n, d, generator=g), dim=1)
-    p = F.normalize(a + (0.05 if aligned else 3.0) * torch.randn(n, d, generator=g), dim=1)
-    return {"anchor": a, "positive": p, "twin": F.normalize(torch.randn(n, d, generator=g), dim=1),
-            "lookalike": F.normalize(torch.randn(n, d, generator=g), dim=1),
-            "category": torch.tensor([0, 0, 1, 1, 2, 2, -1, -1])}
+    return {"x": F.normalize(torch.randn(n, d, generator=g), dim=1),
+            "label": torch.tensor([1., 0.] * (n // 2)), "category": torch.tensor([0, -1, 0, -1, 1, -1, 1, -1]),
+            "weight": torch.ones(n), "twin": torch.tensor([1, 0, 3, 2, -1, -1, -1, -1])}
 
 
-def test_infonce_prefers_aligned_positives():
-    assert InfoNCE(0.1)(_batch(aligned=True)) < InfoNCE(0.1)(_batch(aligned=False))
-    assert InfoNCE(0.1, symmetric=True)(_batch()).item() > 0
+def _train(loss, batch, steps=200, lr=0.05):
+    """Train a stand-in linear encoder (and the loss's own parameters) through ``loss``; return the last batch."""
+    torch.manual_seed(0)
+    enc = torch.nn.Linear(batch["x"].shape[1], batch["x"].shape[1])
+    opt = torch.optim.Adam([*enc.parameters(), *loss.parameters()], lr=lr)
+    for _ in range(steps):
+        e = {**batch, "x": F.normalize(enc(batch["x"]), dim=1)}
+        value = loss(e)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    with torch.no_grad():
+        return {**batch, "x": F.normalize(enc(batch["x"]), dim=1)}, value.item()
 
 
-def test_twin_margin_zero_when_twins_far():
+def test_classification_learns_the_labels_and_weights_matter():
     b = _batch()
-    b["twin"] = -b["anchor"]
-    b["lookalike"] = -b["anchor"]
-    assert TwinMargin(margin=0.1, smooth=False)(b).item() == 0.0
-    b["twin"] = b["anchor"]
-    assert TwinMargin(margin=0.1, smooth=False, lookalike_weight=0.0)(b).item() == pytest.approx(0.9)
+    head = Classification()
+    head.bind(16)
+    before = head(b).item()
+    e, after = _train(head, b)
+    assert after < before / 4
+    logits = head.logits(e["x"])
+    assert (logits[e["label"] == 1].min() > 0) and (logits[e["label"] == 0].max() < 0)
+    # a zero weight removes an example from the loss: flipping its label then changes nothing
+    w = torch.ones(8)
+    w[0] = 0.0
+    flipped = {**e, "label": e["label"].clone(), "weight": w}
+    flipped["label"][0] = 0.0
+    assert head(flipped).item() == pytest.approx(head({**e, "weight": w}).item(), rel=1e-6)
 
 
-def test_supcon_lower_when_categories_cluster():
+def test_twin_margin_zero_when_twins_far_and_skips_batches_without_twins():
     b = _batch()
-    centers = F.normalize(torch.randn(3, 16, generator=torch.Generator().manual_seed(1)), dim=1)
-    clustered = dict(b)
-    idx = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
-    clustered["anchor"] = centers[idx]
-    clustered["positive"] = centers[idx]
+    x = b["x"].clone()
+    x[1], x[3] = -x[0], -x[2]
+    assert TwinMargin(margin=0.1, smooth=False)({**b, "x": x}).item() == 0.0
+    x[1] = x[0]
+    assert TwinMargin(margin=0.1, smooth=False)({**b, "x": x}).item() == pytest.approx(0.45, abs=1e-5)
+    assert TwinMargin()({**b, "twin": torch.full((8,), -1)}).item() == 0.0
+
+
+def test_supcon_lower_when_classes_cluster_and_by_category_splits_unsafe():
+    b = _batch()
+    centers = F.normalize(torch.randn(2, 16, generator=torch.Generator().manual_seed(1)), dim=1)
+    clustered = {**b, "x": centers[b["label"].long()]}
     assert SupCon(0.1)(clustered) < SupCon(0.1)(b)
+    # with by_category, unsafe texts of two categories must not be pulled together
+    cat_centers = F.normalize(torch.randn(3, 16, generator=torch.Generator().manual_seed(2)), dim=1)
+    idx = torch.where(b["label"] > 0.5, b["category"], torch.tensor(2))
+    by_cat = {**b, "x": cat_centers[idx]}
+    assert SupCon(0.1, by_category=True)(by_cat) < SupCon(0.1, by_category=True)(clustered)
 
 
-def test_uniformity_and_mean_cosine_penalize_collapse():
+def test_uniformity_penalizes_collapse():
     b = _batch()
-    collapsed = {k: (v if k == "category" else F.normalize(torch.ones_like(v), dim=1)) for k, v in b.items()}
-    assert Uniformity()(collapsed) > Uniformity()(b)
-    assert MeanCosine(target=0.05)(collapsed) > MeanCosine(target=0.05)(b)
+    assert Uniformity()({**b, "x": F.normalize(torch.ones(8, 16), dim=1)}) > Uniformity()(b)
+
+
+def test_safety_axis_separates_labels_along_one_direction():
+    ax = SafetyAxis(margin=0.5)
+    ax.bind(16)
+    b = _batch()
+    before = ax(b).item()
+    e, after = _train(ax, b)
+    assert after < before / 4
+    proj = e["x"] @ F.normalize(ax.direction, dim=0)
+    assert proj[e["label"] == 1].min() > 0.3 and proj[e["label"] == 0].max() < -0.3
+    twins = (e["x"][0] * e["x"][1]).sum()
+    assert twins < 1 - 2 * 0.3 ** 2  # opposite sides of the axis bound the cosine
+
+
+def test_preserve_zero_at_base_and_positive_when_moved():
+    b = _batch()
+    b["base_x"] = b["x"].clone()
+    assert Preserve()(b).item() == pytest.approx(0.0, abs=1e-6)
+    moved = {**b, "x": torch.where(b["label"][:, None] > 0.5, b["x"], -b["x"])}
+    assert Preserve(on="safe")(moved).item() > 0.5 and Preserve(on="unsafe")(moved).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_bad_settings():
     with pytest.raises(ConfigError, match="temperature"):
-        InfoNCE(temperature=0.0)
+        SupCon(temperature=0.0)
     with pytest.raises(ConfigError, match="margin"):
         TwinMargin(margin=1.5)
     with pytest.raises(ConfigError, match="weight"):
         Uniformity(weight=-1.0)
-
-
-def test_preserve_zero_at_base_and_positive_when_moved():
-    from safe_embed.train.losses import Preserve
-
-    b = _batch()
-    b["base_twin"], b["base_lookalike"] = b["twin"].clone(), b["lookalike"].clone()
-    assert Preserve()(b).item() == pytest.approx(0.0, abs=1e-6)
-    b["twin"] = -b["twin"]
-    assert Preserve()(b).item() > 0.5
-    with pytest.raises(ConfigError, match="not batch roles"):
-        Preserve(targets=["nope"])
-
-
-def test_safety_axis_separates_labels_along_one_direction():
-    from safe_embed.train.losses import SafetyAxis
-
-    torch.manual_seed(0)
-    ax = SafetyAxis(dim=16, margin=0.5)
-    b = _batch()
-    before = ax(b).item()
-    enc = torch.nn.Linear(16, 16)  # a stand-in encoder trained through the loss, with the axis
-    opt = torch.optim.Adam([*enc.parameters(), *ax.parameters()], lr=0.05)
-    for _ in range(200):
-        e = {k: (v if k == "category" else F.normalize(enc(v), dim=1)) for k, v in b.items()}
-        loss = ax(e)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < before / 4
-    with torch.no_grad():
-        e = {k: (v if k == "category" else F.normalize(enc(v), dim=1)) for k, v in b.items()}
-        unsafe = ax.projections(torch.cat([e["anchor"], e["positive"]]))
-        safe = ax.projections(torch.cat([e["twin"], e["lookalike"]]))
-    assert unsafe.min() > 0.3 and safe.max() < -0.3  # both sides beyond most of the margin
-    # opposite sides of the axis bound the cosine: at most 1 - 2 * 0.3^2
-    assert (e["anchor"] * e["twin"]).sum(-1).max() < 1 - 2 * 0.3 ** 2
-
-
-def test_safety_axis_bad_settings():
-    from safe_embed.train.losses import SafetyAxis
-
     with pytest.raises(ConfigError, match="margin"):
-        SafetyAxis(dim=16, margin=1.0)
-    with pytest.raises(ConfigError, match="embedding dimension"):
-        SafetyAxis(dim=8)(_batch())
-
-
-def test_safety_axis_takes_the_encoder_dimension():
-    from safe_embed.train.losses import SafetyAxis
-
-    ax = SafetyAxis()
+        SafetyAxis(margin=1.0)
+    with pytest.raises(ConfigError, match="on must be"):
+        Preserve(on="twins")
+    with pytest.raises(ConfigError, match="no head"):
+        Classification()(_batch())
     with pytest.raises(ConfigError, match="no dimension"):
-        ax(_batch())
-    ax.bind(16)
-    assert ax(_batch()).item() > 0
-    with pytest.raises(ConfigError, match="Fix: drop init_args.dim or set it to 32"):
-        SafetyAxis(dim=16).bind(32)
+        SafetyAxis()(_batch())
+    head = Classification()
+    head.bind(16)
+    with pytest.raises(ConfigError, match="embedding dimension is 32"):
+        head.bind(32)

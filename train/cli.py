@@ -23,7 +23,18 @@ from safe_embed.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-RUN_DIR_ENV = "SAFE_EMBED_RUN_DIR"  # shared with DDP child processes so all ranks agree on the run directory
+RUN_DIR_ENV = "SAFE_EMBED_RUN_DIR"
+# The datamodule shards its own twin-aware batches across DDP ranks, so Lightning must not inject a sampler.
+TRAINER_DEFAULTS = {"use_distributed_sampler": False}
+MONITOR = "val/auroc"  # checkpoint selection: detection AUROC on the realistic val split (higher is better)
+
+
+def default_checkpoint():
+    """Keep the checkpoint with the best :data:`MONITOR` (used unless the config sets a monitored checkpoint)."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(monitor=MONITOR, mode="max", save_top_k=1, filename="best-{epoch}-{step}",
+                           auto_insert_metric_name=False)  # shared with DDP child processes so all ranks agree on the run directory
 BASE_KEY = "base"
 
 
@@ -66,8 +77,9 @@ def expand_configs(argv: list[str], tmp_dir: str | Path) -> list[str]:
 
 def _cli_class():
     from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
-    from safe_embed.train.datamodule import SafetyPairDataModule
-    from safe_embed.train.module import ContrastiveEncoderModule
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from safe_embed.train.datamodule import SafetyDataModule
+    from safe_embed.train.module import SafetyEncoderModule
     from safe_embed.train.tracking import make_loggers, set_checkpoint_dirs
 
     class RunConfigSaver(SaveConfigCallback):
@@ -84,9 +96,10 @@ def _cli_class():
 
     class SafeEmbedCLI(LightningCLI):
         def __init__(self, args: list[str]) -> None:
-            super().__init__(ContrastiveEncoderModule, SafetyPairDataModule, run=False, args=args,
+            super().__init__(SafetyEncoderModule, SafetyDataModule, run=False, args=args,
                              save_config_callback=RunConfigSaver, parser_kwargs={"prog": "safe-embed fit"},
-                             auto_configure_optimizers=False, seed_everything_default=0)
+                             auto_configure_optimizers=False, seed_everything_default=0,
+                             trainer_defaults=TRAINER_DEFAULTS)
 
         def add_arguments_to_parser(self, parser) -> None:
             parser.add_argument("--experiment", type=str, default="default",
@@ -108,6 +121,9 @@ def _cli_class():
             if self.config_init.trainer.get("logger") in (None, True):
                 kwargs["logger"] = make_loggers(cfg.trainer.default_root_dir, cfg.wandb_project, cfg.experiment)
             trainer = super().instantiate_trainer(**kwargs)
+            if not trainer.fast_dev_run and not any(cb.monitor for cb in trainer.checkpoint_callbacks):
+                trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, ModelCheckpoint)]
+                trainer.callbacks.append(default_checkpoint())
             set_checkpoint_dirs(trainer)
             return trainer
 

@@ -1,9 +1,13 @@
-"""LightningDataModule: batches of unsafe anchors with a positive, a safe twin and a benign look-alike each.
+"""LightningDataModule: labelled prompts from any data spec, split once, batched with their look-alike twins.
 
-A batch is a dict of equal-length text lists ``anchor``, ``positive``, ``twin``, ``lookalike`` and a ``category``
-tensor (-1 = unknown). Positives are another unsafe prompt of the anchor's category (``positive="category"``) or
-the anchor itself (``positive="self"``, dropout noise as in SimCSE). No text occurs twice in a batch across roles
-(except the anchor/positive pair in ``"self"`` mode): duplicates would be false negatives for in-batch losses.
+The data is a list of sources (:mod:`safe_embed.data.sources`; default: :data:`safe_embed.data.defaults.
+DEFAULT_SOURCES`) resolved by :func:`safe_embed.data.dataset.build_dataset`: seeded, stratified, group-aware
+train/val/test splits, with the ``held_out`` sets and the test-only benchmarks removed. ``fit`` writes the result
+to ``<run>/splits.json``; ``safe-embed export --model <run>`` reads it back.
+
+A batch is a dict: ``text`` (list of str), ``label`` (B,) float (1 = unsafe), ``category`` (B,) long (-1 = none),
+``weight`` (B,) float and ``twin`` (B,) long, the position in the batch of a twin with the other label (-1 =
+none). With ``pair_rate`` 1 every example that has a twin in the split brings one into its batch.
 """
 
 from __future__ import annotations
@@ -12,183 +16,198 @@ import logging
 import random
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from safe_embed.train.examples import Anchor, EvalSets, TrainingData, build_training_data
-from torch.utils.data import DataLoader, Dataset
+from safe_embed.train.examples import EvalSets, Example, eval_sets, make_examples
+from torch.utils.data import DataLoader, Sampler
 
+from safe_embed.data.dataset import DataSpec, SplitDataset, build_dataset
+from safe_embed.data.defaults import DEFAULT_SOURCES, DEFAULT_TAXONOMY, default_held_out
+from safe_embed.data.splits import DEFAULT_FRACTIONS
 from safe_embed.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-POSITIVE_MODES = ("category", "self")
-MINING_MODES = ("random", "nearest")
 
+class TwinBatchSampler(Sampler[list[int]]):
+    """Shuffled batches of example positions in which examples bring a twin along (``pair_rate``).
 
-class AnchorDataset(Dataset):
-    def __init__(self, anchors: list[Anchor]) -> None:
-        self.anchors = anchors
-
-    def __len__(self) -> int:
-        return len(self.anchors)
-
-    def __getitem__(self, i: int) -> Anchor:
-        return self.anchors[i]
-
-
-class PairCollator:
-    """Turn a list of anchors into a batch, drawing positives, twins and look-alikes without duplicate texts.
-
-    ``seed=None`` draws a fresh seed from torch's generator per batch (reproducible under ``seed_everything``);
-    an int makes every batch deterministic (validation).
+    Batches are length-bucketed (each window of 50 batches is sorted by text length, then shuffled), so padding
+    stays small. ``seed=None`` draws from torch's generator each epoch (reproducible under ``seed_everything``).
     """
 
-    def __init__(self, anchors: list[Anchor], lookalikes: list[str], categories: dict[str, int],
-                 positive: str = "category", seed: int | None = None,
-                 nearest: dict[str, list[str]] | None = None) -> None:
-        if positive not in POSITIVE_MODES:
-            raise ConfigError(f"positive must be one of {POSITIVE_MODES}, got {positive!r}.")
-        self.by_category: dict[str, list[str]] = {}
-        for a in anchors:
-            if a.category is not None:
-                self.by_category.setdefault(a.category, []).append(a.text)
-        self.lookalikes = lookalikes
-        self.fallback = sorted({t for a in anchors for t in a.twins})  # safe texts for anchors without twins
-        self.categories = categories
-        self.positive = positive
+    def __init__(self, examples: list[Example], batch_size: int, pair_rate: float = 1.0, shuffle: bool = True,
+                 seed: int | None = None, drop_last: bool = True, num_replicas: int = 1, rank: int = 0) -> None:
+        self.examples = examples
+        self.batch_size = batch_size
+        self.pair_rate = pair_rate
+        self.shuffle = shuffle
         self.seed = seed
-        self.nearest = nearest or {}
+        self.drop_last = drop_last
+        self.num_replicas = num_replicas  # DDP: each rank takes every num_replicas-th batch, all ranks equally many
+        self.rank = rank
 
-    def _pick(self, rng: random.Random, pool: list[str], used: set[str], tries: int = 8) -> str | None:
-        for _ in range(min(tries, len(pool))):
-            t = rng.choice(pool)
-            if t not in used:
-                return t
-        free = [t for t in pool if t not in used] if len(pool) <= 64 else []
-        return rng.choice(free) if free else None
+    def _units(self, rng: random.Random) -> list[list[int]]:
+        """The epoch's examples in order, each with the twin it brings along (a unit never splits)."""
+        order = list(range(len(self.examples)))
+        if self.shuffle:
+            rng.shuffle(order)
+        used: set[int] = set()
+        units = []
+        for i in order:
+            if i in used:
+                continue
+            unit = [i]
+            twins = [j for j in self.examples[i].twins if j not in used and j != i]
+            if twins and self.batch_size > 1 and rng.random() < self.pair_rate:
+                unit.append(rng.choice(twins))
+            used.update(unit)
+            units.append(unit)
+        return units
 
-    def __call__(self, anchors: list[Anchor]) -> dict:
+    def _pack(self, units: list[list[int]]) -> list[list[int]]:
+        """Consecutive batches of ``batch_size`` (a unit straddling a boundary is split), the last one partial
+        unless ``drop_last``: exactly ``len(self)`` batches."""
+        flat = [i for u in units for i in u]
+        batches = [flat[k:k + self.batch_size] for k in range(0, len(flat), self.batch_size)]
+        if batches and self.drop_last and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return batches
+
+    def _batches(self) -> list[list[int]]:
         seed = self.seed if self.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
         rng = random.Random(seed)
-        used = {a.text for a in anchors}
-        out: dict[str, list] = {"anchor": [], "positive": [], "twin": [], "lookalike": [], "category": []}
-        for a in anchors:
-            if self.positive == "self" or a.category is None:
-                pos = a.text
-            else:
-                pos = self._pick(rng, [t for t in self.by_category[a.category] if t != a.text], used) or a.text
-            twin = self._pick(rng, list(a.twins), used) if a.twins else None
-            twin = twin or self._pick(rng, self.fallback or self.lookalikes, used)
-            pool = self.nearest.get(a.text) or self.lookalikes or self.fallback
-            look = self._pick(rng, pool, used | {twin} if twin else used)
-            if look is None and pool is not self.lookalikes and self.lookalikes:
-                look = self._pick(rng, self.lookalikes, used | {twin} if twin else used)
-            if twin is None or look is None:
-                continue
-            used.update((pos, twin, look))
-            out["anchor"].append(a.text)
-            out["positive"].append(pos)
-            out["twin"].append(twin)
-            out["lookalike"].append(look)
-            out["category"].append(self.categories.get(a.category, -1) if a.category else -1)
-        out["category"] = torch.tensor(out["category"], dtype=torch.long)
-        return out
+        units = self._units(rng)
+        if not self.shuffle:
+            return self._pack(units)
+        window = 25 * self.batch_size  # length buckets: sort each window of units by length, then shuffle batches
+        length = [max(len(self.examples[i].text) for i in u) for u in units]
+        ordered = []
+        for w in range(0, len(units), window):
+            ordered += [units[k] for k in sorted(range(w, min(w + window, len(units))), key=length.__getitem__)]
+        batches = self._pack(ordered)
+        rng.shuffle(batches)
+        return batches
+
+    def __iter__(self):
+        batches = self._batches()
+        if self.num_replicas > 1:
+            per_rank = len(batches) // self.num_replicas
+            batches = batches[self.rank::self.num_replicas][:per_rank]
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = len(self.examples)
+        total = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return total // self.num_replicas if self.num_replicas > 1 else total
 
 
-def mine_nearest(anchors: list[Anchor], lookalikes: list[str], encoder: str, k: int) -> dict[str, list[str]]:
-    """Each anchor's ``k`` most cosine-similar benign look-alikes under the (frozen, cached) base encoder.
+class Collator:
+    """Positions -> the batch dict (texts, labels, categories, weights, in-batch twin positions)."""
 
-    Look-alikes that share an unsafe prompt's words but not its intent are the XSTest-like hard negatives.
+    def __init__(self, examples: list[Example]) -> None:
+        self.examples = examples
+
+    def __call__(self, positions: list[int]) -> dict:
+        where = {p: k for k, p in enumerate(positions)}
+        ex = [self.examples[p] for p in positions]
+        twin = [next((where[j] for j in e.twins if j in where), -1) for e in ex]
+        return {"text": [e.text for e in ex],
+                "label": torch.tensor([e.label for e in ex], dtype=torch.float32),
+                "category": torch.tensor([e.category for e in ex], dtype=torch.long),
+                "weight": torch.tensor([e.weight for e in ex], dtype=torch.float32),
+                "twin": torch.tensor(twin, dtype=torch.long)}
+
+
+class SafetyDataModule(pl.LightningDataModule):
+    """Train/val/test splits of any labelled sources, batched with twins.
+
+    >>> dm = SafetyDataModule(sources=[{"name": "alpaca"}, {"name": "advbench"}], batch_size=16)
+    >>> dm.spec.held_out
+    ['jbb']
     """
-    from safe_embed.encoders import load_encoder
-    from safe_embed.metrics import cosine_matrix
 
-    if not anchors or not lookalikes:
-        return {}
-    enc = load_encoder(encoder)
-    x = enc.encode([a.text for a in anchors] + lookalikes)
-    sim = cosine_matrix(x[:len(anchors)], x[len(anchors):])
-    top = np.argsort(-sim, axis=1)[:, :min(k, len(lookalikes))]
-    return {a.text: [lookalikes[j] for j in row] for a, row in zip(anchors, top)}
-
-
-class SafetyPairDataModule(pl.LightningDataModule):
-    """Seeded splits of Do-Not-Answer (+ Safety-Contrast twins), JBB pairs, OKTest look-alikes, AdvBench.
-
-    >>> # dm = SafetyPairDataModule(data_dir="../shared/data", batch_size=32); dm.setup("fit")
-    """
-
-    def __init__(self, data_dir: str | None = None,
-                 train_sets: list[str] | None = None,
-                 batch_size: int = 32, positive: str = "category", seed: int = 0,
-                 split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2), jbb_val_fraction: float = 0.3,
-                 max_train_anchors: int | None = None, num_workers: int = 0,
-                 lookalike_mining: str = "random", mining_encoder: str = "all-MiniLM-L6-v2",
-                 mining_topk: int = 5, target_swaps_per_anchor: int = 2) -> None:
+    def __init__(self, sources: list[dict] | None = None, held_out: list[str] | None = None,
+                 taxonomy: str | None = DEFAULT_TAXONOMY, require_mapped: bool = False,
+                 data_dir: str | None = None, seed: int = 0,
+                 split_fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, batch_size: int = 32,
+                 pair_rate: float = 1.0, balance_classes: bool = True, max_train_examples: int | None = None,
+                 num_workers: int = 0) -> None:
         super().__init__()
         if batch_size < 2:
-            raise ConfigError(f"batch_size must be >= 2 for in-batch negatives, got {batch_size}.")
-        if positive not in POSITIVE_MODES:
-            raise ConfigError(f"data.positive must be one of {POSITIVE_MODES}, got {positive!r}.")
-        if lookalike_mining not in MINING_MODES:
-            raise ConfigError(f"data.lookalike_mining must be one of {MINING_MODES}, got {lookalike_mining!r}.")
-        if target_swaps_per_anchor < 1:
-            raise ConfigError(f"data.target_swaps_per_anchor must be >= 1, got {target_swaps_per_anchor}.")
-        if mining_topk < 1:
-            raise ConfigError(f"data.mining_topk must be >= 1, got {mining_topk}.")
+            raise ConfigError(f"data.batch_size must be >= 2 for in-batch losses, got {batch_size}.")
+        if not 0.0 <= pair_rate <= 1.0:
+            raise ConfigError(f"data.pair_rate must be in [0, 1], got {pair_rate}.")
+        if max_train_examples is not None and max_train_examples < 2:
+            raise ConfigError(f"data.max_train_examples must be >= 2, got {max_train_examples}.")
         self.save_hyperparameters()
-        self.lookalike_mining = lookalike_mining
-        self.mining_encoder = mining_encoder
-        self.mining_topk = mining_topk
-        self.target_swaps_per_anchor = target_swaps_per_anchor
-        self.nearest: dict[str, dict[str, list[str]]] = {}
+        sources = list(DEFAULT_SOURCES if sources is None else sources)
+        self.spec = DataSpec.parse({"sources": sources,
+                                    "held_out": default_held_out(sources) if held_out is None else held_out,
+                                    "seed": seed, "fractions": tuple(split_fractions), "taxonomy": taxonomy,
+                                    "require_mapped": require_mapped})
         self.data_dir = data_dir
-        self.train_sets = list(train_sets or ["do-not-answer", "safety-contrast", "jbb", "oktest"])
-        self.batch_size = batch_size
-        self.positive = positive
         self.seed = seed
-        self.split_fractions = tuple(split_fractions)
-        self.jbb_val_fraction = jbb_val_fraction
-        self.max_train_anchors = max_train_anchors
+        self.batch_size = batch_size
+        self.pair_rate = pair_rate
+        self.balance_classes = balance_classes
+        self.max_train_examples = max_train_examples
         self.num_workers = num_workers
-        self.data: TrainingData | None = None
+        self.dataset: SplitDataset | None = None
+        self.examples: dict[str, list[Example]] = {}
+        self.categories: dict[str, int] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        if self.data is not None:
+        if self.dataset is not None:
             return
-        self.data = build_training_data(self.data_dir, self.train_sets, self.seed, self.split_fractions,
-                                        self.jbb_val_fraction, self.target_swaps_per_anchor)
-        train = self.data.parts["train"]
-        if self.max_train_anchors is not None:
+        self.dataset = build_dataset(self.spec, self.data_dir)
+        train = self.dataset.split("train")
+        if self.max_train_examples is not None and len(train) > self.max_train_examples:
             rng = random.Random(self.seed)
-            train.anchors = rng.sample(train.anchors, min(self.max_train_anchors, len(train.anchors)))
-        if self.lookalike_mining == "nearest":
-            self.nearest = {name: mine_nearest(part.anchors, part.lookalikes, self.mining_encoder, self.mining_topk)
-                            for name, part in self.data.parts.items()}
-        cats = sorted({a.category for p in self.data.parts.values() for a in p.anchors if a.category})
-        self.categories = {c: i for i, c in enumerate(cats)}
-        logger.info("train: %d anchors, %d look-alikes; val: %d anchors", len(train.anchors),
-                    len(train.lookalikes), len(self.data.parts["val"].anchors))
+            keep = set(rng.sample(range(len(train)), self.max_train_examples))
+            train = [r for i, r in enumerate(train) if i in keep]
+        labels = {r.label for r in train}
+        if labels != {"safe", "unsafe"}:
+            raise ConfigError(f"the train split has only {sorted(labels)} prompts; training needs both labels. "
+                              "Fix: add sources with the other label.")
+        self.categories = {c: i for i, c in enumerate(sorted({r.category for r in train
+                                                             if r.label == "unsafe" and r.category}))}
+        self.train_rows = train
+        self.examples = {"train": make_examples(train, self.categories, self.balance_classes),
+                         "val": make_examples(self.dataset.split("val"), self.categories, self.balance_classes)}
+        logger.info("train: %d examples (%d unsafe) from %s; val: %d", len(train),
+                    sum(r.label == "unsafe" for r in train), ", ".join(self.dataset.sources("train")),
+                    len(self.examples["val"]))
 
-    def _require(self) -> TrainingData:
-        if self.data is None:
+    def _require(self) -> SplitDataset:
+        if self.dataset is None:
             self.setup()
-        assert self.data is not None
-        return self.data
+        assert self.dataset is not None
+        return self.dataset
+
+    def rows(self, split: str):
+        """The rows of a split (train: after ``max_train_examples``)."""
+        ds = self._require()
+        return self.train_rows if split == "train" else ds.split(split)
 
     def eval_sets(self, split: str) -> EvalSets:
-        return self._require().evals[split]
+        return eval_sets(self._require(), split)
 
     def save_splits(self, run_dir: str | Path) -> Path:
-        return self._require().splits.save(Path(run_dir) / "splits.json")
+        return self._require().save(Path(run_dir) / "splits.json")
 
     def _loader(self, split: str, shuffle: bool, seed: int | None) -> DataLoader:
-        part = self._require().parts[split]
-        collate = PairCollator(part.anchors, part.lookalikes, self.categories, self.positive, seed=seed,
-                               nearest=self.nearest.get(split))
-        return DataLoader(AnchorDataset(part.anchors), batch_size=self.batch_size, shuffle=shuffle,
-                          collate_fn=collate, num_workers=self.num_workers, drop_last=shuffle)
+        self._require()
+        ex = self.examples[split]
+        if not ex:
+            raise ConfigError(f"the {split} split is empty. Fix: give data.split_fractions a non-zero {split} share "
+                              "or more data.")
+        trainer = getattr(self, "trainer", None)
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None and shuffle else (1, 0)
+        sampler = TwinBatchSampler(ex, self.batch_size, self.pair_rate, shuffle=shuffle, seed=seed,
+                                   drop_last=shuffle and len(ex) >= self.batch_size, num_replicas=replicas, rank=rank)
+        return DataLoader(list(range(len(ex))), batch_sampler=sampler, collate_fn=Collator(ex),
+                          num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True, seed=None)

@@ -29,10 +29,12 @@ def resolve_model_ref(ref: str) -> str:
 
 
 def load_plain_encoder(ref: str, max_seq_length: int | None = None) -> nn.Module:
-    """Load the SentenceTransformer in train mode."""
+    """Load the SentenceTransformer in train mode, its window ``max_seq_length`` tokens (at most the model's
+    position limit)."""
     st = load_sentence_transformer(resolve_model_ref(ref))
     if max_seq_length:
-        st.max_seq_length = max_seq_length
+        limit = getattr(getattr(transformer_of(st), "config", None), "max_position_embeddings", None)
+        st.max_seq_length = min(max_seq_length, limit) if isinstance(limit, int) and limit > 0 else max_seq_length
     return st.train()
 
 

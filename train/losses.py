@@ -1,7 +1,10 @@
-"""Contrastive losses over a batch of embeddings; each is weighted and they combine by summation.
+"""Losses over a batch of labelled embeddings; each is weighted and they combine by summation.
 
-Every loss takes ``emb``: a dict of L2-normalized (B, d) tensors ``anchor``, ``positive``, ``twin``, ``lookalike``
-and ``category`` (B,) long (-1 = unknown), and returns a scalar. ``weight`` scales it in the total.
+Every loss takes ``emb``: ``x`` (B, d) L2-normalized embeddings, ``label`` (B,) float (1 = unsafe), ``category``
+(B,) long (-1 = none), ``weight`` (B,) float per-example loss weights, ``twin`` (B,) long (position of a twin with
+the other label, -1 = none) and, for losses with ``needs_base``, ``base_x`` (the frozen base model's embeddings).
+It returns a scalar; ``weight`` scales it in the total. Losses with parameters (a head, an axis) are sized by
+:meth:`PairLoss.bind` to the encoder's dimension and trained with the module's ``head_lr``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ class PairLoss(nn.Module):
     """Base class: a named, weighted loss on a batch of embeddings."""
 
     name = "loss"
-    roles: tuple[str, ...] = ("anchor", "positive", "twin", "lookalike")  # the texts this loss needs encoded
-    base_roles: tuple[str, ...] = ()  # roles also embedded by the frozen base model (``base_<role>`` keys)
+    needs_base = False  # True: the batch also carries ``base_x`` from the frozen base model (LoRA only)
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()
@@ -26,8 +28,15 @@ class PairLoss(nn.Module):
             raise ConfigError(f"{type(self).__name__}: weight must be >= 0, got {weight}.")
         self.weight = weight
 
+    def bind(self, dim: int) -> None:
+        """Create parameters sized for ``dim``-dimensional embeddings (no-op for parameter-free losses)."""
+
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _weighted_mean(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (values * w).sum() / w.sum().clamp(min=1e-12)
 
 
 def _check_temperature(t: float) -> float:
@@ -36,225 +45,175 @@ def _check_temperature(t: float) -> float:
     return t
 
 
-class InfoNCE(PairLoss):
-    """InfoNCE with hard negatives: anchor i must pick positive i among all positives, twins and look-alikes.
+class Classification(PairLoss):
+    """A linear head on the embedding with weighted binary cross-entropy (unsafe = 1).
 
-    ``symmetric`` adds the positive -> anchor direction. With ``positive="self"`` batches this is SimCSE with
-    the safe twins as hard negatives.
+    ``scale`` multiplies the unit-norm embedding before the head so that its logits can grow large with small
+    weights. Validation scores the split with this head (``val/auroc``).
 
-    >>> import torch.nn.functional as F; e = {k: F.normalize(torch.randn(4, 8), dim=1)
-    ...     for k in ("anchor", "positive", "twin", "lookalike")}
-    >>> InfoNCE(temperature=0.05)(e).item() > 0
+    >>> loss = Classification(); loss.bind(4)
+    >>> e = {"x": torch.nn.functional.normalize(torch.randn(6, 4), dim=1), "label": torch.tensor([1., 0] * 3),
+    ...      "weight": torch.ones(6)}
+    >>> loss(e).item() > 0
     True
     """
 
-    name = "infonce"
+    name = "classification"
 
-    def __init__(self, temperature: float = 0.05, weight: float = 1.0, symmetric: bool = False) -> None:
+    def __init__(self, weight: float = 1.0, scale: float = 10.0) -> None:
         super().__init__(weight)
-        self.temperature = _check_temperature(temperature)
-        self.symmetric = symmetric
-
-    def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        a, p = emb["anchor"], emb["positive"]
-        cands = torch.cat([p, emb["twin"], emb["lookalike"]])
-        target = torch.arange(len(a), device=a.device)
-        loss = F.cross_entropy(a @ cands.T / self.temperature, target)
-        if self.symmetric:
-            loss = (loss + F.cross_entropy(p @ a.T / self.temperature, target)) / 2
-        return loss
-
-
-class TwinMargin(PairLoss):
-    """Push each unsafe anchor below ``margin`` cosine from its safe twin and its benign look-alike.
-
-    Directly targets the Safety-Challenging / Safety-Contrast quantity (the twin cosine). ``softplus`` with a
-    ``scale`` is a smooth hinge: ``softplus(scale * (cos - margin)) / scale``.
-
-    >>> e = {k: torch.nn.functional.normalize(torch.ones(2, 4), dim=1) for k in ("anchor", "twin", "lookalike")}
-    >>> round(TwinMargin(margin=0.0, smooth=False)(e).item(), 3)
-    1.0
-    """
-
-    name = "twin_margin"
-    roles = ("anchor", "twin", "lookalike")
-
-    def __init__(self, margin: float = 0.1, weight: float = 1.0, lookalike_weight: float = 0.5,
-                 smooth: bool = True, scale: float = 20.0) -> None:
-        super().__init__(weight)
-        if not -1.0 <= margin < 1.0:
-            raise ConfigError(f"TwinMargin margin must be in [-1, 1), got {margin}.")
-        self.margin = margin
-        self.lookalike_weight = lookalike_weight
-        self.smooth = smooth
+        if not scale > 0:
+            raise ConfigError(f"Classification scale must be > 0, got {scale}.")
         self.scale = scale
+        self.head: nn.Linear | None = None
 
-    def _hinge(self, cos: torch.Tensor) -> torch.Tensor:
-        if self.smooth:
-            return (F.softplus(self.scale * (cos - self.margin)) / self.scale).mean()
-        return F.relu(cos - self.margin).mean()
+    def bind(self, dim: int) -> None:
+        if self.head is None:
+            self.head = nn.Linear(dim, 1)
+        elif self.head.in_features != dim:
+            raise ConfigError(f"Classification head has {self.head.in_features} inputs but the encoder's embedding "
+                              f"dimension is {dim}.")
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.head is None:
+            raise ConfigError("Classification has no head yet. Fix: use it inside the training module (bind).")
+        return self.head(x * self.scale).squeeze(-1)
 
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        a = emb["anchor"]
-        loss = self._hinge((a * emb["twin"]).sum(-1))
-        if self.lookalike_weight:
-            loss = loss + self.lookalike_weight * self._hinge((a * emb["lookalike"]).sum(-1))
-        return loss
+        losses = F.binary_cross_entropy_with_logits(self.logits(emb["x"]), emb["label"], reduction="none")
+        return _weighted_mean(losses, emb["weight"])
 
 
 class SupCon(PairLoss):
-    """Supervised contrastive loss (Khosla et al.) over harm categories of anchors and positives.
+    """Supervised contrastive loss (Khosla et al.): texts of one class pull together, others push apart.
 
-    Items with category -1 are ignored. Safe texts (twins, look-alikes) join as negatives only.
+    A class is the label; with ``by_category`` two unsafe texts are of one class only when their categories match
+    (an unsafe text without a category matches no other).
     """
 
     name = "supcon"
 
-    def __init__(self, temperature: float = 0.1, weight: float = 1.0, safe_negatives: bool = True) -> None:
+    def __init__(self, temperature: float = 0.1, weight: float = 1.0, by_category: bool = False) -> None:
         super().__init__(weight)
         self.temperature = _check_temperature(temperature)
-        self.safe_negatives = safe_negatives
+        self.by_category = by_category
 
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        cat = emb["category"]
-        keep = cat >= 0
-        x = torch.cat([emb["anchor"][keep], emb["positive"][keep]])
-        y = torch.cat([cat[keep], cat[keep]])
-        if len(x) < 2:
-            return x.sum() * 0.0
-        neg = torch.cat([emb["twin"], emb["lookalike"]]) if self.safe_negatives else x[:0]
-        sim = x @ torch.cat([x, neg]).T / self.temperature
+        x, y = emb["x"], emb["label"]
         n = len(x)
-        self_mask = torch.zeros_like(sim, dtype=torch.bool)
-        self_mask[:, :n] = torch.eye(n, dtype=torch.bool, device=x.device)
-        sim = sim.masked_fill(self_mask, float("-inf"))
+        eye = torch.eye(n, dtype=torch.bool, device=x.device)
+        sim = (x @ x.T / self.temperature).masked_fill(eye, float("-inf"))
         log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-        pos = torch.zeros_like(sim, dtype=torch.bool)
-        pos[:, :n] = (y[:, None] == y[None, :]) & ~self_mask[:, :n]
+        pos = (y[:, None] == y[None, :]) & ~eye
+        if self.by_category:
+            cat = emb["category"]
+            unsafe = y > 0.5
+            same = (cat[:, None] == cat[None, :]) & (cat[:, None] >= 0)
+            pos = pos & (~(unsafe[:, None] & unsafe[None, :]) | same)
         n_pos = pos.sum(1)
         has = n_pos > 0
         if not has.any():
             return x.sum() * 0.0
         per = -(log_prob.masked_fill(~pos, 0.0).sum(1)[has] / n_pos[has])
-        return per.mean()
+        return _weighted_mean(per, emb["weight"][has])
+
+
+class TwinMargin(PairLoss):
+    """Push each text below cosine ``margin`` from its twin (the look-alike with the other label).
+
+    ``softplus(scale * (cos - margin)) / scale`` is a smooth hinge. Batches without twins give 0.
+
+    >>> x = torch.nn.functional.normalize(torch.ones(2, 4), dim=1)
+    >>> round(TwinMargin(margin=0.0, smooth=False)({"x": x, "twin": torch.tensor([1, 0]),
+    ...                                              "weight": torch.ones(2)}).item(), 3)
+    1.0
+    """
+
+    name = "twin_margin"
+
+    def __init__(self, margin: float = 0.3, weight: float = 1.0, smooth: bool = True, scale: float = 20.0) -> None:
+        super().__init__(weight)
+        if not -1.0 <= margin < 1.0:
+            raise ConfigError(f"TwinMargin margin must be in [-1, 1), got {margin}.")
+        self.margin = margin
+        self.smooth = smooth
+        self.scale = scale
+
+    def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
+        x, twin = emb["x"], emb["twin"]
+        has = twin >= 0
+        if not has.any():
+            return x.sum() * 0.0
+        cos = (x[has] * x[twin[has]]).sum(-1)
+        hinge = F.softplus(self.scale * (cos - self.margin)) / self.scale if self.smooth else F.relu(cos - self.margin)
+        return _weighted_mean(hinge, emb["weight"][has])
 
 
 class SafetyAxis(PairLoss):
-    """Give every embedding a signed component along one learned "safety" direction ``u``.
-
-    Unsafe texts (anchors, positives) are pushed to ``e·u >= margin`` and safe texts (twins, look-alikes) to
-    ``e·u <= -margin`` (a smooth hinge with ``scale``). Two unit vectors on opposite sides of the axis have cosine at
-    most ``1 - 2 margin^2``, so an unsafe prompt and a look-alike the encoder tells apart are pushed apart however
-    many words they share, while pairs of the same label keep their geometry (the shared ``±margin`` component is
-    a constant shift). On the paper's balanced random-pair sample the shifts cancel, so the normalizer stays put.
-    ``u`` is a trainable parameter of the loss (it is not part of the exported encoder, which carries the axis in
-    its own weights). ``dim`` defaults to the encoder's embedding dimension (the module calls :meth:`bind`).
-
-    >>> ax = SafetyAxis(dim=4, margin=0.5)
-    >>> e = {k: torch.nn.functional.normalize(torch.randn(3, 4), dim=1) for k in ("anchor", "positive", "twin", "lookalike")}
-    >>> ax(e).item() > 0
-    True
+    """Put every embedding on its side of one learned "safety" direction ``u``: unsafe at ``x·u >= margin``,
+    safe at ``x·u <= -margin`` (a smooth hinge). Two texts on opposite sides have cosine at most
+    ``1 - 2 margin^2`` however many words they share, while texts of one label keep their geometry.
     """
 
     name = "safety_axis"
 
-    def __init__(self, dim: int | None = None, margin: float = 0.5, weight: float = 1.0, scale: float = 20.0,
-                 seed: int = 0) -> None:
+    def __init__(self, margin: float = 0.5, weight: float = 1.0, scale: float = 20.0, seed: int = 0) -> None:
         super().__init__(weight)
         if not 0.0 <= margin < 1.0:
             raise ConfigError(f"SafetyAxis margin must be in [0, 1), got {margin}.")
-        if dim is not None and dim < 1:
-            raise ConfigError(f"SafetyAxis dim must be the encoder's embedding dimension (>= 1), got {dim}.")
         self.margin = margin
         self.scale = scale
         self.seed = seed
         self.direction: nn.Parameter | None = None
-        if dim is not None:
-            self.bind(dim)
 
     def bind(self, dim: int) -> None:
-        """Create the direction for ``dim``-dimensional embeddings (no-op when it already has that size)."""
-        if self.direction is not None:
-            if self.direction.shape[0] != dim:
-                raise ConfigError(f"SafetyAxis dim is {self.direction.shape[0]} but the encoder's embedding "
-                                  f"dimension is {dim}. Fix: drop init_args.dim or set it to {dim}.")
-            return
-        g = torch.Generator().manual_seed(self.seed)
-        self.direction = nn.Parameter(torch.randn(dim, generator=g) / dim ** 0.5)
-
-    def projections(self, x: torch.Tensor) -> torch.Tensor:
-        """``x·u`` with ``u`` the unit safety direction (positive = unsafe side)."""
         if self.direction is None:
-            raise ConfigError("SafetyAxis has no dimension yet. Fix: pass dim, or use it inside the training module.")
-        if x.shape[-1] != self.direction.shape[0]:
-            raise ConfigError(f"SafetyAxis dim is {self.direction.shape[0]} but the embeddings have {x.shape[-1]} "
-                              "dimensions. Fix: set init_args.dim to the encoder's embedding dimension.")
-        return x @ F.normalize(self.direction, dim=0)
+            g = torch.Generator().manual_seed(self.seed)
+            self.direction = nn.Parameter(torch.randn(dim, generator=g) / dim ** 0.5)
 
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        unsafe = torch.cat([emb[r] for r in ("anchor", "positive") if r in emb])
-        safe = torch.cat([emb[r] for r in ("twin", "lookalike") if r in emb])
-        lu = F.softplus(self.scale * (self.margin - self.projections(unsafe))) / self.scale
-        ls = F.softplus(self.scale * (self.projections(safe) + self.margin)) / self.scale
-        return (lu.mean() + ls.mean()) / 2
+        if self.direction is None:
+            raise ConfigError("SafetyAxis has no dimension yet. Fix: use it inside the training module (bind).")
+        proj = emb["x"] @ F.normalize(self.direction, dim=0)
+        sign = emb["label"] * 2 - 1  # +1 unsafe, -1 safe
+        hinge = F.softplus(self.scale * (self.margin - sign * proj)) / self.scale
+        return _weighted_mean(hinge, emb["weight"])
 
 
 class Uniformity(PairLoss):
-    """Wang & Isola's uniformity ``log E exp(-t ||x - y||^2)`` over all distinct batch texts (anti-collapse).
-
-    Keeps the random-pair average cosine (the paper's normalizer) from rising.
-    """
+    """Wang & Isola's uniformity ``log E exp(-t ||x - y||^2)`` over the batch (keeps the space from collapsing)."""
 
     name = "uniformity"
-    roles = ("anchor", "twin", "lookalike")
 
     def __init__(self, t: float = 2.0, weight: float = 0.1) -> None:
         super().__init__(weight)
         self.t = t
 
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = torch.cat([emb["anchor"], emb["twin"], emb["lookalike"]])
-        sq = torch.pdist(x, p=2).pow(2)
+        sq = torch.pdist(emb["x"], p=2).pow(2)
         return sq.mul(-self.t).exp().mean().log()
 
 
-class MeanCosine(PairLoss):
-    """Penalize the mean off-diagonal cosine among safe texts and anchors: ``relu(mean_cos - target)^2``."""
-
-    name = "mean_cosine"
-    roles = ("anchor", "twin", "lookalike")
-
-    def __init__(self, target: float = 0.05, weight: float = 1.0) -> None:
-        super().__init__(weight)
-        self.target = target
-
-    def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = torch.cat([emb["anchor"], emb["twin"], emb["lookalike"]])
-        n = len(x)
-        mean = ((x @ x.T).sum() - n) / (n * (n - 1))
-        return F.relu(mean - self.target).pow(2)
-
-
 class Preserve(PairLoss):
-    """Keep safe texts (twins, look-alikes) where the frozen base model put them: ``mean(1 - cos(f(x), f0(x)))``.
+    """Keep texts where the frozen base model put them: weighted ``mean(1 - cos(f(x), f0(x)))``.
 
-    Forces the tuned model to separate unsafe prompts from their look-alikes by moving the UNSAFE side, and keeps
-    the rest of the space (and the random-pair normalizer) close to the base. LoRA only: the base embeddings come
-    from the same weights with the adapter disabled.
+    ``on``: ``safe`` (default: the safe side stays put, the unsafe side moves), ``unsafe`` or ``all``. LoRA only:
+    the base embeddings come from the same weights with the adapter disabled.
     """
 
     name = "preserve"
-    roles = ("anchor", "twin", "lookalike")
+    needs_base = True
 
-    def __init__(self, weight: float = 1.0, targets: list[str] | None = None) -> None:
+    def __init__(self, weight: float = 1.0, on: str = "safe") -> None:
         super().__init__(weight)
-        targets = list(targets or ["twin", "lookalike"])
-        bad = [t for t in targets if t not in ("anchor", "positive", "twin", "lookalike")]
-        if bad:
-            raise ConfigError(f"Preserve targets {bad} are not batch roles. Fix: use twin, lookalike, anchor.")
-        self.targets = targets
-        self.base_roles = tuple(targets)
-        self.roles = tuple(dict.fromkeys(["anchor", *targets]))
+        if on not in ("safe", "unsafe", "all"):
+            raise ConfigError(f"Preserve on must be safe, unsafe or all, got {on!r}.")
+        self.on = on
 
     def forward(self, emb: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.stack([(1 - (emb[t] * emb[f"base_{t}"]).sum(-1)).mean() for t in self.targets]).mean()
+        y = emb["label"]
+        keep = torch.ones_like(y, dtype=torch.bool) if self.on == "all" else (y > 0.5) == (self.on == "unsafe")
+        if not keep.any():
+            return emb["x"].sum() * 0.0
+        drift = 1 - (emb["x"][keep] * emb["base_x"][keep]).sum(-1)
+        return _weighted_mean(drift, emb["weight"][keep])

@@ -1,12 +1,9 @@
-"""LightningModule: contrastive fine-tuning of a plain SentenceTransformer, LoRA (PEFT) or full.
+"""LightningModule: fine-tuning a plain SentenceTransformer (LoRA through PEFT, or fully) on labelled prompts.
 
-One ``_shared_step`` for train/val/test logs ``<stage>/loss`` and each weighted loss term. At the end of every
-validation epoch the Safe-Embed measures run on the held-out val split (never XSTest), each normalized by the
-model's own avg cosine on the BeaverTails sample: ``val/contrast`` (Do-Not-Answer val Safety-Contrast mean),
-``val/jbb_pairs`` (JBB val harmful/benign pair mean; only when JBB is a training set, else all of JBB is a test
-set), ``val/cp@10``, ``val/avg_cosine``, ``val/lookalike`` (mean max normalized cosine of held-out OKTest prompts
-to unsafe val prompts) and ``val/select`` (mean of contrast, jbb_pairs and lookalike; lower is better; the default
-checkpoint monitor).
+One ``_shared_step`` for train/val/test logs ``<stage>/loss`` and each loss term. At the end of every validation
+epoch the held-out measures of :mod:`safe_embed.train.validation` run on the val split: ``val/auroc`` (the
+default checkpoint monitor), ``val/auprc``, ``val/tpr@fpr5``, ``val/fpr@tpr90``, and the paper's measures when
+their data is in the spec (``val/contrast``, ``val/cp@10``, ``val/jbb_pairs``, ``val/avg_cosine``).
 """
 
 from __future__ import annotations
@@ -17,60 +14,68 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from safe_embed.evaluate import AvgCosine, CategoricalPurity, SafetyChallenging, SafetyContrast
+from safe_embed.evaluate import AvgCosine
 from safe_embed.train.encoder import (
     FINETUNE_MODES,
     LiveEncoder,
     apply_lora,
     count_parameters,
     freeze_unused,
+    is_peft,
     load_plain_encoder,
+    transformer_of,
 )
-from safe_embed.train.losses import InfoNCE, PairLoss, TwinMargin, Uniformity
+from safe_embed.train.losses import Classification, PairLoss
+from safe_embed.train.validation import detection_on, paper_measures
 
+from safe_embed import DEFAULT_MODEL
 from safe_embed.encoders.sentence_transformer import embedding_dimension
 from safe_embed.errors import ConfigError
-from safe_embed.metrics import cosine_matrix, normalize_cosine
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("anchor", "positive", "twin", "lookalike")
+# Every linear layer of a BERT-style block: attention (query, key, value, output) and feed-forward.
+DEFAULT_LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 
 
-class ContrastiveEncoderModule(pl.LightningModule):
-    """Fine-tune ``encoder`` so unsafe prompts move away from their safe twins and cluster by harm category.
+class SafetyEncoderModule(pl.LightningModule):
+    """Fine-tune ``encoder`` so unsafe prompts separate from safe ones, look-alikes included.
 
-    >>> # m = ContrastiveEncoderModule("all-MiniLM-L6-v2", finetune="lora", lora_r=8)
+    >>> # m = SafetyEncoderModule("all-MiniLM-L6-v2", finetune="lora", lora_r=8)
     """
 
-    def __init__(self, encoder: str = "all-MiniLM-L6-v2", finetune: str = "lora", lora_r: int = 8,
-                 lora_alpha: int = 16, lora_dropout: float = 0.1,
-                 lora_targets: list[str] | None = None, losses: list[PairLoss] | None = None,
-                 lr: float = 2e-4, weight_decay: float = 0.01, warmup_steps: int = 0,
-                 max_seq_length: int | None = 128, eval_k: int = 10, eval_batch_size: int = 64) -> None:
+    def __init__(self, encoder: str = DEFAULT_MODEL, finetune: str = "lora", lora_r: int = 16,
+                 lora_alpha: int = 32, lora_dropout: float = 0.1, lora_targets: list[str] | None = None,
+                 losses: list[PairLoss] | None = None, lr: float = 1e-3, head_lr: float = 1e-2,
+                 weight_decay: float = 0.01, warmup_ratio: float = 0.1, max_seq_length: int | None = 128,
+                 eval_k: int = 10, eval_batch_size: int = 64) -> None:
         super().__init__()
         if finetune not in FINETUNE_MODES:
             raise ConfigError(f"finetune must be one of {FINETUNE_MODES}, got {finetune!r}.")
-        if lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {lr}.")
+        if lr <= 0 or head_lr <= 0:
+            raise ConfigError(f"lr and head_lr must be > 0, got {lr} and {head_lr}.")
+        if not 0.0 <= warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {warmup_ratio}.")
         self.save_hyperparameters(ignore=["losses"])
         self.encoder_ref = encoder
         self.finetune = finetune
-        self.lora_targets = list(lora_targets or ["query", "key", "value", "attention.output.dense"])
+        self.lora_targets = list(lora_targets or DEFAULT_LORA_TARGETS)
         self.encoder = load_plain_encoder(encoder, max_seq_length)
         if finetune == "lora":
             apply_lora(self.encoder, lora_r, lora_alpha, lora_dropout, self.lora_targets)
         freeze_unused(self.encoder)
-        self.losses = torch.nn.ModuleList(losses if losses is not None else
-                                          [InfoNCE(0.05), TwinMargin(0.1), Uniformity(weight=0.1)])
+        self.losses = torch.nn.ModuleList(losses if losses is not None else [Classification()])
         if not len(self.losses):
             raise ConfigError("model.losses is empty. Fix: list at least one loss (class_path/init_args).")
+        dim = embedding_dimension(self.encoder)
         for loss in self.losses:
-            if hasattr(loss, "bind"):
-                loss.bind(embedding_dimension(self.encoder))  # losses with parameters sized by the encoder
-        self.lr = lr
+            loss.bind(dim)
+        if any(loss.needs_base for loss in self.losses) and finetune != "lora":
+            raise ConfigError("losses that preserve base embeddings need finetune: lora (the base is the model "
+                              "with its adapter disabled).")
+        self.lr, self.head_lr = lr, head_lr
         self.weight_decay = weight_decay
-        self.warmup_steps = warmup_steps
+        self.warmup_ratio = warmup_ratio
         self.eval_k = eval_k
         self.eval_batch_size = eval_batch_size
         self._normalizer: AvgCosine | None = None
@@ -86,37 +91,23 @@ class ContrastiveEncoderModule(pl.LightningModule):
         features = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in features.items()}
         return F.normalize(self.encoder(features)["sentence_embedding"], dim=-1)
 
-    def base_embed(self, batch: dict, roles: list[str]) -> dict[str, torch.Tensor]:
-        """Embeddings of ``roles`` by the frozen base model (LoRA adapter disabled), as ``base_<role>``."""
-        from safe_embed.train.encoder import is_peft, transformer_of
-
-        if not is_peft(self.encoder):
-            raise ConfigError("losses that preserve base embeddings need finetune: lora (the base is the model "
-                              "with its adapter disabled).")
-        n = len(batch["anchor"])
-        with torch.no_grad(), transformer_of(self.encoder).disable_adapter():
-            x = self.embed([t for r in roles for t in batch[r]])
-        return {f"base_{r}": x[i * n:(i + 1) * n] for i, r in enumerate(roles)}
+    def head(self) -> Classification | None:
+        """The classification loss whose head scores prompts, when the design has one."""
+        return next((loss for loss in self.losses if isinstance(loss, Classification)), None)
 
     def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
-        n = len(batch["anchor"])
-        roles = [r for r in ROLES if any(r in loss.roles for loss in self.losses) or r in ("anchor", "twin")]
-        x = self.embed([t for r in roles for t in batch[r]])
-        emb = {r: x[i * n:(i + 1) * n] for i, r in enumerate(roles)}
-        emb["category"] = batch["category"].to(self.device)
-        base_roles = sorted({r for loss in self.losses for r in loss.base_roles})
-        if base_roles:
-            emb.update(self.base_embed(batch, base_roles))
+        x = self.embed(batch["text"])
+        emb = {"x": x, **{k: batch[k].to(self.device) for k in ("label", "category", "weight", "twin")}}
+        if any(loss.needs_base for loss in self.losses):
+            with torch.no_grad(), transformer_of(self.encoder).disable_adapter():
+                emb["base_x"] = self.embed(batch["text"])
         total = x.new_zeros(())
         logs = {}
         for loss in self.losses:
             value = loss(emb)
             logs[f"{stage}/{loss.name}"] = value.detach()
             total = total + loss.weight * value
-        with torch.no_grad():
-            logs[f"{stage}/twin_cos"] = (emb["anchor"] * emb["twin"]).sum(-1).mean()
-            a = emb["anchor"]
-            logs[f"{stage}/anchor_cos"] = ((a @ a.T).sum() - n) / max(n * (n - 1), 1)
+        n = len(x)
         self.log_dict(logs, batch_size=n, prog_bar=False, sync_dist=stage != "train")
         self.log(f"{stage}/loss", total.detach(), batch_size=n, prog_bar=True, sync_dist=stage != "train")
         return total
@@ -134,36 +125,28 @@ class ContrastiveEncoderModule(pl.LightningModule):
         self.encoder.train()  # a SentenceTransformer may come back from encode() in eval mode
 
     # ---- held-out measures ---------------------------------------------------------------------------------------
-    def _data_dir(self):
-        dm = getattr(self.trainer, "datamodule", None)
-        return getattr(dm, "data_dir", None)
-
     def normalizer(self) -> AvgCosine:
         if self._normalizer is None:
-            self._normalizer = AvgCosine.from_data_dir(self._data_dir())
+            dm = getattr(self.trainer, "datamodule", None)
+            self._normalizer = AvgCosine.from_data_dir(getattr(dm, "data_dir", None))
         return self._normalizer
 
+    def score_fn(self):
+        """Scores of L2-normalized embeddings (n, d) -> (n,) by the classification head, or None without one."""
+        head = self.head()
+        if head is None:
+            return None
+        w = head.head.weight.detach().cpu().double().numpy()[0] * head.scale
+        b = float(head.head.bias.detach().cpu())
+        return lambda x: np.asarray(x, np.float64) @ w + b
+
     def held_out_measures(self, split: str = "val") -> dict[str, float]:
-        """The Safe-Embed measures of the current weights on a held-out split of the datamodule."""
+        """Detection measures and the paper's measures of the current weights on a split of the datamodule."""
         dm = self.trainer.datamodule
-        sets = dm.eval_sets(split)
         enc = LiveEncoder(self.encoder, batch_size=self.eval_batch_size)
-        avg = self.normalizer().value(enc)
-        out = {"avg_cosine": avg}
-        out["contrast"] = SafetyContrast(sets.contrast).compute(enc, avg).mean
-        k = min(self.eval_k, len(sets.taxonomy) - 1)
-        out[f"cp@{self.eval_k}"] = CategoricalPurity(sets.taxonomy, k=k).compute(enc).mean
-        parts = [out["contrast"]]  # select: mean of the held-out twin measures (lower is better)
-        if sets.jbb_pairs:
-            out["jbb_pairs"] = SafetyChallenging(sets.jbb_pairs).compute(enc, avg).mean
-            parts.append(out["jbb_pairs"])
-        if sets.lookalikes:
-            unsafe = [p.text for p in sets.taxonomy] + [p.unsafe for p in sets.jbb_pairs]
-            x = enc.encode(sets.lookalikes + unsafe)
-            sim = cosine_matrix(x[:len(sets.lookalikes)], x[len(sets.lookalikes):]).max(axis=1)
-            out["lookalike"] = float(np.mean(normalize_cosine(sim, avg)))
-            parts.append(out["lookalike"])
-        out["select"] = float(np.mean(parts))
+        out = detection_on(enc, dm.rows(split), self.score_fn(), dm.rows("train"), seed=dm.seed)
+        paper = paper_measures(enc, dm.eval_sets(split), self.normalizer(), self.eval_k) if split != "train" else {}
+        out.update(paper)
         return out
 
     def on_validation_epoch_end(self) -> None:
@@ -171,14 +154,27 @@ class ContrastiveEncoderModule(pl.LightningModule):
             return
         measures = self.held_out_measures("val")
         self.log_dict({f"val/{k}": float(v) for k, v in measures.items()}, prog_bar=False, sync_dist=False)
-        logger.info("epoch %d val: %s", self.current_epoch,
-                    ", ".join(f"{k}={v:.4f}" for k, v in measures.items()))
+        logger.info("epoch %d val: %s", self.current_epoch, ", ".join(f"{k}={v:.4f}" for k, v in measures.items()))
 
     # ---- optimization --------------------------------------------------------------------------------------------
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        if not self.warmup_steps:
-            return opt
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / self.warmup_steps))
+        enc = [p for p in self.encoder.parameters() if p.requires_grad]
+        heads = [p for loss in self.losses for p in loss.parameters() if p.requires_grad]
+        groups = [{"params": enc, "lr": self.lr}]
+        if heads:
+            groups.append({"params": heads, "lr": self.head_lr})
+        opt = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = int(self.warmup_ratio * total)
+
+        def schedule(step: int) -> float:  # linear warmup, then linear decay to zero
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (total - step) / max(total - warmup, 1))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @property
+    def is_lora(self) -> bool:
+        return is_peft(self.encoder)

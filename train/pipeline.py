@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import torch
+from safe_embed.train.encoder import LiveEncoder
 from safe_embed.train.export import export_all
 from safe_embed.train.report import compare, held_out_figures, write_report
 from safe_embed.train.tracking import finish_wandb
+from safe_embed.train.validation import detection_on
 
 from safe_embed.encoders import load_encoder
 
@@ -45,33 +47,36 @@ def run_fit(trainer, model, datamodule, compare: bool = True, experiment: str = 
             "best_checkpoint": best}
     paths = export_all(model.encoder.cpu(), run_dir, meta)
     if compare and not trainer.fast_dev_run:
-        base = load_encoder(model.encoder_ref)
-        tuned = load_encoder(paths["encoder"], cache=False)
-        normalizer = model.normalizer()
-        test = datamodule.eval_sets("test")
-        data_dir = datamodule.data_dir
-        fb = held_out_figures(base, normalizer, test.taxonomy, test.contrast, data_dir)
-        ft = held_out_figures(tuned, normalizer, test.taxonomy, test.contrast, data_dir)
-        comp = compare_figures(fb, ft, model, best, fit_seconds)
-        write_report(comp, run_dir)
-        s = comp["summary"]
-        flat = {"compare/xstest_aug_mean": s["xstest_aug_mean"]["tuned"],
-                "compare/xstest_aug_types_improved": s["xstest_aug_types_improved"],
-                "compare/avg_cosine": s["avg_cosine"]["tuned"],
-                "compare/test_contrast_mean": s["test_contrast_mean"]["tuned"],
-                "compare/test_cp_mean": s["test_cp_mean"]["tuned"],
-                "compare/base_xstest_aug_mean": s["xstest_aug_mean"]["base"]}
-        for lg in trainer.loggers:
-            lg.log_metrics(flat, step=trainer.global_step)
-            lg.save()
-        logger.info("XSTest-aug mean %.4f -> %.4f (%d/%d types improved); avg cos %.4f -> %.4f",
-                    s["xstest_aug_mean"]["base"], s["xstest_aug_mean"]["tuned"], s["xstest_aug_types_improved"],
-                    s["xstest_aug_types"], s["avg_cosine"]["base"], s["avg_cosine"]["tuned"])
+        write_comparison(model, datamodule, run_dir, best, fit_seconds, trainer)
     finish_wandb(trainer)
     return run_dir
 
 
-def compare_figures(fb, ft, model, best, fit_seconds: float) -> dict:
-    return compare(fb, ft, {"trainable_params": model.trainable_params, "base_params": model.base_params,
+def write_comparison(model, datamodule, run_dir: Path, best: str | None, fit_seconds: float, trainer) -> dict:
+    """Base vs tuned on XSTest-aug and the test split; logged as ``compare/*`` and written to the run dir."""
+    base = load_encoder(model.encoder_ref)
+    if getattr(base, "model", None) is not None:
+        base.model.max_seq_length = model.encoder.max_seq_length  # both read the same window
+    tuned = LiveEncoder(model.encoder, batch_size=model.eval_batch_size)
+    normalizer = model.normalizer()
+    test, train = datamodule.rows("test"), datamodule.rows("train")
+    sets = datamodule.eval_sets("test")
+    fb = held_out_figures(base, normalizer, sets, datamodule.data_dir,
+                          detection_on(base, test, None, train, seed=datamodule.seed))
+    ft = held_out_figures(tuned, normalizer, sets, datamodule.data_dir,
+                          detection_on(tuned, test, model.score_fn(), train, seed=datamodule.seed))
+    comp = compare(fb, ft, {"trainable_params": model.trainable_params, "base_params": model.base_params,
                             "trainable_fraction": model.trainable_params / model.base_params,
                             "best_checkpoint": best, "fit_seconds": round(fit_seconds, 1)})
+    write_report(comp, run_dir)
+    s = comp["summary"]
+    flat = {f"compare/{k}": v["tuned"] for k, v in s.items() if isinstance(v, dict) and "tuned" in v}
+    flat.update({f"compare/base_{k}": v["base"] for k, v in s.items() if isinstance(v, dict) and "base" in v})
+    flat["compare/xstest_aug_types_improved"] = s["xstest_aug_types_improved"]
+    for lg in trainer.loggers:
+        lg.log_metrics(flat, step=trainer.global_step)
+        lg.save()
+    logger.info("XSTest-aug mean %.4f -> %.4f (%d/%d types improved); test AUROC %s -> %s",
+                s["xstest_aug_mean"]["base"], s["xstest_aug_mean"]["tuned"], s["xstest_aug_types_improved"],
+                s["xstest_aug_types"], s.get("test_auroc", {}).get("base"), s.get("test_auroc", {}).get("tuned"))
+    return comp

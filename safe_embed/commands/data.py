@@ -32,17 +32,25 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY
     from safe_embed.data.pull import load_cards, sha256_file
     from safe_embed.paths import resolve_data_dir
 
     data_dir = resolve_data_dir(args.data_dir)
+    cards = load_cards()
+    state: dict[str, str] = {}
     print(f"data directory: {data_dir}")
-    for card in load_cards().values():
+    for card in cards.values():
         print(f"\n{card.name}: {card.title}\n  source {card.source} @ {card.revision}\n  licence: {card.licence}")
         for f in card.files:
             p = data_dir / f["path"]
-            state = "missing" if not p.is_file() else "ok" if sha256_file(p) == f["sha256"] else "CHECKSUM MISMATCH"
-            print(f"  [{state}] {f['path']} ({f.get('rows', '?')} rows; columns {', '.join(f['columns'])})")
+            s = "missing" if not p.is_file() else "ok" if sha256_file(p) == f["sha256"] else "CHECKSUM MISMATCH"
+            state[card.name] = s if state.get(card.name, "ok") == "ok" else state[card.name]
+            print(f"  [{s}] {f['path']} ({f.get('rows', '?')} rows; columns {', '.join(f['columns'])})")
+    print("\nregistered sets (data sources {name: NAME}; pull a missing one with `safe-embed data pull CARD`):")
+    for name, ns in NAMED_SETS.items():
+        use = "test only" if name in TEST_ONLY else "source"
+        print(f"  {name:22s} [{state.get(ns.card, 'no card')}] card {ns.card}; {use}; {ns.about}")
     return 0
 
 

@@ -25,9 +25,9 @@ JBB_CATEGORIES = ["Harassment/Discrimination", "Malware/Hacking", "Physical harm
                   "Government decision-making"]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+def _write_csv(path: Path, header: list[str], rows: list[list], newline: str = "\r\n") -> None:
     buf = io.StringIO()
-    w = csv.writer(buf)  # QUOTE_MINIMAL, "\r\n" line ends: the format of the published derived files
+    w = csv.writer(buf, lineterminator=newline)  # QUOTE_MINIMAL: the format of the published derived files
     w.writerow(header)
     w.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,11 +109,54 @@ def jbb_pairs(src: dict[str, Path], out: Path) -> None:
     _write_csv(out, ["index", "category", "harmful_goal", "benign_goal"], rows)
 
 
-RECIPES: dict[str, Callable[[dict[str, Path], Path], None]] = {
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: invalid JSON ({e.msg}). Fix: re-download it with `safe-embed data pull`.") from None
+
+
+def _instruction(d: dict) -> str:
+    return d["instruction"] + ("\n" + d["input"] if d.get("input") else "")
+
+
+def guardreasoner_prompts(src: dict[str, Path], out: Path, exclude: list[int] = ()) -> None:
+    """guardreasoner_test_5k.json -> guardreasoner_train.csv (id = position; harmful -> unsafe; ``exclude``:
+    the duplicates and the prompts found verbatim in evaluation sets)."""
+    data, drop = _json(src["guardreasoner_json"]), set(exclude)
+    rows = [[i, d["source"], "unsafe" if d["label"] == "harmful" else "safe", d["prompt"]]
+            for i, d in enumerate(data) if i not in drop]
+    _write_csv(out, ["id", "source", "label", "prompt"], rows, "\n")
+
+
+def alert_prompts(src: dict[str, Path], out: Path, exclude: list[int] = ()) -> None:
+    """alert.jsonl -> alert_prompts.csv (the "### Instruction:" template stripped; every prompt unsafe)."""
+    drop = set(exclude)
+    rows = []
+    for line in src["alert_jsonl"].read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            q = d["query"].removeprefix("### Instruction:\n").removesuffix("\n### Response:\n").strip()
+            if d["id"] not in drop:
+                rows.append([d["id"], d["category"], "unsafe", q])
+    _write_csv(out, ["id", "category", "label", "prompt"], rows, "\n")
+
+
+def instruction_prompts(src: dict[str, Path], out: Path, label: str = "safe", exclude: list[int] = ()) -> None:
+    """An instruction/input/output JSON list -> id, label, prompt (instruction, plus input on a new line)."""
+    drop = set(exclude)
+    rows = [[i, label, _instruction(d)] for i, d in enumerate(_json(src["instructions_json"])) if i not in drop]
+    _write_csv(out, ["id", "label", "prompt"], rows, "\n")
+
+
+RECIPES: dict[str, Callable[..., None]] = {
     "dna_prompts": dna_prompts,
     "oktest_clean": oktest_clean,
     "beavertails_prompts": beavertails_prompts,
     "beavertails_sample": beavertails_sample,
     "jbb_long": jbb_long,
     "jbb_pairs": jbb_pairs,
+    "guardreasoner_prompts": guardreasoner_prompts,
+    "alert_prompts": alert_prompts,
+    "instruction_prompts": instruction_prompts,
 }

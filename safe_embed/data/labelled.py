@@ -1,18 +1,22 @@
-"""The generic labelled-prompt format and the named labelled sets built on it.
+"""The registered labelled sets: each name loads a set from the data directory as :class:`LabelledPrompt` rows.
 
-A labelled file is CSV or JSONL with a ``text`` (or ``prompt``) column and a ``label`` column holding
-``safe`` or ``unsafe``; ``category``, ``pair_id``, ``type`` and ``id`` columns are optional.
+Pair ids are namespaced by set (``dna:12`` links a Do-Not-Answer prompt to its Safety-Contrast edits, ``jbb:3`` a
+JBB behaviour to its benign twin), so rows that share one always land in the same split. ``oktest`` carries its
+own split (``OKTest`` = train, ``OKTest_heldout`` = test). :data:`TEST_ONLY` sets are public benchmarks: they
+are evaluated on, never trained on, indexed or calibrated on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from safe_embed.data.io import data_file, read_csv_rows, read_rows
+from safe_embed.data.files import Columns, load_labelled_file
+from safe_embed.data.io import data_file, read_csv_rows
 from safe_embed.data.paper import load_contrast, load_do_not_answer, load_xstest_aug
-from safe_embed.data.schemas import LABELS, LabelledPrompt
+from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.errors import DataError
 from safe_embed.paths import resolve_data_dir
 
@@ -21,108 +25,84 @@ JBB_LONG = "jbb_behaviors/jbb_behaviors_long.csv"
 OKTEST = "oktest/oktest_clean.csv"
 ADVBENCH = "advbench/harmful_behaviors.csv"
 BEAVERTAILS = "beavertails/beavertails_30k_test_prompts.csv"
+GUARDREASONER = "guardreasoner_train/guardreasoner_train.csv"
+ALERT = "alert/alert_prompts.csv"
+SAFETY_LLAMAS = "safety_tuned_llamas/safety_only_prompts.csv"
+ALPACA = "alpaca/alpaca_prompts.csv"
+
+TEST_ONLY = ("xstest", "xstest-aug", "beavertails", "beavertails-prompts")
 
 
-def _opt(row: dict, key: str) -> str | None:
-    v = row.get(key)
-    if v is None:
-        return None
-    v = str(v)
-    return v if v.strip() else None
+def _path(data_dir, relpath: str):
+    return data_file(resolve_data_dir(data_dir), relpath)
 
 
-def load_labelled_file(path: str | os.PathLike[str], source: str | None = None) -> list[LabelledPrompt]:
-    """Read a labelled-prompt file (CSV or JSONL).
-
-    >>> # load_labelled_file("my_prompts.jsonl")  # rows like {"text": "...", "label": "unsafe"}
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"labelled file not found: {p}. Fix: give an existing .csv or .jsonl path.")
-    rows = read_rows(p, ["label"])
-    text_key = "text" if "text" in rows[0] else "prompt" if "prompt" in rows[0] else None
-    if text_key is None:
-        raise DataError(f"{p}: missing column 'text' (or 'prompt'); expected columns ['text', 'label'] "
-                        f"(optional: category, pair_id, type, id), found {list(rows[0])}.")
+def _rows(name: str, data_dir, relpath: str, columns: list[str], **fields) -> list[LabelledPrompt]:
+    """Rows of a derived CSV: ``fields`` maps LabelledPrompt fields to columns or callables of the row."""
     out = []
-    for i, r in enumerate(rows, 1):
-        if text_key not in r:
-            raise DataError(f"{p}: row {i} has no '{text_key}' field. Fix: add it to every row.")
-        label = str(r["label"]).strip().lower()
-        if label not in LABELS:
-            raise DataError(f"{p}: row {i}: label must be 'safe' or 'unsafe', got {r['label']!r}.")
-        out.append(LabelledPrompt(
-            text=str(r[text_key]), label=label, category=_opt(r, "category"), pair_id=_opt(r, "pair_id"),
-            type=_opt(r, "type"), id=_opt(r, "id"), source=source or p.stem,
-        ))
+    for r in read_csv_rows(_path(data_dir, relpath), columns):
+        kw = {k: (v(r) if callable(v) else r[v]) for k, v in fields.items()}
+        out.append(LabelledPrompt(source=name, **kw))
     return out
 
 
 def load_xstest(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """XSTest v2: 450 prompts (250 safe, 200 unsafe), with ``type``."""
-    path = data_file(resolve_data_dir(data_dir), XSTEST)
-    rows = read_csv_rows(path, ["id", "prompt", "type", "label"])
-    return [LabelledPrompt(text=r["prompt"], label=r["label"].strip(), type=r["type"], id=r["id"], source="xstest")
-            for r in rows]
+    return _rows("xstest", data_dir, XSTEST, ["id", "prompt", "type", "label"], text="prompt",
+                 label=lambda r: r["label"].strip(), type="type", id="id")
 
 
 def load_xstest_aug_labelled(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """XSTest-aug as 500 labelled prompts; ``pair_id`` links each unsafe prompt to its safe twin."""
     out = []
     for p in load_xstest_aug(data_dir):
-        out.append(LabelledPrompt(text=p.unsafe, label="unsafe", type=p.type, pair_id=str(p.id),
-                                  id=f"{p.id}-unsafe", source="xstest-aug"))
-        out.append(LabelledPrompt(text=p.safe, label="safe", type=p.type, pair_id=str(p.id),
-                                  id=f"{p.id}-safe", source="xstest-aug"))
+        for label, text in (("unsafe", p.unsafe), ("safe", p.safe)):
+            out.append(LabelledPrompt(text=text, label=label, type=p.type, pair_id=f"xstest-aug:{p.id}",
+                                      id=f"{p.id}-{label}", source="xstest-aug"))
     return out
 
 
 def load_jbb(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
-    """JailbreakBench behaviours: 100 harmful goals and their 100 benign twins (``pair_id`` = index)."""
-    path = data_file(resolve_data_dir(data_dir), JBB_LONG)
-    rows = read_csv_rows(path, ["index", "category", "label", "prompt"])
-    return [LabelledPrompt(text=r["prompt"], label=r["label"].strip(), category=r["category"],
-                           type=r["category"], pair_id=r["index"], id=f"{r['index']}-{r['label']}", source="jbb")
-            for r in rows]
+    """JailbreakBench behaviours: 100 harmful goals and their 100 benign twins (``pair_id`` = ``jbb:<index>``)."""
+    return _rows("jbb", data_dir, JBB_LONG, ["index", "category", "label", "prompt"], text="prompt",
+                 label=lambda r: r["label"].strip(), category="category", source_category="category",
+                 type="category", pair_id=lambda r: f"jbb:{r['index']}", id=lambda r: f"{r['index']}-{r['label']}")
 
 
 def load_oktest(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
-    """OKTest: 350 safe prompts with harmful-looking words (all safe)."""
-    path = data_file(resolve_data_dir(data_dir), OKTEST)
-    rows = read_csv_rows(path, ["id", "split", "label", "prompt"])
-    return [LabelledPrompt(text=r["prompt"], label="safe", type=r["split"], id=r["id"], source="oktest")
-            for r in rows]
+    """OKTest: 350 safe prompts with harmful-looking words; its own split (OKTest train, OKTest_heldout test)."""
+    return _rows("oktest", data_dir, OKTEST, ["id", "split", "label", "prompt"], text="prompt",
+                 label=lambda r: "safe", type="split", id="id",
+                 split=lambda r: "test" if r["split"] == "OKTest_heldout" else "train")
 
 
 def load_advbench(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """AdvBench harmful behaviours: 520 unsafe instructions."""
-    path = data_file(resolve_data_dir(data_dir), ADVBENCH)
-    rows = read_csv_rows(path, ["goal"])
+    rows = read_csv_rows(_path(data_dir, ADVBENCH), ["goal"])
     return [LabelledPrompt(text=r["goal"], label="unsafe", id=str(i), source="advbench") for i, r in enumerate(rows)]
 
 
 def load_do_not_answer_labelled(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """Do-Not-Answer as 939 unsafe labelled prompts with ``category`` = ``types_of_harm``."""
-    return [LabelledPrompt(text=p.text, label="unsafe", category=p.category, pair_id=str(p.id), id=str(p.id),
-                           source="do-not-answer") for p in load_do_not_answer(data_dir)]
+    return [LabelledPrompt(text=p.text, label="unsafe", category=p.category, source_category=p.category,
+                           pair_id=f"dna:{p.id}", id=str(p.id), source="do-not-answer")
+            for p in load_do_not_answer(data_dir)]
 
 
 def load_contrast_labelled(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
-    """The Safety-Contrast edits as 4,695 safe prompts; ``pair_id`` = the Do-Not-Answer id they were edited from."""
+    """The Safety-Contrast edits as 4,695 safe prompts; ``pair_id`` = ``dna:<id>`` of the prompt they edit."""
     out = []
     for item in load_contrast(data_dir):
         for j, e in enumerate(item.edits, 1):
-            out.append(LabelledPrompt(text=e, label="safe", category=item.category, pair_id=str(item.id),
-                                      id=f"{item.id}-{j}", source="safety-contrast"))
+            out.append(LabelledPrompt(text=e, label="safe", category=None, source_category=item.category,
+                                      pair_id=f"dna:{item.id}", id=f"{item.id}-{j}", source="safety-contrast"))
     return out
 
 
 def load_beavertails(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
-    """BeaverTails 30k_test prompts; labels describe the RESPONSE, so they are noisy as prompt labels."""
-    path = data_file(resolve_data_dir(data_dir), BEAVERTAILS)
-    rows = read_csv_rows(path, ["row", "prompt", "label"])
-    return [LabelledPrompt(text=r["prompt"], label=r["label"].strip(), id=r["row"], source="beavertails")
-            for r in rows]
+    """BeaverTails 30k_test rows; labels describe the RESPONSE, so they are noisy as prompt labels."""
+    return _rows("beavertails", data_dir, BEAVERTAILS, ["row", "prompt", "label"], text="prompt",
+                 label=lambda r: r["label"].strip(), id="row")
 
 
 def load_beavertails_prompts(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
@@ -141,27 +121,79 @@ def load_beavertails_prompts(data_dir: str | os.PathLike[str] | None = None) -> 
     return list(out.values())
 
 
-NAMED_SETS = {
-    "xstest": load_xstest,
-    "xstest-aug": load_xstest_aug_labelled,
-    "jbb": load_jbb,
-    "oktest": load_oktest,
-    "advbench": load_advbench,
-    "do-not-answer": load_do_not_answer_labelled,
-    "safety-contrast": load_contrast_labelled,
-    "beavertails": load_beavertails,
-    "beavertails-prompts": load_beavertails_prompts,
+def load_guardreasoner_train(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """4,539 realistic prompts (WildGuardMix, BeaverTails, Aegis, ToxicChat training splits); ``type`` = origin."""
+    return _rows("guardreasoner-train", data_dir, GUARDREASONER, ["id", "source", "label", "prompt"],
+                 text="prompt", label=lambda r: r["label"].strip(), type="source", id="id")
+
+
+def load_alert(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """ALERT: 13,257 unsafe red-teaming prompts in 32 categories."""
+    return _rows("alert", data_dir, ALERT, ["id", "category", "label", "prompt"], text="prompt",
+                 label=lambda r: "unsafe", category="category", source_category="category", id="id")
+
+
+def load_safety_tuned_llamas(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """Safety-Tuned LLaMAs: 2,479 unsafe instructions (no categories)."""
+    return _rows("safety-tuned-llamas", data_dir, SAFETY_LLAMAS, ["id", "label", "prompt"], text="prompt",
+                 label=lambda r: "unsafe", id="id")
+
+
+def load_alpaca(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """Stanford Alpaca: 5,000 ordinary instructions (all safe)."""
+    return _rows("alpaca", data_dir, ALPACA, ["id", "label", "prompt"], text="prompt", label=lambda r: "safe", id="id")
+
+
+@dataclass(frozen=True)
+class NamedSet:
+    """A registered set: its loader, the data card it comes from, and one line on what it is."""
+
+    load: Callable[[str | os.PathLike[str] | None], list[LabelledPrompt]]
+    card: str
+    about: str
+
+
+NAMED_SETS: dict[str, NamedSet] = {
+    "xstest": NamedSet(load_xstest, "xstest", "450 prompts, 200 unsafe"),
+    "xstest-aug": NamedSet(load_xstest_aug_labelled, "safe_embed", "250 unsafe/safe look-alike pairs"),
+    "jbb": NamedSet(load_jbb, "jbb_behaviors", "100 harmful behaviours and their benign twins, 10 categories"),
+    "oktest": NamedSet(load_oktest, "oktest", "350 safe prompts with harmful-looking words"),
+    "advbench": NamedSet(load_advbench, "advbench", "520 harmful behaviours"),
+    "do-not-answer": NamedSet(load_do_not_answer_labelled, "safe_embed", "939 unsafe questions, 12 harm types"),
+    "safety-contrast": NamedSet(load_contrast_labelled, "safe_embed",
+                                "4,695 safe minimal edits of the Do-Not-Answer questions"),
+    "beavertails": NamedSet(load_beavertails, "beavertails", "BeaverTails 30k_test rows (response labels)"),
+    "beavertails-prompts": NamedSet(load_beavertails_prompts, "beavertails",
+                                    "BeaverTails 30k_test, one row per prompt"),
+    "guardreasoner-train": NamedSet(load_guardreasoner_train, "guardreasoner_train",
+                                    "4,539 realistic user and red-team prompts, 2,245 unsafe"),
+    "alert": NamedSet(load_alert, "alert", "13,257 unsafe red-teaming prompts, 32 categories"),
+    "safety-tuned-llamas": NamedSet(load_safety_tuned_llamas, "safety_tuned_llamas", "2,479 unsafe instructions"),
+    "alpaca": NamedSet(load_alpaca, "alpaca", "5,000 ordinary instructions, all safe"),
 }
+
+
+def load_named(name: str, data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """A registered set by name, or a :class:`DataError` listing the names."""
+    if name not in NAMED_SETS:
+        raise DataError(f"unknown dataset {name!r}. Fix: use one of {sorted(NAMED_SETS)} or a file path.")
+    return NAMED_SETS[name].load(data_dir)
 
 
 def load_labelled(name_or_path: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None,
                   ) -> list[LabelledPrompt]:
-    """Load a named set (``xstest``, ``xstest-aug``, ``jbb``, ``oktest``, ...) or a labelled file."""
+    """Load a named set (``xstest``, ``alpaca``, ``guardreasoner-train``, ...) or a labelled file.
+
+    >>> sorted(NAMED_SETS)[:3]
+    ['advbench', 'alert', 'alpaca']
+    """
     key = str(name_or_path)
     if key in NAMED_SETS:
-        return NAMED_SETS[key](data_dir)
+        return NAMED_SETS[key].load(data_dir)
+    from pathlib import Path
+
     p = Path(key)
-    if p.suffix.lower() in (".csv", ".jsonl", ".json", ".ndjson") or p.exists():
-        return load_labelled_file(p)
+    if p.suffix.lower() in (".csv", ".jsonl", ".json", ".ndjson", ".parquet") or p.exists():
+        return load_labelled_file(p, Columns())
     raise DataError(f"unknown dataset {key!r}. Fix: use one of {sorted(NAMED_SETS)} or a path to a .csv/.jsonl "
                     "file with 'text' and 'label' columns.")

@@ -2,7 +2,8 @@
 
 A card (``data/cards/<name>.json``) lists ``files``; each has ``path`` (relative to the data directory),
 ``sha256``, ``columns``, and either ``url`` (a pinned public revision) or ``derive`` (``recipe`` and ``inputs``:
-other paths of the same card, or ``raw`` downloads kept under ``_raw/``).
+other paths of the same card, or ``raw`` downloads kept under ``_raw/``; and ``options`` passed to the recipe, such
+as the ids it leaves out).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def pull_card(card: Card, data_dir: Path, force: bool = False) -> list[Path]:
             for k, p in inputs.items():
                 if not p.is_file():
                     raise DataError(f"{card.name}: input {p} for {f['path']} is missing. Fix: pull it first.")
-            RECIPES[spec["recipe"]](inputs, dest)
+            RECIPES[spec["recipe"]](inputs, dest, **spec.get("options", {}))
             verify(dest, f["sha256"])
         located[f["path"]] = dest
         done.append(dest)

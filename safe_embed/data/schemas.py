@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LABELS = ("safe", "unsafe")
+SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,13 @@ class ContrastItem:
 
 @dataclass(frozen=True)
 class LabelledPrompt:
-    """A prompt labelled ``safe`` or ``unsafe``; ``category``, ``pair_id``, ``type`` and ``id`` are optional."""
+    """A prompt labelled ``safe`` or ``unsafe``.
+
+    ``category`` is the harm category (after any taxonomy mapping; ``source_category`` keeps the source's own),
+    ``pair_id`` links look-alike twins (rows sharing it always land in one split), ``type`` is a breakdown key,
+    ``source`` the set or file it came from, ``weight`` its training weight and ``split`` its assigned split
+    (``train``/``val``/``test``; None until split).
+    """
 
     text: str
     label: str
@@ -51,6 +58,9 @@ class LabelledPrompt:
     type: str | None = None
     id: str | None = None
     source: str | None = None
+    weight: float = 1.0
+    split: str | None = None
+    source_category: str | None = None
 
     @property
     def is_unsafe(self) -> bool:

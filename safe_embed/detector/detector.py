@@ -23,7 +23,7 @@ from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import Calibration, calibrate
 from safe_embed.detector.encoder_dir import max_seq_length, sentence_transformer_of
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
-from safe_embed.detector.scoring import ScoringRule
+from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
 from safe_embed.encoders.base import Encoder, l2_normalize
 from safe_embed.errors import ConfigError, DataError
 
@@ -89,6 +89,7 @@ class Detector:
         self.calibration = calibration
         self.settings = settings or DetectorSettings()
         self.provenance = provenance or {}
+        self.splits: dict | None = None  # the data's split record (splits.json), when built from a data spec
         if unsafe_index is None or safe_index is None:
             unsafe_index = ix.build_index(self.embed([e.text for e in self.unsafe]), self.settings.index)
             safe_index = ix.build_index(self.embed([e.text for e in self.safe]), self.settings.index)
@@ -98,13 +99,13 @@ class Detector:
 
     # ---- building -------------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, encoder: Encoder, exemplars: ExemplarSets | str | os.PathLike[str] | list[str],
-              rule: ScoringRule | str = "logistic", method: str = "fpr", target_fpr: float = 0.05,
+    def build(cls, encoder: Encoder, exemplars: ExemplarSets | str | os.PathLike[str] | list[str] | None = None,
+              rule: ScoringRule | str = DEFAULT_RULE, method: str = "fpr", target_fpr: float = 0.05,
               settings: DetectorSettings | None = None, data_dir: str | os.PathLike[str] | None = None,
               ) -> Detector:
-        """Index the exemplars, fit the rule and calibrate the threshold on the calibration split.
+        """Index the train-split exemplars, fit the rule and calibrate the threshold on the val split.
 
-        >>> # Detector.build(load_encoder("all-MiniLM-L6-v2"), "configs/detector/default.yaml", rule="logistic")
+        >>> # Detector.build(load_encoder("all-MiniLM-L6-v2"), "configs/detector/default.yaml")
         """
         settings = settings or DetectorSettings()
         sets = exemplars if isinstance(exemplars, ExemplarSets) else load_exemplars(
@@ -112,6 +113,11 @@ class Detector:
         rule = rule if isinstance(rule, ScoringRule) else ScoringRule(rule)
         det = cls(encoder, sets.unsafe, sets.safe, rule, Calibration(), settings,
                   provenance={**sets.provenance, "n_calibration": len(sets.calibration)})
+        if sets.dataset is not None:
+            det.splits = sets.dataset.to_json()
+        if rule.uses_embedding:
+            xu, xs = ix.vectors(det.unsafe_index), ix.vectors(det.safe_index)
+            rule.fit_head(np.concatenate([xu, xs]), np.r_[np.ones(len(xu), int), np.zeros(len(xs), int)])
         det.calibrate([p.text for p in sets.calibration], [p.label for p in sets.calibration], method, target_fpr)
         return det
 
@@ -124,9 +130,10 @@ class Detector:
         if len(y) == 0 or y.min() == y.max():
             raise ConfigError(f"the calibration split needs both safe and unsafe prompts (got {len(y)} prompts, "
                               f"{int(y.sum())} unsafe). Fix: add the missing label to the calibration sources.")
-        su, ss = self.neighbour_sims(self.embed(list(texts)))
-        self.rule.fit(su, ss, y)
-        self.calibration = calibrate(self.rule.raw(su, ss), y, method, target_fpr, seed=self.settings.seed)
+        x = self.embed(list(texts))
+        su, ss = self.neighbour_sims(x)
+        self.rule.fit(su, ss, y, x)
+        self.calibration = calibrate(self.rule.raw(su, ss, x), y, method, target_fpr, seed=self.settings.seed)
         logger.info("calibrated %s rule: threshold %.4f, validation %s", self.rule.name,
                     self.calibration.threshold, self.calibration.validation)
         return self.calibration
@@ -181,7 +188,7 @@ class Detector:
         k = max(self.rule.k, self.settings.k_neighbors)
         du, iu = ix.search(self.unsafe_index, x, k)
         ds, is_ = ix.search(self.safe_index, x, k)
-        scores = self.calibration.score(self.rule.raw(du[:, :self.rule.k], ds[:, :self.rule.k]))
+        scores = self.calibration.score(self.rule.raw(du[:, :self.rule.k], ds[:, :self.rule.k], x))
         truncated = self._truncated(texts)
         out = []
         for r in range(len(texts)):

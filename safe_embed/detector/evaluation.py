@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -10,7 +11,7 @@ import numpy as np
 from safe_embed import metrics
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.detector.calibration import detection_metrics
-from safe_embed.detector.exemplars import norm_text
+from safe_embed.data.splits import text_key
 
 
 @dataclass
@@ -67,8 +68,38 @@ def evaluate_detector(detector, prompts: Sequence[LabelledPrompt], dataset: str 
     s = np.array([d.score for d in dets], np.float64)
     ev = evaluate_scores(y, s, detector.calibration.threshold, [group_of(p) for p in prompts], dataset)
     ev.scores = s.tolist()
-    known = {norm_text(e.text) for e in detector.unsafe + detector.safe}
-    ev.exemplar_overlap = sum(norm_text(p.text) in known for p in prompts)
+    known = {text_key(e.text) for e in detector.unsafe + detector.safe}
+    ev.exemplar_overlap = sum(text_key(p.text) in known for p in prompts)
     ev.detector = {"encoder": detector.encoder.name, "rule": detector.rule.name,
                    "calibration": detector.calibration.method, "target_fpr": detector.calibration.target_fpr}
     return ev
+
+
+def evaluate_named_set(detector, name: str, split: str | None = None,
+                       data_dir: str | os.PathLike[str] | None = None) -> DetectorEvaluation:
+    """Evaluate on an evaluation set by name (see :mod:`safe_embed.detector.eval_sets`), splits as the
+    detector's data assigned them."""
+    from safe_embed.data.dataset import Assigned
+    from safe_embed.detector.eval_sets import load_eval_set, parse_eval_name
+    from safe_embed.errors import ConfigError
+
+    assigned = None
+    seed, fractions = detector.settings.seed, (0.7, 0.1, 0.2)
+    if detector.splits is not None:
+        assigned = Assigned.from_json(detector.splits, "the detector's splits.json")
+        seed = int(detector.splits.get("seed", seed))
+        fractions = tuple(detector.splits.get("fractions", fractions))
+    spec = name
+    if isinstance(name, str) and name.lstrip().startswith("{"):
+        import yaml
+
+        try:
+            spec = yaml.safe_load(name)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--dataset {name!r} is not a valid YAML source spec ({e}).") from None
+    prompts = load_eval_set(spec, None if split == "all" else split, seed=seed, fractions=fractions,
+                            data_dir=data_dir, assigned=assigned)
+    label = name if isinstance(name, str) else str(name)
+    if split not in (None, "all") and isinstance(spec, str) and parse_eval_name(spec)[1] is None:
+        label = f"{name}:{split}"
+    return evaluate_detector(detector, prompts, label)

@@ -8,6 +8,11 @@ each sorted in decreasing order; missing neighbours are -1. Rules:
   weights ``exp(sim / temperature)``; the unsafe share, in [0, 1].
 * ``logistic``: a logistic head on neighbour features (top-1 and top-k mean for each class, their margin),
   fitted on the calibration split; its logit is the raw score. Weights are stored as JSON.
+* ``head``: a logistic regression on the embedding itself (the SetFit head), fitted on the exemplars (the train
+  split); its logit is the raw score. The neighbours remain the evidence, but exemplars added later do not move
+  the score.
+* ``head_knn``: the ``head`` logit next to the neighbour features, combined by a logistic fitted on the
+  calibration split: the head carries what the encoder learned, the neighbours carry exemplars added later.
 
 :mod:`safe_embed.detector.calibration` maps raw scores into [0, 1] and picks the threshold.
 """
@@ -20,7 +25,9 @@ import numpy as np
 
 from safe_embed.errors import ConfigError
 
-RULES = ("margin", "knn_vote", "logistic")
+RULES = ("margin", "knn_vote", "logistic", "head", "head_knn")
+EMBEDDING_RULES = ("head", "head_knn")
+DEFAULT_RULE = "head_knn"  # rules that read the embedding, not only the neighbour similarities
 
 
 def features(su: np.ndarray, ss: np.ndarray, k: int) -> np.ndarray:
@@ -44,6 +51,8 @@ class ScoringRule:
     temperature: float = 0.05
     l2: float = 1.0
     weights: list[float] = field(default_factory=list)
+    head: list[float] = field(default_factory=list)  # embedding head: d weights, then the intercept
+    head_c: float = 1.0  # inverse L2 strength of the embedding head
 
     def __post_init__(self) -> None:
         if self.name not in RULES:
@@ -54,33 +63,57 @@ class ScoringRule:
             raise ConfigError(f"temperature must be > 0, got {self.temperature}.")
 
     @property
-    def needs_fit(self) -> bool:
-        return self.name == "logistic"
+    def uses_embedding(self) -> bool:
+        return self.name in EMBEDDING_RULES
 
-    def fit(self, su: np.ndarray, ss: np.ndarray, y: np.ndarray) -> ScoringRule:
-        """Fit the logistic head on calibration neighbours (``y`` = 1 for unsafe); other rules: no-op."""
-        if self.name == "logistic":
+    def fit_head(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> ScoringRule:
+        """Fit the embedding head on exemplar embeddings ``x`` (n, d) with labels ``y`` (1 = unsafe)."""
+        if self.uses_embedding:
             from sklearn.linear_model import LogisticRegression
 
-            f = features(su, ss, self.k)
-            lr = LogisticRegression(C=1.0 / self.l2, class_weight="balanced", max_iter=1000).fit(f, y)
+            lr = LogisticRegression(C=self.head_c, class_weight="balanced", max_iter=2000)
+            lr.fit(np.asarray(x, np.float64), y, sample_weight=sample_weight)
+            self.head = [float(w) for w in lr.coef_[0]] + [float(lr.intercept_[0])]
+        return self
+
+    def head_logit(self, x: np.ndarray) -> np.ndarray:
+        if not self.head:
+            raise ConfigError(f"the {self.name} scoring rule has no embedding head. Fix: build the detector first.")
+        if x is None or x.shape[1] != len(self.head) - 1:
+            raise ConfigError(f"the {self.name} head expects embeddings of dimension {len(self.head) - 1}.")
+        w = np.asarray(self.head, dtype=np.float64)
+        return np.asarray(x, np.float64) @ w[:-1] + w[-1]
+
+    def _stack(self, su: np.ndarray, ss: np.ndarray, x: np.ndarray | None) -> np.ndarray:
+        f = features(su, ss, self.k)
+        return np.concatenate([self.head_logit(x)[:, None], f], axis=1) if self.name == "head_knn" else f
+
+    def fit(self, su: np.ndarray, ss: np.ndarray, y: np.ndarray, x: np.ndarray | None = None) -> ScoringRule:
+        """Fit the calibration-split part (``logistic``, ``head_knn``; ``y`` = 1 for unsafe); others: no-op."""
+        if self.name in ("logistic", "head_knn"):
+            from sklearn.linear_model import LogisticRegression
+
+            lr = LogisticRegression(C=1.0 / self.l2, class_weight="balanced", max_iter=1000)
+            lr.fit(self._stack(su, ss, x), y)
             self.weights = [float(w) for w in lr.coef_[0]] + [float(lr.intercept_[0])]
         return self
 
-    def raw(self, su: np.ndarray, ss: np.ndarray) -> np.ndarray:
-        """Raw scores (n,), higher = more unsafe."""
+    def raw(self, su: np.ndarray, ss: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """Raw scores (n,), higher = more unsafe; ``x`` (n, d) the embeddings, for the embedding rules."""
         if self.name == "margin":
             return (su[:, :self.m].mean(1) - ss[:, :self.m].mean(1)).astype(np.float64)
         if self.name == "knn_vote":
             return knn_vote(su[:, :self.k], ss[:, :self.k], self.k, self.temperature)
+        if self.name == "head":
+            return self.head_logit(x)
         if not self.weights:
-            raise ConfigError("the logistic scoring rule has no weights. Fix: build the detector (fit) first.")
+            raise ConfigError(f"the {self.name} scoring rule has no weights. Fix: build the detector (fit) first.")
         w = np.asarray(self.weights, dtype=np.float64)
-        return features(su, ss, self.k) @ w[:-1] + w[-1]
+        return self._stack(su, ss, x) @ w[:-1] + w[-1]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "k": self.k, "m": self.m, "temperature": self.temperature, "l2": self.l2,
-                "weights": list(self.weights)}
+                "weights": list(self.weights), "head": list(self.head), "head_c": self.head_c}
 
     @classmethod
     def from_dict(cls, d: dict) -> ScoringRule:

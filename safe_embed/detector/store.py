@@ -7,8 +7,9 @@
       encoder/            sentence-transformers model directory (safetensors)
       unsafe.faiss        FAISS index of the unsafe exemplars (faiss.write_index)
       safe.faiss          FAISS index of the safe exemplars
-      exemplars.jsonl     one exemplar per line: id, text, label, category, source; the k-th row of a label
-                          is position k of that label's index
+      exemplars.jsonl     one exemplar per line: id, text, label, category, source, source_category; the k-th
+                          row of a label is position k of that label's index
+      splits.json         the data's splits (every row's id and text hash per split), when built from a data spec
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 ENCODER = "encoder"
 EXEMPLARS = "exemplars.jsonl"
+SPLITS = "splits.json"
 INDEX_FILES = {"unsafe": "unsafe.faiss", "safe": "safe.faiss"}
 
 
@@ -51,6 +53,8 @@ def save_detector(det: Detector, path: str | os.PathLike[str]) -> Path:
             ix.write_index(getattr(det, f"{name}_index"), tmp / fname)
         with open(tmp / EXEMPLARS, "w", encoding="utf-8") as f:
             f.writelines(e.to_json() + "\n" for e in det.unsafe + det.safe)
+        if det.splits is not None:
+            (tmp / SPLITS).write_text(json.dumps(det.splits, separators=(",", ":")) + "\n", encoding="utf-8")
         dim = int(det.unsafe_index.d)
         body = {
             "created_with": f"safe-embed {__version__}",
@@ -62,6 +66,7 @@ def save_detector(det: Detector, path: str | os.PathLike[str]) -> Path:
                       **{name: {"file": INDEX_FILES[name], "type": ix.index_kind(getattr(det, f"{name}_index")),
                                 "ntotal": int(getattr(det, f"{name}_index").ntotal)} for name in INDEX_FILES}},
             "exemplars": {"file": EXEMPLARS, "n_unsafe": len(det.unsafe), "n_safe": len(det.safe)},
+            "splits": SPLITS if det.splits is not None else None,
             "scoring": det.rule.to_dict(),
             "calibration": det.calibration.to_dict(),
             "threshold": det.calibration.threshold,
@@ -137,7 +142,14 @@ def load_detector(path: str | os.PathLike[str], cache: bool = False, device: str
     settings = DetectorSettings(k_neighbors=int(s["k_neighbors"]), max_chars=int(s["max_chars"]),
                                 batch_size=int(s["batch_size"]), index=index_settings, seed=int(s["seed"]))
     try:
-        return Detector(encoder, unsafe, safe, rule, calibration, settings, indexes["unsafe"], indexes["safe"],
-                        provenance=m.get("provenance", {}))
+        det = Detector(encoder, unsafe, safe, rule, calibration, settings, indexes["unsafe"], indexes["safe"],
+                       provenance=m.get("provenance", {}))
     except DataError as e:  # size mismatch between exemplars.jsonl and an index
         raise TamperedDetectorError(f"{root / EXEMPLARS}: {e} Fix: rebuild the detector.") from None
+    if m.get("splits"):
+        try:
+            det.splits = json.loads((root / m["splits"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise TamperedDetectorError(f"{root / m['splits']}: unreadable ({e}). Fix: rebuild the detector.") \
+                from None
+    return det

@@ -1,0 +1,201 @@
+"""Detector quality on held-out sets, mean ± sd over seeds: one command for the README's quality table.
+
+For each seed it fits the tuned default (``safe-embed fit`` with ``--seed_everything SEED --data.seed SEED``; the
+seed moves the split and the training randomness), exports its detector from the run, and builds the frozen-
+encoder detectors on the same data and splits. Every detector is measured at its stored threshold on XSTest (450),
+JBB (100 pairs, held out whole), the test splits of guardreasoner-train and alpaca, OKTest held-out, the Do-Not-
+Answer test split and BeaverTails (one row per prompt), plus one-prompt latency. The tuned detector is compared
+with each frozen one by a paired bootstrap over prompts on XSTest and JBB (the same prompts for every seed; each
+resample averages the AUROC difference over the seeds).
+
+    python bench/detector_quality.py --seeds 0 1 2                 # the README table (about 50 min per seed)
+    python bench/detector_quality.py --seeds 0 --frozen mpnet=sbert-all
+
+Writes ``<out>/detector_quality.json`` (every figure, per seed) and ``<out>/detector_quality.md`` (the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, data_dir, machine, pct  # noqa: E402
+
+SETS = ["xstest", "jbb", "guardreasoner-train:test", "alpaca:test", "oktest-heldout", "dna-test", "beavertails"]
+METRICS = ["auroc", "f1", "precision", "recall", "fpr", "tpr_at_fpr_1", "tpr_at_fpr_5"]
+PAIRED = ("xstest", "jbb")
+
+
+def fit(config: str, seed: int, run_dir: Path, reuse: bool, extra: list[str]) -> Path:
+    if reuse and (run_dir / "encoder" / "modules.json").is_file():
+        return run_dir
+    cmd = [sys.executable, "-m", "safe_embed.cli", "fit", "--config", config, "--seed_everything", str(seed),
+           "--data.seed", str(seed), "--trainer.default_root_dir", str(run_dir), "--trainer.enable_progress_bar",
+           "false", *extra]
+    t0 = time.time()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    (run_dir / "fit_seconds.txt").write_text(f"{time.time() - t0:.1f}\n")
+    return run_dir
+
+
+def latency_p50(det, n: int = 200) -> float:
+    from safe_embed.data import load_labelled
+
+    texts = [p.text for p in load_labelled("xstest", data_dir())][:n]
+    for t in texts[:20]:
+        det.classify([t])
+    times = []
+    for t in texts:
+        t0 = time.perf_counter()
+        det.classify([t])
+        times.append(time.perf_counter() - t0)
+    return pct(times, 50) * 1000
+
+
+def evaluate(det, seed: int) -> dict:
+    from safe_embed.detector.evaluation import evaluate_named_set
+
+    out = {}
+    for name in SETS:
+        ev = evaluate_named_set(det, name, data_dir=data_dir())
+        m = {k: ev.metrics.get(k) for k in METRICS if k in ev.metrics}
+        m["n"] = ev.metrics["n"]
+        out[name] = {"metrics": m, "scores": ev.scores, "labels": [], "overlap": ev.exemplar_overlap}
+    return out
+
+
+def fmt(values: list[float]) -> str:
+    v = [x for x in values if x is not None]
+    if not v:
+        return "-"
+    return f"{np.mean(v):.3f}" if len(v) == 1 else f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}"
+
+
+def paired(results: dict, a: str, b: str, seeds: list[int], name: str, n_boot: int = 2000) -> tuple[float, ...]:
+    """Mean over seeds of AUROC(b) - AUROC(a) on ``name``, with a bootstrap interval resampling prompts jointly."""
+    from safe_embed import metrics
+    from safe_embed.detector.eval_sets import load_eval_set
+
+    y = np.array([p.is_unsafe for p in load_eval_set(name, data_dir=data_dir())], dtype=int)
+    sa = [np.asarray(results[str(s)][a][name]["scores"]) for s in seeds]
+    sb = [np.asarray(results[str(s)][b][name]["scores"]) for s in seeds]
+    point = np.mean([metrics.auroc(y, x2) - metrics.auroc(y, x1) for x1, x2 in zip(sa, sb)])
+    rng = np.random.default_rng(0)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    diffs = []
+    for _ in range(n_boot):
+        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
+        diffs.append(np.mean([metrics.auroc(y[idx], x2[idx]) - metrics.auroc(y[idx], x1[idx])
+                              for x1, x2 in zip(sa, sb)]))
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return float(point), float(lo), float(hi)
+
+
+def markdown(results: dict, rows: list[str], seeds: list[int], tests: dict, latency: dict) -> str:
+    head = "| detector | " + " | ".join(SETS) + " |\n|---|" + "---|" * len(SETS)
+    lines = [f"Mean ± sd over seeds {seeds}. Cell: AUROC / F1 / FPR at the stored threshold.", "", head]
+    for r in rows:
+        cells = []
+        for name in SETS:
+            vals = {k: [results[str(s)][r][name]["metrics"].get(k) for s in seeds] for k in ("auroc", "f1", "fpr")}
+            cells.append(" / ".join(fmt(vals[k]) for k in ("auroc", "f1", "fpr")))
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    lines += ["", "| detector | " + " | ".join(f"{k} ({n})" for n in ("xstest", "guardreasoner-train:test")
+                                              for k in ("precision", "recall", "tpr@1%", "tpr@5%"))
+              + " | one-prompt p50 |", "|---|" + "---|" * 9]
+    for r in rows:
+        cells = []
+        for name in ("xstest", "guardreasoner-train:test"):
+            for k in ("precision", "recall", "tpr_at_fpr_1", "tpr_at_fpr_5"):
+                cells.append(fmt([results[str(s)][r][name]["metrics"].get(k) for s in seeds]))
+        lines.append(f"| {r} | " + " | ".join(cells) + f" | {latency.get(r, float('nan')):.1f} ms |")
+    if tests:
+        lines += ["", "Paired bootstrap (prompts resampled jointly; mean over seeds), AUROC difference, 95% interval:"]
+        for (a, b, name), (d, lo, hi) in tests.items():
+            lines.append(f"* {b} - {a} on {name}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--config", default=str(ROOT / "configs" / "train" / "lora_minilm.yaml"),
+                    help="the tuned default's training config")
+    ap.add_argument("--tuned-name", default="MiniLM tuned (default)")
+    ap.add_argument("--frozen", action="append", default=None, metavar="NAME=MODEL[:RULE]",
+                    help="frozen-encoder rows (default: the off-the-shelf MiniLM with the default rule and with "
+                         "the head rule)")
+    ap.add_argument("--tuned-rule", action="append", default=[], metavar="NAME=RULE",
+                    help="extra rows: the tuned encoder with another scoring rule")
+    ap.add_argument("--fit-arg", action="append", default=[], help="extra argument for safe-embed fit")
+    ap.add_argument("--runs", default=str(ROOT / "runs" / "quality"), help="run and detector directories")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--reuse", action="store_true", help="reuse finished runs and detectors")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from safe_embed.detector import Detector, ScoringRule
+    from safe_embed.detector.build import export_detector
+    from safe_embed.detector.scoring import DEFAULT_RULE
+
+    frozen = args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
+                             "MiniLM frozen + head=all-MiniLM-L6-v2:head"]
+    runs = Path(args.runs)
+    results: dict = {}
+    dets: dict[str, Path] = {}
+    fit_seconds = {}
+    for seed in args.seeds:
+        run = fit(args.config, seed, runs / f"seed{seed}" / "run", args.reuse, args.fit_arg)
+        fit_seconds[seed] = float((run / "fit_seconds.txt").read_text()) if (run / "fit_seconds.txt").is_file() else None
+        specs = [(args.tuned_name, str(run), DEFAULT_RULE)]
+        specs += [(n, str(run), r) for n, r in (x.split("=", 1) for x in args.tuned_rule)]
+        for item in frozen:
+            name, model = item.split("=", 1)
+            model, _, rule = model.partition(":")
+            specs.append((name, model, rule or DEFAULT_RULE))
+        results[str(seed)] = {}
+        for name, model, rule in specs:
+            out = runs / f"seed{seed}" / ("det_" + "".join(c if c.isalnum() else "_" for c in name))
+            t0 = time.time()
+            if args.reuse and (out / "manifest.json").is_file():
+                det = Detector.load(out, cache=True)
+            else:
+                # frozen rows use the tuned run's data and splits (its splits.json): every row sees the same data
+                det = export_detector(model, out, rule=ScoringRule(rule),
+                                      splits_from=None if model == str(run) else run)
+            print(f"seed {seed}: {name}: built in {time.time() - t0:.0f} s", file=sys.stderr)
+            results[str(seed)][name] = evaluate(det, seed)
+            dets[name] = out
+    rows = list(results[str(args.seeds[0])])
+    tests = {}
+    for a in rows[1:]:
+        if a.startswith(args.tuned_name):
+            continue
+        for name in PAIRED:
+            tests[(a, args.tuned_name, name)] = paired(results, a, args.tuned_name, args.seeds, name)
+    latency = {name: latency_p50(Detector.load(path)) for name, path in dets.items()}
+    md = markdown(results, rows, args.seeds, tests, latency)
+    print(md)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"seeds": args.seeds, "config": args.config, "sets": SETS, "machine": machine(),
+               "fit_seconds": fit_seconds, "latency_p50_ms": latency,
+               "paired_bootstrap": [{"a": a, "b": b, "set": n, "diff": d, "lo": lo, "hi": hi}
+                                    for (a, b, n), (d, lo, hi) in tests.items()],
+               "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
+                           for s, rr in results.items()}}
+    (out / "detector_quality.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    (out / "detector_quality.md").write_text(md)
+    print(f"wrote {out / 'detector_quality.json'} and {out / 'detector_quality.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

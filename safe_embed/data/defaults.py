@@ -1,0 +1,34 @@
+"""The default data design, shared by training (``configs/train/base.yaml``) and detectors
+(``configs/detector/default.yaml``), so a default detector is built from the splits its default encoder saw.
+
+Realistic traffic (GuardReasoner's training prompts, ordinary Alpaca instructions) is the core; unsafe breadth
+(ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not-Answer) is sampled so the classes and the styles stay balanced;
+look-alikes (OKTest, Safety-Contrast edits, target-swap twins) teach that a harmful word is not a harmful request.
+JBB is held out whole (its 100 harmful/benign pairs are a test set), and XSTest always is.
+"""
+
+from __future__ import annotations
+
+DEFAULT_SOURCES: list[dict] = [
+    {"name": "guardreasoner-train"},
+    {"name": "alpaca", "sample": 2000},
+    {"name": "alert", "sample": 1500},
+    {"name": "safety-tuned-llamas", "sample": 700},
+    {"name": "advbench"},
+    {"name": "do-not-answer"},
+    {"name": "oktest"},
+    {"name": "safety-contrast", "sample": 1000},
+    {"name": "target-swap", "per_prompt": 2, "sample": 800},
+]
+DEFAULT_HELD_OUT: list[str] = ["jbb"]
+DEFAULT_TAXONOMY = "mlcommons"
+
+
+def default_held_out(sources: list) -> list[str]:
+    """The default held-out sets, less any that ``sources`` names (naming a set as a source trains on it).
+
+    >>> default_held_out([{"name": "alpaca"}]), default_held_out([{"name": "jbb"}])
+    (['jbb'], [])
+    """
+    named = {s.get("name") if isinstance(s, dict) else getattr(s, "name", s) for s in sources}
+    return [h for h in DEFAULT_HELD_OUT if h not in named]

@@ -1,0 +1,93 @@
+"""Building a detector directory from an encoder (a name, a model directory, or a training run) and its data.
+
+A training run (the directory ``safe-embed fit`` prints, or its ``encoder/``) carries ``splits.json``: the
+detector then reads the run's splits instead of re-deriving them, so its exemplars come from the run's train
+split, its calibration prompts from the run's val split, and nothing the run tested on or held out is used. Without
+an exemplar config it uses the run's own data spec.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from safe_embed.data.dataset import Assigned
+from safe_embed.detector.detector import Detector, DetectorSettings
+from safe_embed.detector.exemplars import ExemplarSets, load_exemplars
+from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
+
+logger = logging.getLogger(__name__)
+
+SPLITS_FILE = "splits.json"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What ``--model`` points at: the encoder to load and, for a training run, its recorded splits."""
+
+    encoder: str
+    run_dir: Path | None = None
+    assigned: Assigned | None = None
+
+
+def resolve_model(model: str | os.PathLike[str]) -> ModelRef:
+    """A run directory (``RUN`` or ``RUN/encoder`` with ``RUN/splits.json``), or any other model reference."""
+    p = Path(model).expanduser()
+    if (p / "encoder").is_dir() and (p / SPLITS_FILE).is_file():
+        run, enc = p, p / "encoder"
+    elif p.is_dir() and (p.parent / SPLITS_FILE).is_file() and p.name == "encoder":
+        run, enc = p.parent, p
+    else:
+        return ModelRef(str(model))
+    return ModelRef(str(enc), run, Assigned.load(run / SPLITS_FILE))
+
+
+def trained_on_held_out(ref: ModelRef, held_out: list[str]) -> list[str]:
+    """Sets the run trained on that the detector holds out as test data (its figures there are not held out)."""
+    if ref.assigned is None:
+        return []
+    trained = {s.get("name") for s in ref.assigned.spec.get("sources", []) if isinstance(s, dict)}
+    return sorted(trained & set(held_out))
+
+
+def detector_data(ref: ModelRef, exemplars: str | os.PathLike[str] | list | dict | None = None,
+                  seed: int | None = None, data_dir: str | os.PathLike[str] | None = None) -> ExemplarSets:
+    """Exemplars and calibration prompts for ``ref``: the given config, else the run's own spec, else the default."""
+    config = exemplars
+    if config is None and ref.assigned is not None:
+        config = dict(ref.assigned.spec)
+    sets = load_exemplars(config, seed=seed, data_dir=data_dir, assigned=ref.assigned)
+    both = trained_on_held_out(ref, sets.provenance.get("held_out", []))
+    if both:
+        logger.warning("the encoder's run trained on %s, which this detector holds out as test data: its figures "
+                       "on %s are not held out.", both, both)
+    return sets
+
+
+def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
+                    exemplars: str | os.PathLike[str] | list | dict | None = None,
+                    rule: ScoringRule | str = DEFAULT_RULE, method: str = "fpr", target_fpr: float = 0.05,
+                    settings: DetectorSettings | None = None, seed: int | None = None,
+                    data_dir: str | os.PathLike[str] | None = None, device: str | None = None,
+                    cache: bool = True, splits_from: str | os.PathLike[str] | None = None) -> Detector:
+    """Build, calibrate and save a detector; returns it. ``splits_from`` (a run directory) reuses that run's
+    splits for another encoder, e.g. a frozen baseline compared on the same splits.
+
+    >>> # det = export_detector("runs/lora_minilm/final", "detectors/default")
+    """
+    from safe_embed.encoders import load_encoder
+
+    ref = resolve_model(model)
+    if splits_from is not None:
+        ref = ModelRef(ref.encoder, Path(splits_from), Assigned.load(Path(splits_from) / SPLITS_FILE))
+    sets = detector_data(ref, exemplars, seed, data_dir)
+    settings = settings or DetectorSettings()
+    settings.seed = int(sets.provenance.get("seed", settings.seed))
+    encoder = load_encoder(ref.encoder, cache=cache, device=device)
+    det = Detector.build(encoder, sets, rule=rule, method=method, target_fpr=target_fpr, settings=settings)
+    det.provenance["model"] = str(model)
+    det.provenance["exemplars"] = None if exemplars is None else str(exemplars)
+    det.save(out)
+    return det

@@ -1,0 +1,50 @@
+"""Taxonomies: the shipped MLCommons map covers Do-Not-Answer, ALERT and JBB; user maps; required mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from safe_embed.data import load_labelled
+from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.data.taxonomy import Taxonomy, load_taxonomy
+from safe_embed.errors import ConfigError
+
+MLCOMMONS = {f"S{i}" for i in range(1, 15)}
+
+
+@pytest.mark.parametrize("source,n", [("do-not-answer", 12), ("alert", 32), ("jbb", 10)])
+def test_mlcommons_maps_every_category_of_the_three_sets(source, n, data_dir):
+    t = load_taxonomy("mlcommons")
+    assert set(t.categories) == MLCOMMONS
+    rows = load_labelled(source, data_dir)
+    cats = {r.source_category for r in rows if r.label == "unsafe"}
+    assert len(cats) == n
+    assert t.unmapped(rows) == {}
+    mapped = t.apply(rows, require_mapped=True)
+    assert {r.category.split(":")[0] for r in mapped if r.label == "unsafe"} <= MLCOMMONS
+
+
+def test_unmapped_categories_pass_through_unless_required():
+    t = Taxonomy("mine", {"A": "Alpha"}, {"src": {"x": "A"}})
+    rows = [LabelledPrompt("p", "unsafe", category="x", source="src"),
+            LabelledPrompt("q", "unsafe", category="y", source="src"),
+            LabelledPrompt("r", "unsafe", category="x", source="other")]
+    assert [r.category for r in t.apply(rows)] == ["A: Alpha", "y", "x"]
+    assert [r.source_category for r in t.apply(rows)] == ["x", "y", "x"]
+    with pytest.raises(ConfigError, match=r"does not map these categories \(other: x; src: y\)"):
+        t.apply(rows, require_mapped=True)
+
+
+def test_a_user_taxonomy_file(tmp_path):
+    p = tmp_path / "policy.yaml"
+    p.write_text("name: acme\ncategories: {P1: Fraud, P2: Violence}\nmap:\n  mine: {scam: P1, attack: P2}\n")
+    t = load_taxonomy(p)
+    assert t.name == "acme" and t.label("mine", "scam") == "P1: Fraud"
+    p.write_text("categories: {P1: Fraud}\nmap:\n  mine: {scam: P9}\n")
+    with pytest.raises(ConfigError, match=r"unknown code\(s\) \['P9'\]"):
+        load_taxonomy(p)
+    with pytest.raises(ConfigError, match=r"taxonomy not found.*mlcommons"):
+        load_taxonomy("nope")
+    p.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="needs 'categories'"):
+        load_taxonomy(p)
