@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, data_dir, machine, pct  # noqa: E402
+from _common import ROOT, data_dir, machine, pct
 
 SETS = ["xstest", "jbb", "guardreasoner-train:test", "alpaca:test", "oktest-heldout", "dna-test", "beavertails"]
 METRICS = ["auroc", "f1", "precision", "recall", "fpr", "tpr_at_fpr_1", "tpr_at_fpr_5"]
@@ -146,11 +146,12 @@ def main() -> int:
     from safe_embed.detector.scoring import DEFAULT_RULE
 
     frozen = args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
-                             "MiniLM frozen + head=all-MiniLM-L6-v2:head"]
+                             "MiniLM frozen + head=all-MiniLM-L6-v2:head",
+                             f"mpnet off-the-shelf ({DEFAULT_RULE})=sbert-all:{DEFAULT_RULE}"]
     runs = Path(args.runs)
     results: dict = {}
     dets: dict[str, Path] = {}
-    fit_seconds = {}
+    fit_seconds, build_seconds = {}, {}
     for seed in args.seeds:
         run = fit(args.config, seed, runs / f"seed{seed}" / "run", args.reuse, args.fit_arg)
         fit_seconds[seed] = float((run / "fit_seconds.txt").read_text()) if (run / "fit_seconds.txt").is_file() else None
@@ -170,6 +171,7 @@ def main() -> int:
                 # frozen rows use the tuned run's data and splits (its splits.json): every row sees the same data
                 det = export_detector(model, out, rule=ScoringRule(rule),
                                       splits_from=None if model == str(run) else run)
+            build_seconds.setdefault(name, {})[seed] = round(time.time() - t0, 1)
             print(f"seed {seed}: {name}: built in {time.time() - t0:.0f} s", file=sys.stderr)
             results[str(seed)][name] = evaluate(det, seed)
             dets[name] = out
@@ -186,7 +188,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"seeds": args.seeds, "config": args.config, "sets": SETS, "machine": machine(),
-               "fit_seconds": fit_seconds, "latency_p50_ms": latency,
+               "fit_seconds": fit_seconds, "build_seconds": build_seconds, "latency_p50_ms": latency,
                "paired_bootstrap": [{"a": a, "b": b, "set": n, "diff": d, "lo": lo, "hi": hi}
                                     for (a, b, n), (d, lo, hi) in tests.items()],
                "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}

@@ -9,6 +9,7 @@ from safe_embed.evaluate.base import Evaluator
 
 from safe_embed.data.schemas import TaxonomyPrompt
 from safe_embed.encoders.base import Encoder
+from safe_embed.errors import DataError
 from safe_embed.metrics import categorical_purity, group_mean
 
 
@@ -24,7 +25,10 @@ class CategoricalPurityResult:
 class CategoricalPurity(Evaluator):
     """Higher is better: a prompt's k nearest neighbours share its harm category.
 
-    >>> # CategoricalPurity(load_do_not_answer(d), k=10)(encoder)["categorical_purity/mean"]
+    >>> from safe_embed.encoders.fake import HashEncoder
+    >>> prompts = [TaxonomyPrompt(i, "", c, "", f"{c} question {i}") for i, c in enumerate(["bomb", "bomb", "scam", "scam"])]
+    >>> CategoricalPurity(prompts, k=1)(HashEncoder(dim=64))["categorical_purity/mean"]
+    1.0
     """
 
     name = "categorical_purity"
@@ -32,9 +36,9 @@ class CategoricalPurity(Evaluator):
 
     def __init__(self, prompts: list[TaxonomyPrompt], k: int = 10) -> None:
         if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+            raise DataError(f"k must be >= 1, got {k}")
         if len(prompts) <= k:
-            raise ValueError(f"Categorical Purity with k={k} needs more than {k} prompts, got {len(prompts)}")
+            raise DataError(f"Categorical Purity with k={k} needs more than {k} prompts, got {len(prompts)}")
         self.prompts = prompts
         self.k = k
 

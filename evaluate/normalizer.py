@@ -42,7 +42,9 @@ def ordered_sample(prompts: list[LabelledPrompt]) -> list[str]:
 class AvgCosine(Evaluator):
     """Mean head x tail cosine of an encoder on the normalization sample.
 
-    >>> # AvgCosine.from_data_dir("../shared/data")(encoder)  -> {"avg_cosine/value": 0.08...}
+    >>> from safe_embed.encoders.fake import HashEncoder
+    >>> v = AvgCosine.from_data_dir()(HashEncoder(dim=64))["avg_cosine/value"]; -1.0 < v < 1.0
+    True
     """
 
     name = "avg_cosine"

@@ -16,6 +16,8 @@ import numpy as np
 from safe_embed.evaluate.plots import heatmap, tsne_map
 from safe_embed.evaluate.suite import SuiteResult
 
+from safe_embed.errors import DataError
+
 logger = logging.getLogger(__name__)
 
 PAPER_NOTE = ("Normalized cosine = (cos - avg) / (1 - avg). Safety-Challenging and Safety-Contrast: lower is better "
@@ -73,7 +75,7 @@ def write_report(results: list[SuiteResult], out: Path, failures: dict[str, str]
                  tsne: bool = True, seed: int = 0) -> dict[str, Path]:
     """Write metrics.json, report.md, heatmaps and t-SNE maps into ``out``; return the paths written."""
     if not results:
-        raise ValueError("no results to report")
+        raise DataError("no results to report")
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     if len(results) == 1:

@@ -15,6 +15,7 @@ from safe_embed.evaluate.safety_contrast import SafetyContrast
 from safe_embed.data.paper import load_contrast, load_do_not_answer, load_xstest_aug
 from safe_embed.data.schemas import ContrastItem, PromptPair, TaxonomyPrompt
 from safe_embed.encoders.base import Encoder
+from safe_embed.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +55,16 @@ class SafeEmbedSuite:
     ``avg_cosine``: a number, ``"paper"`` (the paper's published value for the model) or ``"sample"`` (computed on
     the BeaverTails sample with the paper's protocol).
 
-    >>> # SafeEmbedSuite.from_data_dir("../shared/data").run(load_encoder("all-MiniLM-L6-v2"))
+    >>> from safe_embed.encoders.fake import HashEncoder
+    >>> SafeEmbedSuite.from_data_dir().run(HashEncoder(dim=64)).k
+    10
     """
 
     def __init__(self, pairs: list[PromptPair], contrast: list[ContrastItem], taxonomy: list[TaxonomyPrompt],
                  k: int = 10, avg_cosine: str | float = "sample", normalizer: AvgCosine | None = None) -> None:
         self.avg_spec = parse_avg_cosine(avg_cosine)
         if self.avg_spec == "sample" and normalizer is None:
-            raise ValueError("avg_cosine='sample' needs a normalizer (AvgCosine)")
+            raise ConfigError("avg_cosine='sample' needs a normalizer (AvgCosine)")
         self.normalizer = normalizer
         self.challenging = SafetyChallenging(pairs)
         self.contrast = SafetyContrast(contrast)

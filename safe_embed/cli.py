@@ -1,11 +1,15 @@
 """The ``safe-embed`` command. Thin: each subcommand lives in ``safe_embed.commands.<name>``.
 
-Every project error (:class:`safe_embed.errors.SafeEmbedError`) prints as one line ``error: ...`` and exits 2.
+Every project error (:class:`safe_embed.errors.SafeEmbedError`) prints as one line ``error: ...`` and exits 2; any
+other failure prints one ``error: internal error ...`` line and exits 1. ``--debug`` prints the traceback instead.
+A command's results go to stdout (``args.stdout``) and nothing else does: while a command runs, anything a library
+prints is sent to stderr, so ``safe-embed detect DIR "text" | jq`` always reads clean JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -35,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="safe-embed", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"safe-embed {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in PASSTHROUGH:
         sub.add_parser(name, help="train an encoder from a YAML config (LightningCLI; see `safe-embed fit -h`)",
@@ -51,28 +56,43 @@ def _setup_logging(verbosity: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    out = sys.stdout
     if argv and argv[0] in PASSTHROUGH:
         _setup_logging(1)
         module, func = PASSTHROUGH[argv[0]].split(":")
-        try:
-            return getattr(importlib.import_module(module), func)(argv[1:]) or 0
-        except SafeEmbedError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        rest = [a for a in argv[1:] if a != "--debug"]
+        return _guarded(lambda: getattr(importlib.import_module(module), func)(rest, out=out), debug)
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    args.stdout = out
+    return _guarded(lambda: args.func(args), args.debug)
+
+
+def _guarded(call, debug: bool) -> int:
+    """Run a command with stdout kept for its results; every failure is one ``error:`` line."""
     try:
-        return args.func(args) or 0
+        with contextlib.redirect_stdout(sys.stderr):
+            return call() or 0
     except SafeEmbedError as e:
+        if debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - anything else still ends in one line, unless --debug
+        if debug:
+            raise
+        msg = str(e).splitlines()[0][:300] if str(e) else ""
+        print(f"error: internal error {type(e).__name__}: {msg} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,3 +17,7 @@ class ModelError(SafeEmbedError, ValueError):
 
 class ConfigError(SafeEmbedError, ValueError):
     """A configuration value is invalid."""
+
+
+class ServiceUnavailableError(SafeEmbedError, RuntimeError):
+    """A service part is not running, or did not start."""

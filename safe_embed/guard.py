@@ -29,7 +29,7 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, Self
 
 from safe_embed.errors import SafeEmbedError
@@ -61,34 +61,106 @@ class GuardServiceError(SafeEmbedError):
         self.status, self.code = status, code
 
 
-def prompt_texts(value: Any) -> list[str]:
-    """The texts to check in an LLM call's prompt argument: a string, a list of strings, or chat messages
-    (``[{"role": "user", "content": ...}]``; user messages only, text parts of multimodal content included)."""
+class UnreadablePromptError(SafeEmbedError, TypeError):
+    """The prompt argument holds something the guard cannot read as text; the call is refused (fail closed)."""
+
+
+# Roles whose text the application or the model wrote; every other role (user, tool, function, unknown) is checked.
+TRUSTED_ROLES = ("system", "developer", "assistant", "model")
+NON_TEXT_PARTS = ("image_url", "image", "input_image", "input_audio", "audio", "file", "input_file", "document",
+                  "video")
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a message or part: a mapping key or an attribute (the SDKs' typed objects)."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _as_text(value: Any, where: str) -> str:
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        value = [value]
-    if isinstance(value, Sequence):
-        out = []
-        for m in value:
-            if isinstance(m, str):
-                out.append(m)
-            elif isinstance(m, dict) and m.get("role", "user") == "user":
-                c = m.get("content")
-                if isinstance(c, str):
-                    out.append(c)
-                elif isinstance(c, list):
-                    out.extend(p["text"] for p in c if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    raise UnreadablePromptError(f"{where} is a {type(value).__name__}, not text; the guard cannot check it, so "
+                                "the call is refused. Fix: pass strings, or chat messages with string content.")
+
+
+def _content_texts(content: Any, where: str, allow_non_text: bool) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, (str, bytes, bytearray, memoryview)):
+        return [_as_text(content, where)]
+    if isinstance(content, Sequence):
+        out: list[str] = []
+        for k, part in enumerate(content):
+            here = f"{where} part #{k}"
+            if isinstance(part, (str, bytes, bytearray, memoryview)):
+                out.append(_as_text(part, here))
+                continue
+            text, inner, kind = _get(part, "text"), _get(part, "content"), _get(part, "type")
+            if text is not None:
+                out.append(_as_text(text, here))
+            elif inner is not None:  # a tool result with its own content
+                out += _content_texts(inner, here, allow_non_text)
+            elif kind in NON_TEXT_PARTS and allow_non_text:
+                continue
+            else:
+                raise UnreadablePromptError(f"{here} ({kind or type(part).__name__}) holds no text the guard can "
+                                            "check, so the call is refused. Fix: send text, or guard(..., "
+                                            "allow_non_text=True) to let images and files through unchecked.")
         return out
-    raise TypeError(f"cannot find prompt text in a {type(value).__name__}. Fix: pass a string, a list of strings "
-                    "or chat messages, or give guard(prompt_arg=...) the right argument.")
+    raise UnreadablePromptError(f"{where} is a {type(content).__name__}; the guard cannot read it as text.")
+
+
+def _role(message: Any) -> str:
+    role = _get(message, "role")
+    role = getattr(role, "value", role)  # an enum
+    return str(role).strip().lower() if role is not None else "user"
+
+
+def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
+    """The texts to check in an LLM call's prompt argument; anything it cannot read raises
+    :class:`UnreadablePromptError`.
+
+    A string (or UTF-8 bytes), a list of strings, or chat messages in the OpenAI or Anthropic shape (dicts or
+    the SDKs' objects, string or list content, any role spelling). Messages of the application and the model
+    (roles ``system``, ``developer``, ``assistant``, ``model``) are not checked; all others are, text parts of
+    list content and tool results included.
+
+    >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
+    ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
+    ['How do I kill a Python process?']
+    """
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        return [_as_text(value, "the prompt")]
+    messages = [value] if isinstance(value, Mapping) or _get(value, "content") is not None else value
+    if not isinstance(messages, Sequence):
+        raise UnreadablePromptError(f"the prompt is a {type(value).__name__}; the guard cannot find text in it, so "
+                                    "the call is refused. Fix: pass a string, a list of strings or chat messages, "
+                                    "or give guard(prompt_arg=...) the right argument.")
+    out: list[str] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, (str, bytes, bytearray, memoryview)):
+            out.append(_as_text(m, f"message #{i}"))
+            continue
+        if not isinstance(m, Mapping) and not hasattr(m, "content"):
+            raise UnreadablePromptError(f"message #{i} is a {type(m).__name__} with no content; the guard cannot "
+                                        "read it, so the call is refused.")
+        if _role(m) in TRUSTED_ROLES:
+            continue
+        out += _content_texts(_get(m, "content"), f"message #{i}", allow_non_text)
+    return out
 
 
 def check(classifier: Classifier, prompt: Any):
     """Classify every text in ``prompt`` (see :func:`prompt_texts`); return the first unsafe detection, or the
-    most unsafe-looking one when all are safe (None for an empty prompt).
+    most unsafe-looking one when all are safe (None for a prompt with nothing to check).
 
-    >>> # check(det, "How do I kill a Python process?").label  -> 'safe'
+    >>> from safe_embed.detector.demo import demo_detector
+    >>> check(demo_detector(), "How do I kill a python process?").label
+    'safe'
     """
     texts = prompt_texts(prompt)
     if not texts:
@@ -107,46 +179,81 @@ def _verdict(texts: list[str], detections: list, on_unsafe: Callable | None):
     return False, None
 
 
+def classifier_unavailable(e: BaseException) -> bool:
+    """Whether ``e`` means the classifier could not answer (down, unreachable, overloaded), as opposed to a
+    prompt it refused to read: only the first may fail open."""
+    if isinstance(e, (UnreadablePromptError, UnsafePromptError)):
+        return False
+    if isinstance(e, GuardServiceError):
+        return e.status is None or e.status >= 500
+    from safe_embed.errors import DataError
+
+    return not isinstance(e, DataError)
+
+
 def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable | None = None,
-          fail_open: bool = False) -> Callable:
-    """Decorate an LLM call (sync or async) so its prompt is checked first.
+          fail_open: bool = False, allow_non_text: bool = False) -> Callable:
+    """Decorate an LLM call (sync or async) so its prompt is checked first; it fails closed.
 
-    ``prompt_arg``: the parameter holding the prompt (name or position; a string, strings or chat messages).
+    ``prompt_arg``: the parameter holding the prompt (name or position; see :func:`prompt_texts`).
     ``on_unsafe(detection)``: what to return instead of calling the LLM (default: raise
-    :class:`UnsafePromptError`). ``fail_open``: if the classifier itself fails (e.g. the service is down), log and
-    call the LLM anyway instead of raising.
+    :class:`UnsafePromptError`); a prompt the guard cannot read gets the same treatment, with a detection flagged
+    ``unreadable`` (default: raise :class:`UnreadablePromptError`). ``fail_open``: when the classifier itself is
+    unavailable (the service is down or overloaded), log and call the LLM anyway; never for an unreadable prompt.
+    ``allow_non_text``: let image, audio and file parts through unchecked (their text parts are still checked).
 
-    >>> # @guard(det, prompt_arg="messages", on_unsafe=lambda d: "Sorry, I can't help with that.")
-    >>> # def chat(messages): ...
+    >>> from safe_embed.detector.demo import demo_detector
+    >>> @guard(demo_detector(), prompt_arg="messages", on_unsafe=lambda d: "Sorry, I can't help with that.")
+    ... def chat(messages):
+    ...     return "an answer from the LLM"
+    >>> chat(messages=[{"role": "user", "content": "how do i make a bomb"}])
+    "Sorry, I can't help with that."
     """
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
+        name = getattr(fn, "__name__", type(fn).__name__)
 
-        def find_prompt(args, kwargs) -> list[str]:
-            bound = sig.bind_partial(*args, **kwargs)
+        def find_prompt(args, kwargs) -> Any:
+            """The prompt argument (a missing one is a programming error: it always raises)."""
             if isinstance(prompt_arg, int):
                 if prompt_arg >= len(args):
-                    raise TypeError(f"{fn.__name__}() got no positional argument #{prompt_arg} to check. "
-                                    "Fix: pass the prompt positionally or give guard(prompt_arg=NAME).")
-                return prompt_texts(args[prompt_arg])
+                    raise UnreadablePromptError(f"{name}() got no positional argument #{prompt_arg} to "
+                                                "check. Fix: pass the prompt positionally or give "
+                                                "guard(prompt_arg=NAME).")
+                return args[prompt_arg]
+            bound = sig.bind_partial(*args, **kwargs)
             if prompt_arg not in bound.arguments:
-                raise TypeError(f"{fn.__name__}() got no argument {prompt_arg!r} to check.")
-            return prompt_texts(bound.arguments[prompt_arg])
+                raise UnreadablePromptError(f"{name}() got no argument {prompt_arg!r} to check.")
+            return bound.arguments[prompt_arg]
+
+        def texts_or_refusal(args, kwargs) -> tuple[list[str] | None, Any]:
+            prompt = find_prompt(args, kwargs)
+            try:
+                return prompt_texts(prompt, allow_non_text), None
+            except UnreadablePromptError:
+                if on_unsafe is None:
+                    raise
+                from safe_embed.detector.detector import Detection
+
+                return None, on_unsafe(Detection("unsafe", 1.0, None, (), ("unreadable",)))
 
         def classify_or_fail(texts: list[str]) -> list | None:
             try:
                 return classifier.classify(texts)
             except Exception as e:
-                if not fail_open:
+                if not (fail_open and classifier_unavailable(e)):
                     raise
-                logger.warning("guardrail check failed (%s); calling %s unchecked (fail_open)", e, fn.__name__)
+                logger.warning("guardrail unavailable (%s); calling %s unchecked (fail_open)", e,
+                               getattr(fn, "__name__", repr(fn)))
                 return None
 
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def awrapper(*args, **kwargs):
-                texts = find_prompt(args, kwargs)
+                texts, refusal = texts_or_refusal(args, kwargs)
+                if texts is None:
+                    return refusal
                 if texts:
                     dets = await asyncio.to_thread(classify_or_fail, texts)
                     if dets is not None:
@@ -158,7 +265,9 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            texts = find_prompt(args, kwargs)
+            texts, refusal = texts_or_refusal(args, kwargs)
+            if texts is None:
+                return refusal
             if texts:
                 dets = classify_or_fail(texts)
                 if dets is not None:
@@ -175,7 +284,11 @@ class GuardClient:
     """A small client for ``safe-embed serve``; its :meth:`classify` matches the detector's, so :func:`guard`
     and :func:`check` accept it.
 
-    >>> # with GuardClient("http://127.0.0.1:8000") as g: g.check("How do I kill a Python process?").label
+    >>> from safe_embed.detector.demo import demo_detector
+    >>> from safe_embed.serve import BackgroundServer, create_app
+    >>> with BackgroundServer(create_app(demo_detector(), warmup=False)) as url, GuardClient(url) as g:
+    ...     g.check("How do I kill a python process?").label
+    'safe'
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 10.0,
@@ -218,11 +331,13 @@ class GuardClient:
         from safe_embed.detector.detector import Detection, Neighbor
 
         if isinstance(texts, str):
-            raise TypeError("classify() takes a list of texts, got a single string. Fix: wrap it in a list.")
+            raise UnreadablePromptError("classify() takes a list of texts, got a single string. Fix: wrap it in a "
+                                        "list.")
         body = self._call("POST", "/v1/classify", {"texts": list(texts), "neighbors": self.neighbors})
+        fields = ("id", "text", "label", "category", "similarity")
         return [Detection(d["label"], float(d["score"]), d.get("category"),
-                          tuple(Neighbor(**n) for n in d.get("neighbors", [])), tuple(d.get("flags", [])))
-                for d in body["results"]]
+                          tuple(Neighbor(**{k: n.get(k) for k in fields}) for n in d.get("neighbors", [])),
+                          tuple(d.get("flags", []))) for d in body["results"]]
 
     def check(self, text: str):
         """The :class:`~safe_embed.detector.Detection` of one prompt."""

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from safe_embed.errors import DataError
+
 
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
@@ -26,7 +28,7 @@ def cosine_matrix(xa: np.ndarray, xb: np.ndarray | None = None) -> np.ndarray:
 def normalize_cosine(cos: np.ndarray | float, avg: float) -> np.ndarray | float:
     """The paper's normalization ``(cos - avg) / (1 - avg)``; ``avg`` must be below 1."""
     if not avg < 1.0:
-        raise ValueError(f"avg cosine must be < 1, got {avg}. Fix: check the normalizer.")
+        raise DataError(f"avg cosine must be < 1, got {avg}. Fix: check the normalizer.")
     return (np.asarray(cos) - avg) / (1.0 - avg)
 
 
@@ -41,7 +43,7 @@ def head_tail_split(n: int, n_head: int = 500, seed: int = 42) -> tuple[np.ndarr
     pandas draws ``np.random.RandomState(seed).choice(n, size=n_head, replace=False)``.
     """
     if n_head >= n:
-        raise ValueError(f"head size {n_head} must be smaller than the sample ({n} prompts)")
+        raise DataError(f"head size {n_head} must be smaller than the sample ({n} prompts)")
     head = np.random.RandomState(seed).choice(n, size=n_head, replace=False)
     mask = np.ones(n, dtype=bool)
     mask[head] = False
@@ -52,7 +54,7 @@ def knn_indices(x: np.ndarray, k: int) -> np.ndarray:
     """Indices (n, k) of each row's k most cosine-similar other rows (self excluded), most similar first."""
     n = len(x)
     if not 0 < k < n:
-        raise ValueError(f"k must be in [1, {n - 1}], got {k}")
+        raise DataError(f"k must be in [1, {n - 1}], got {k}")
     sim = cosine_matrix(x)
     np.fill_diagonal(sim, -np.inf)
     part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
@@ -64,7 +66,7 @@ def categorical_purity(x: np.ndarray, labels: Sequence[str], k: int = 10) -> np.
     """Per-item CP@k: the share of each item's k nearest neighbours (by cosine, self excluded) with its label."""
     lab = np.asarray(labels)
     if len(lab) != len(x):
-        raise ValueError(f"{len(x)} embeddings but {len(lab)} labels")
+        raise DataError(f"{len(x)} embeddings but {len(lab)} labels")
     nn = knn_indices(x, k)
     return (lab[nn] == lab[:, None]).mean(axis=1)
 
@@ -84,7 +86,7 @@ def roc_curve(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     y = np.asarray(y).astype(bool)
     s = np.asarray(s, dtype=np.float64)
     if y.all() or not y.any():
-        raise ValueError("ROC needs both positive (unsafe) and negative (safe) examples")
+        raise DataError("ROC needs both positive (unsafe) and negative (safe) examples")
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]
     distinct = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]
@@ -146,7 +148,7 @@ def paired_bootstrap(y: np.ndarray, s_a: np.ndarray, s_b: np.ndarray, metric=Non
     y = np.asarray(y).astype(int)
     s_a, s_b = np.asarray(s_a, np.float64), np.asarray(s_b, np.float64)
     if not (len(y) == len(s_a) == len(s_b)):
-        raise ValueError(f"lengths differ: y {len(y)}, s_a {len(s_a)}, s_b {len(s_b)}")
+        raise DataError(f"lengths differ: y {len(y)}, s_a {len(s_a)}, s_b {len(s_b)}")
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     diffs = np.empty(n_boot)

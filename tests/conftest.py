@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("SAFE_EMBED_DATA") or ROOT.parent / "shared" / "data").resolve()
-
-os.environ["SAFE_EMBED_DATA"] = str(DATA_DIR)  # absolute, so subprocesses run elsewhere (DDP) find it too
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("WANDB_MODE", "offline")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+DATA_DIR = Path(os.environ["SAFE_EMBED_DATA"])  # made absolute by the root conftest.py
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +43,7 @@ def hash_encoder():
     return HashEncoder(dim=64)
 
 
-# --- issue 5: tiny saved models and the fake OpenAI-compatible server -------------------------------------
+# --- tiny saved models and the fake OpenAI-compatible server ---------------------------------------------------
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """A tiny BERT with a pooler saved with save_pretrained (the SimCSE format)."""
@@ -75,7 +69,7 @@ def fake_openai():
         yield srv
 
 
-# --- issue 4: a tiny sentence-transformers model and a tiny detector directory -----------------------------------
+# --- a tiny sentence-transformers model and a tiny detector directory -----------------------------------------
 @pytest.fixture(scope="session")
 def tiny_st_dir(tmp_path_factory) -> Path:
     """A tiny BERT (hidden 16) with mean pooling, saved as a sentence-transformers directory."""

@@ -98,7 +98,7 @@ def test_unknown_model(data_dir, capsys, tmp_path):
 def test_bad_avg_cosine_and_k(data_dir, capsys):
     assert _run(["evaluate", "--avg-cosine", "high", "--data-dir", str(data_dir)], capsys)[0] == 2
     code, _, err = _run(["evaluate", "--k", "0", "--data-dir", str(data_dir)], capsys)
-    assert code == 2 and "--k 0" in err
+    assert code == 2 and "k 0 must be" in err
 
 
 def test_console_script_exit_code(tmp_path):

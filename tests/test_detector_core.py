@@ -96,7 +96,7 @@ def test_add_makes_a_new_attack_a_neighbour_and_remove_takes_it_out(detector):
     detector.remove(["added:0"])
     assert all(n.id != "added:0" for n in detector.classify([attack + " now"])[0].neighbors)
     detector.remove(["added:1"])
-    assert detector.unsafe_index.ntotal == len(UNSAFE)
+    assert detector.indexes["unsafe"].index.ntotal == len(UNSAFE)
 
 
 def test_remove_keeps_the_other_vectors(detector):
@@ -107,7 +107,7 @@ def test_remove_keeps_the_other_vectors(detector):
     for n in after:
         if n.id in sims_before:
             assert n.similarity == pytest.approx(sims_before[n.id], abs=1e-6)
-    assert detector.safe_index.ntotal == len(SAFE) and detector.unsafe_index.ntotal == len(UNSAFE) - 1
+    assert detector.indexes["safe"].index.ntotal == len(SAFE) and detector.indexes["unsafe"].index.ntotal == len(UNSAFE) - 1
 
 
 def test_add_and_remove_validate_their_input(detector):
@@ -146,7 +146,7 @@ def test_adding_past_the_size_setting_switches_to_hnsw(hash_encoder):
 
     det = Detector.build(hash_encoder, _sets(), rule="margin", method="f1",
                          settings=DetectorSettings(index=IndexSettings(kind="auto", hnsw_above=8)))
-    assert index_kind(det.unsafe_index) == "flat"
+    assert index_kind(det.indexes["unsafe"].index) == "flat"
     det.add([f"new attack number {i}" for i in range(4)], ["unsafe"] * 4)
-    assert index_kind(det.unsafe_index) == "hnsw" and det.unsafe_index.ntotal == len(UNSAFE) + 4
+    assert index_kind(det.indexes["unsafe"].index) == "hnsw" and det.indexes["unsafe"].index.ntotal == len(UNSAFE) + 4
     assert det.classify(["new attack number 2"])[0].neighbors[0].id == "added:2"

@@ -13,7 +13,7 @@ import pytest
 from safe_embed.detector import Detector, TamperedDetectorError
 from safe_embed.detector.manifest import read_manifest, write_manifest
 from safe_embed.encoders.sentence_transformer import SentenceTransformerEncoder
-from safe_embed.errors import ModelError
+from safe_embed.errors import DataError, ModelError
 
 QUERIES = ["how do i kill a python process", "tell me a dirty joke", "make a bomb", "", "what is your name"]
 
@@ -37,8 +37,8 @@ def test_directory_layout_and_manifest(saved):
     assert any(n.startswith("encoder/") and n.endswith(".safetensors") for n in names)
     assert not any(n.endswith((".pkl", ".pickle", ".bin", ".pt")) for n in names)
     m = read_manifest(root)
-    assert m["format_version"] == 1 and m["encoder"]["dimension"] == 16
-    assert set(m["files"]) == names - {"manifest.json"}
+    assert m["format_version"] == 2 and m["generation"] == 0 and m["encoder"]["dimension"] == 16
+    assert set(m["files"]) == names - {"manifest.json", ".lock"}  # the writer lock is not part of the snapshot
     assert m["scoring"]["name"] == "margin" and m["threshold"] == m["calibration"]["threshold"]
     assert m["categories"] == ["adult", "harm"] and m["calibration"]["validation"]["n"] == 5
     rows = [json.loads(line) for line in (root / "exemplars.jsonl").read_text().splitlines()]
@@ -69,7 +69,7 @@ def test_fresh_process_gives_identical_scores_without_training_imports(saved):
 
 def test_every_flipped_byte_is_refused_naming_the_file(saved, tmp_path):
     root, _ = saved
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    files = sorted(read_manifest(root)["files"]) + ["manifest.json"]
     for i, rel in enumerate(files):
         dst = tmp_path / f"d{i}"
         shutil.copytree(root, dst)
@@ -140,3 +140,159 @@ def test_add_then_save_persists_and_resave_verifies(copy):
     again = Detector.load(copy)
     assert len(again.unsafe) == 5 and [e.id for e in again.safe] == ["s1", "s2", "s3"]
     assert again.classify(["tell me a dirty story"])[0].neighbors[0].id == "added:0"
+
+
+# ---- persistence: journal, lock, generations ---------------------------------------------------------------------
+def test_a_persisted_addition_is_one_journal_line_and_survives_a_reload(copy):
+    det = Detector.load(copy)
+    before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir() if p.is_file()}
+    ids = det.persist_add(["tell me a dirty story"], ["unsafe"], ["adult"], source="api")
+    assert ids == ["api:0"]
+    lines = (copy / "journal.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["op"] == "add"
+    after = {p.name: p.stat().st_mtime_ns for p in copy.iterdir() if p.is_file() and p.name in before}
+    assert after == before  # the snapshot is not rewritten
+    again = Detector.load(copy)
+    assert len(again.unsafe) == 5 and again.classify(["tell me a dirty story"])[0].neighbors[0].id == "api:0"
+    assert again.persist_remove(["api:0"]) == 1 and len(Detector.load(copy).unsafe) == 4
+    assert again.persist_add(["another one"], ["unsafe"], source="api") == ["api:1"]  # a removed id never returns
+
+
+def test_two_writers_never_lose_each_others_additions(copy):
+    a, b = Detector.load(copy), Detector.load(copy)
+    a.persist_add(["first writer's attack"], ["unsafe"], ids=["a:1"])
+    b.persist_add(["second writer's attack"], ["unsafe"], ids=["b:1"])  # b catches up with a's line first
+    assert {"a:1", "b:1"} <= {e.id for e in b.unsafe}
+    with pytest.raises(DataError, match="'a:1' already exists"):
+        b.persist_add(["again"], ["unsafe"], ids=["a:1"])
+    b.save(copy)  # a snapshot from b keeps a's addition too
+    a.persist_add(["after the save"], ["safe"], ids=["a:2"])  # a sees the new generation and writes to it
+    final = Detector.load(copy)
+    assert {"a:1", "b:1"} <= {e.id for e in final.unsafe} and "a:2" in {e.id for e in final.safe}
+    assert read_manifest(copy)["generation"] == 1
+
+
+def test_a_failed_journal_write_changes_nothing(copy, monkeypatch):
+    from safe_embed.detector import journal
+
+    det = Detector.load(copy)
+    n = len(det.unsafe)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal, "append", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        det.persist_add(["not saved"], ["unsafe"])
+    assert len(det.unsafe) == n and len(Detector.load(copy).unsafe) == n
+    monkeypatch.undo()
+    with pytest.raises(DataError, match="category is int"):  # validated before anything is written
+        det.persist_add(["bad category"], ["unsafe"], [7])
+    assert not (copy / "journal.jsonl").exists()
+
+
+def test_a_torn_journal_tail_is_ignored_then_cut_and_a_corrupt_middle_refused(copy):
+    from safe_embed.detector import store
+
+    det = Detector.load(copy)
+    det.persist_add(["kept"], ["unsafe"], ids=["k:1"])
+    j = copy / "journal.jsonl"
+    with open(j, "ab") as f:
+        f.write(b'{"seq": 0, "op": "add", "exem')  # a writer killed mid-line
+    assert "k:1" in {e.id for e in Detector.load(copy).unsafe}
+    removed = store.open_for_writing(copy)
+    assert any("torn tail" in r for r in removed) and j.read_bytes().endswith(b"\n")
+    det2 = Detector.load(copy)
+    det2.persist_add(["next"], ["unsafe"], ids=["k:2"])
+    lines = j.read_bytes().splitlines(keepends=True)
+    j.write_bytes(lines[0][:-20] + b"X" * 19 + b"\n" + lines[1])
+    with pytest.raises(TamperedDetectorError, match=r"journal\.jsonl: the record at byte 0 does not verify"):
+        Detector.load(copy)
+
+
+def test_saves_switch_generations_atomically_and_clean_up(copy):
+    det = Detector.load(copy)
+    (copy / ".tmp-enc-crashed").mkdir()
+    (copy / "unsafe.7.faiss").write_bytes(b"left by a crashed save")
+    det.save(copy)
+    det.save(copy)
+    names = {p.name for p in copy.iterdir()}
+    assert "unsafe.2.faiss" in names and "unsafe.1.faiss" in names and "unsafe.faiss" not in names
+    assert ".tmp-enc-crashed" not in names and "unsafe.7.faiss" not in names
+    assert read_manifest(copy)["generation"] == 2 and "encoder" in names  # the encoder is shared, not copied
+
+
+def test_loads_during_saves_never_see_a_mix(copy):
+    import threading
+
+    det = Detector.load(copy)
+    stop = threading.Event()
+    errors, loads = [], [0]
+
+    def reader():
+        while not stop.is_set():
+            try:
+                d = Detector.load(copy)
+                assert len(d.unsafe) + len(d.safe) >= 8
+                loads[0] += 1
+            except Exception as e:
+                errors.append(repr(e))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i in range(8):
+            det.persist_add([f"attack number {i}"], ["unsafe"], ids=[f"s:{i}"])
+            det.save(copy)
+    finally:
+        stop.set()
+        t.join()
+    assert loads[0] >= 3 and errors == []
+
+
+def test_paths_outside_the_directory_and_symlinks_are_refused(copy, tmp_path):
+    m = json.loads((copy / "manifest.json").read_text())
+    m["exemplars"]["file"] = "../outside.jsonl"
+    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
+                                                                   "format_version")},
+                   [r for r in m["files"]])
+    with pytest.raises(TamperedDetectorError, match="points outside the detector directory"):
+        Detector.load(copy)
+
+
+def test_a_symlinked_folder_is_refused(copy, tmp_path):
+    shutil.move(str(copy / "encoder"), str(tmp_path / "elsewhere"))
+    (copy / "encoder").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(TamperedDetectorError, match="symbolic link"):
+        Detector.load(copy)
+
+
+def test_broken_files_with_fresh_checksums_give_clear_errors(copy):
+    for rel, data in (("unsafe.faiss", b"not faiss at all"),):
+        (copy / rel).write_bytes(data)
+    m = json.loads((copy / "manifest.json").read_text())
+    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
+                                                                   "format_version")}, list(m["files"]))
+    with pytest.raises(TamperedDetectorError, match=r"unsafe\.faiss: not a readable FAISS index"):
+        Detector.load(copy)
+
+
+def test_a_pickle_weight_file_is_refused_even_with_fresh_checksums(copy):
+    (copy / "encoder" / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    m = json.loads((copy / "manifest.json").read_text())
+    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
+                                                                   "format_version")},
+                   [*m["files"], "encoder/pytorch_model.bin"])
+    with pytest.raises(TamperedDetectorError, match=r"pytorch_model\.bin: a pickle-format weight file"):
+        Detector.load(copy)
+
+
+def test_bad_scoring_weights_and_threshold_edits_are_refused(copy):
+    m = json.loads((copy / "manifest.json").read_text())
+    body = {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format", "format_version")}
+    write_manifest(copy, {**body, "threshold": 0.1}, list(m["files"]))
+    with pytest.raises(TamperedDetectorError, match="threshold 0.1 differs"):
+        Detector.load(copy)
+    write_manifest(copy, {**body, "scoring": {**body["scoring"], "k": "ten"}}, list(m["files"]))
+    with pytest.raises(TamperedDetectorError, match="incomplete or invalid"):
+        Detector.load(copy)

@@ -1,15 +1,12 @@
-"""Backends on tiny models saved to disk: HF pooling (SimCSE format), sentence-T5 format, LLM2Vec's missing extra."""
+"""Backends on tiny models saved to disk: HF pooling (SimCSE format), sentence-T5 format (LLM2Vec: its own file)."""
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from safe_embed.encoders.hf_pooling import HFPoolingEncoder
-from safe_embed.encoders.llm2vec import LLM2VecEncoder, llm2vec_available, require_llm2vec
 from safe_embed.encoders.registry import load_encoder
 from safe_embed.errors import ModelError
 
@@ -93,69 +90,3 @@ def test_sentence_t5_format_loads_and_matches_its_modules(tiny_st5_dir):
             h = t5(**tok([text], return_tensors="pt")).last_hidden_state[0].numpy()
         v = h.mean(0) @ weight.T
         np.testing.assert_allclose(row, v / np.linalg.norm(v), atol=1e-5)
-
-
-def test_llm2vec_missing_extra_gives_install_command(monkeypatch):
-    monkeypatch.setitem(sys.modules, "llm2vec", None)  # as when the extra is not installed
-    assert not llm2vec_available()
-    with pytest.raises(ModelError, match=r"'llm2vec-x' needs the optional extra 'llm2vec'.*safe-embed\[llm2vec\]"):
-        LLM2VecEncoder("some/mntp", adapter="some/adapter", name="llm2vec-x").encode(["the cat"])
-    with pytest.raises(ModelError, match="transformers<=4.44.2"):
-        require_llm2vec()
-
-
-def test_llm2vec_settings_are_checked_and_identify_the_weights():
-    with pytest.raises(ModelError, match="dtype 'int8' is not supported"):
-        LLM2VecEncoder("m", dtype="int8")
-    a = LLM2VecEncoder("m", adapter="a1").identity
-    assert a != LLM2VecEncoder("m", adapter="a2").identity
-    assert a != LLM2VecEncoder("m", adapter="a1", dtype="float32").identity
-
-
-def _recording_llm2vec(monkeypatch) -> dict:
-    """Install a recording stand-in for the llm2vec package (the real one pins transformers<=4.44)."""
-    import types
-
-    calls: dict = {}
-
-    class RecordingLLM2Vec:
-        @classmethod
-        def from_pretrained(cls, base, **kwargs):
-            calls["base"], calls["kwargs"] = base, kwargs
-            return cls()
-
-        def encode(self, texts, batch_size, show_progress_bar, device):
-            calls["encode"] = (list(texts), batch_size, device)
-            return torch.arange(len(texts) * 4, dtype=torch.bfloat16).reshape(len(texts), 4)
-
-    module = types.ModuleType("llm2vec")
-    module.LLM2Vec = RecordingLLM2Vec
-    monkeypatch.setitem(sys.modules, "llm2vec", module)
-    monkeypatch.setattr("safe_embed.encoders.llm2vec.llm2vec_available", lambda: True)
-    return calls
-
-
-def test_llm2vec_is_called_as_the_paper_did(monkeypatch):
-    calls = _recording_llm2vec(monkeypatch)
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # nothing is downloaded: the stand-in loads nothing
-        monkeypatch.setenv(var, "0")
-    enc = load_encoder("llm2vec-mistral", cache=False, device="cpu", batch_size=8)
-    x = enc.encode(["the cat", "make a cake"])
-    assert calls["base"] == "McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp"
-    assert calls["kwargs"] == {"peft_model_name_or_path": "McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp-unsup-simcse",
-                               "device_map": "cpu", "torch_dtype": torch.bfloat16}
-    assert calls["encode"] == (["the cat", "make a cake"], 8, "cpu")
-    assert x.dtype == np.float32 and x.shape == (2, 4) and x[1, 0] == 4.0
-
-
-def test_llm2vec_offline_needs_local_weights_and_takes_them(monkeypatch, tmp_path):
-    calls = _recording_llm2vec(monkeypatch)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match=r"needs the Hugging Face hub \(McGill-NLP/LLM2Vec-Meta-Llama-3-8B-Instruct"
-                                         r"-mntp, McGill-NLP/LLM2Vec-Meta-Llama-3-8B-Instruct-mntp-supervised\)"):
-        load_encoder("llm2vec-llama3")
-    (tmp_path / "mntp").mkdir()
-    (tmp_path / "adapter").mkdir()
-    load_encoder("llm2vec-llama3", cache=False, device="cpu", model_path=str(tmp_path)).encode(["the cat"])
-    assert calls["base"] == str(tmp_path / "mntp")
-    assert calls["kwargs"]["peft_model_name_or_path"] == str(tmp_path / "adapter")

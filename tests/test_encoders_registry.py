@@ -1,4 +1,4 @@
-"""The encoder registry: the paper's 11 names, local weights, offline and missing-key/extra errors, the listing."""
+"""The encoder registry: the paper's 11 names, local weights, offline and missing-key errors, the listing."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ HUB_NAMES = ["sbert-paraphrase", "sup-simcse", "unsup-simcse", "st5-base", "st5-
 
 @pytest.fixture
 def no_llm2vec(monkeypatch):
-    """Make ``llm2vec`` unimportable, as when the extra is not installed."""
+    """Make the ``llm2vec`` package unimportable: the native LLM2Vec backend does not need it."""
     monkeypatch.setitem(sys.modules, "llm2vec", None)
 
 
@@ -106,9 +106,11 @@ def test_api_model_has_no_local_weights(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["llm2vec-mistral", "llm2vec-llama3"])
-def test_llm2vec_without_the_extra_names_the_install_command(name, no_llm2vec):
-    with pytest.raises(ModelError, match=r"optional extra 'llm2vec'.*pip install 'safe-embed\[llm2vec\]'"):
+def test_llm2vec_needs_no_extra_only_weights(name, no_llm2vec, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match=rf"needs the Hugging Face hub.*offline.*--model-path DIR, or --model {name}=DIR"):
         load_encoder(name)
+    assert MODELS[name].backend == "llm2vec" and MODELS[name].base_model
 
 
 def test_unknown_name_lists_the_registry():
@@ -121,7 +123,7 @@ def test_availability_covers_each_case(monkeypatch, no_llm2vec):
     assert availability("all-MiniLM-L6-v2").startswith("installed locally")
     assert availability("sup-simcse").startswith("needs the hub")
     assert availability("text-embedding-3-large").startswith("needs an API key")
-    assert availability("llm2vec-llama3").startswith("needs an optional extra")
+    assert availability("llm2vec-llama3").startswith("needs the hub")
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     assert availability("text-embedding-3-large").startswith("API key set")
 
@@ -135,7 +137,7 @@ def test_models_command_prints_the_table(capsys, monkeypatch, no_llm2vec):
     assert "SimCSE" in rows["sup-simcse"] and "hf-pooling/pooler" in rows["sup-simcse"]
     assert "3072" in rows["text-embedding-3-large"] and "needs an API key" in rows["text-embedding-3-large"]
     assert "0.721" in rows["st5-base"] and "needs the hub" in rows["st5-base"]
-    assert "needs an optional extra" in rows["llm2vec-mistral"]
+    assert "needs the hub" in rows["llm2vec-mistral"] and "optional extra" not in rows["llm2vec-mistral"]
 
 
 def test_hub_offline_reads_the_environment(monkeypatch):
@@ -149,10 +151,10 @@ def test_hub_offline_reads_the_environment(monkeypatch):
 def test_paper_comparison_config_lists_the_eleven():
     from pathlib import Path
 
-    from safe_embed.commands.evaluate import load_config
+    from safe_embed.evaluate.run import EvalConfig
 
-    cfg = load_config(str(Path(__file__).resolve().parent.parent / "configs" / "eval" / "paper_comparison.yaml"))
-    assert cfg["models"] == PAPER_NAMES and cfg["avg_cosine"] == "paper"
+    cfg = EvalConfig.from_yaml(Path(__file__).resolve().parent.parent / "configs" / "eval" / "paper_comparison.yaml")
+    assert cfg.models == PAPER_NAMES and cfg.avg_cosine == "paper"
 
 
 @pytest.mark.slow

@@ -47,8 +47,10 @@ def test_prompt_texts_reads_strings_lists_and_chat_messages():
     msgs = [{"role": "system", "content": "you are helpful"}, {"role": "user", "content": "q1"},
             {"role": "assistant", "content": "a1"},
             {"role": "user", "content": [{"type": "text", "text": "q2"}, {"type": "image_url", "image_url": {}}]}]
-    assert prompt_texts(msgs) == ["q1", "q2"]
-    with pytest.raises(TypeError, match="cannot find prompt text in a int"):
+    assert prompt_texts(msgs, allow_non_text=True) == ["q1", "q2"]
+    with pytest.raises(TypeError, match=r"part #1 \(image_url\) holds no text"):  # an image cannot be checked
+        prompt_texts(msgs)
+    with pytest.raises(TypeError, match="the prompt is a int"):
         prompt_texts(3)
 
 

@@ -63,9 +63,10 @@ def test_detectors_never_index_or_calibrate_on_test_or_held_out_text(path, data_
 def test_a_detector_from_a_run_never_calibrates_on_the_runs_training_text(tmp_path, data_dir, tiny_st_dir):
     """The run was split with seed 1; the default detector config splits with seed 0. Read alone, the two splits
     overlap; reading the run's splits.json, the detector's calibration avoids everything the run trained on."""
+    from safe_embed.train.datamodule import SafetyDataModule
+
     from safe_embed.detector.build import detector_data, resolve_model
     from safe_embed.detector.exemplars import load_exemplars
-    from safe_embed.train.datamodule import SafetyDataModule
 
     dm = SafetyDataModule(data_dir=str(data_dir), seed=1)
     dm.setup("fit")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from safe_embed.data import load_contrast, load_do_not_answer, load_xstest_aug
-from safe_embed.encoders.fake import HashEncoder
 from safe_embed.evaluate import SafeEmbedSuite
 from safe_embed.evaluate.report import render_markdown, write_report
+
+from safe_embed.data import load_contrast, load_do_not_answer, load_xstest_aug
+from safe_embed.encoders.fake import HashEncoder
 
 
 def _suite(data_dir):

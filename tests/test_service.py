@@ -149,14 +149,15 @@ def test_a_body_not_sent_as_json_gets_415(client, ctype):
     _assert_still_serving(client)
 
 
-def test_odd_unicode_is_served_and_a_lone_surrogate_id_refused(client):
+def test_odd_unicode_is_served_and_lone_surrogates_repaired(client, service):
     r = _post(client, rb'{"texts": ["caf\u00e9 \ud83d\ude00", "\ud83d"], "id": "\u00e9"}')
     assert r.status_code == 200 and r.json()["id"] == "\u00e9" and len(r.json()["results"]) == 2
+    assert r.json()["results"][1]["flags"] == ["repaired"] and r.json()["results"][0]["flags"] == []
     r = _post(client, rb'{"texts": ["a"], "id": "\ud83d"}')
-    assert r.status_code == 422 and r.json()["message"].startswith("id: ")
-    r = client.post("/v1/exemplars", content=rb'{"exemplars": [{"text": "x \ud83d", "label": "unsafe"}]}',
+    assert r.status_code == 200 and r.json()["id"] == "\ufffd"
+    r = client.post("/v1/exemplars", content=rb'{"exemplars": [{"text": "x \ud83d y", "label": "unsafe"}]}',
                     headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["error"] in ("invalid_request", "invalid_exemplars")
+    assert r.status_code == 200 and "x \ufffd y" in {e.text for e in service[1].unsafe}
     _assert_still_serving(client)
 
 

@@ -56,7 +56,7 @@ def test_ddp_ranks_get_equal_disjoint_shards():
     ex = make_examples(_rows(), {})
     shards = [list(TwinBatchSampler(ex, 8, seed=3, num_replicas=2, rank=r)) for r in (0, 1)]
     assert len(shards[0]) == len(shards[1]) == len(TwinBatchSampler(ex, 8, num_replicas=2))
-    flat = [set(i for b in s for i in b) for s in shards]
+    flat = [{i for b in s for i in b} for s in shards]
     assert not flat[0] & flat[1]
 
 

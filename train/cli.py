@@ -76,8 +76,8 @@ def expand_configs(argv: list[str], tmp_dir: str | Path) -> list[str]:
 
 
 def _cli_class():
-    from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
     from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
     from safe_embed.train.datamodule import SafetyDataModule
     from safe_embed.train.module import SafetyEncoderModule
     from safe_embed.train.tracking import make_loggers, set_checkpoint_dirs
@@ -130,8 +130,8 @@ def _cli_class():
     return SafeEmbedCLI
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``safe-embed fit``; prints the run directory as the last line."""
+def main(argv: list[str] | None = None, out=None) -> int:
+    """Entry point of ``safe-embed fit``; prints the run directory as the last line (to ``out``, default stdout)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from safe_embed.train.pipeline import run_fit
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = run_fit(cli.trainer, cli.model, cli.datamodule, compare=cli.config.compare,
                       experiment=cli.config.experiment)
     if run_dir is not None:
-        print(run_dir, flush=True)
+        print(run_dir, file=out or sys.stdout, flush=True)
     return 0
 
 

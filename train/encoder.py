@@ -97,7 +97,8 @@ def merged_copy(st: nn.Module) -> nn.Module:
 class LiveEncoder(Encoder):
     """An :class:`Encoder` over the module being trained (eval mode, no grad); identity changes per instance.
 
-    >>> # LiveEncoder(module.encoder).encode(["hi"]).shape
+    >>> LiveEncoder(load_plain_encoder("all-MiniLM-L6-v2")).encode(["hi"]).shape
+    (1, 384)
     """
 
     def __init__(self, st: nn.Module, name: str = "tuned", batch_size: int = 64) -> None:

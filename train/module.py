@@ -41,7 +41,9 @@ DEFAULT_LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "inte
 class SafetyEncoderModule(pl.LightningModule):
     """Fine-tune ``encoder`` so unsafe prompts separate from safe ones, look-alikes included.
 
-    >>> # m = SafetyEncoderModule("all-MiniLM-L6-v2", finetune="lora", lora_r=8)
+    >>> m = SafetyEncoderModule()  # the default design: LoRA on the packaged all-MiniLM-L6-v2
+    >>> m.finetune, m.trainable_params < 0.05 * m.base_params
+    ('lora', True)
     """
 
     def __init__(self, encoder: str = DEFAULT_MODEL, finetune: str = "lora", lora_r: int = 16,

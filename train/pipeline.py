@@ -45,7 +45,7 @@ def run_fit(trainer, model, datamodule, compare: bool = True, experiment: str = 
     best = load_best(trainer, model)
     meta = {"experiment": experiment, "base_model": model.encoder_ref, "finetune": model.finetune,
             "best_checkpoint": best}
-    paths = export_all(model.encoder.cpu(), run_dir, meta)
+    export_all(model.encoder.cpu(), run_dir, meta)
     if compare and not trainer.fast_dev_run:
         write_comparison(model, datamodule, run_dir, best, fit_seconds, trainer)
     finish_wandb(trainer)

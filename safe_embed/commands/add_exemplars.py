@@ -11,8 +11,9 @@ from safe_embed.errors import DataError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("add-exemplars", help="add exemplars to a detector (or remove them by id)",
                        description="Append exemplars from FILE (JSONL or CSV: text, label (unless --label), optional "
-                                   "category and id) to a detector directory and save it; new categories are "
-                                   "allowed. --remove deletes exemplars by id.")
+                                   "category and id) to a detector directory; new categories are allowed. "
+                                   "--remove deletes exemplars by id. Each change is one journal record under the "
+                                   "directory's writer lock, so a running `serve --persist` keeps it too.")
     p.add_argument("detector", metavar="DETECTOR_DIR")
     p.add_argument("file", nargs="?", default=None, metavar="FILE")
     p.add_argument("--label", choices=("safe", "unsafe"), default=None, help="label for rows without one")
@@ -30,28 +31,19 @@ def run(args: argparse.Namespace) -> int:
     if args.file is None and not args.remove:
         raise DataError("nothing to do. Fix: give FILE to add exemplars, or --remove ID ...")
     rows = read_inputs(args.file) if args.file else []
-    texts, labels, cats, ids = [], [], [], []
+    texts = [r.text for r in rows]
+    labels = []
     for r in rows:
         label = r.fields.get("label") or args.label
         if label is None:
             raise DataError(f"{args.file}:{r.line}: row has no 'label' and no --label was given. Fix: add "
                             "label safe/unsafe to the row or pass --label.")
-        if str(label).strip().lower() not in ("safe", "unsafe"):
-            raise DataError(f"{args.file}:{r.line}: label must be 'safe' or 'unsafe', got {label!r}.")
-        if not r.text.strip():
-            raise DataError(f"{args.file}:{r.line}: empty text cannot be an exemplar. Fix: remove the row.")
-        texts.append(r.text)
-        labels.append(str(label).strip().lower())
-        cats.append(r.fields.get("category") or args.category)
-        ids.append(r.fields.get("id"))
+        labels.append(label)
+    cats = [r.fields.get("category", args.category) for r in rows]
+    ids = [None if r.fields.get("id") in (None, "") else f"{args.source}:{r.fields['id']}" for r in rows]
     det = Detector.load(args.detector, device=args.device)
-    removed = det.remove(args.remove) if args.remove else 0
-    added = []
-    if texts:
-        given = all(i not in (None, "") for i in ids)
-        added = det.add(texts, labels, cats, ids=[f"{args.source}:{i}" for i in ids] if given else None,
-                        source=args.source)
-    det.save(args.detector)
+    removed = det.persist_remove(args.remove) if args.remove else 0  # each change is one journal record
+    added = det.persist_add(texts, labels, cats, ids=ids, source=args.source) if texts else []
     print(f"added {len(added)}, removed {removed}; now {len(det.unsafe)} unsafe and {len(det.safe)} safe "
           f"exemplars in {args.detector}", file=sys.stderr)
     return 0

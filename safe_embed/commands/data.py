@@ -26,8 +26,8 @@ def run_pull(args: argparse.Namespace) -> int:
 
     data_dir = resolve_data_dir(args.data_dir)
     for path in pull(args.names, data_dir, force=args.force):
-        print(f"ok {path}")
-    print(data_dir)
+        print(f"ok {path}", file=args.stdout)
+    print(data_dir, file=args.stdout)
     return 0
 
 
@@ -39,18 +39,18 @@ def run_list(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     cards = load_cards()
     state: dict[str, str] = {}
-    print(f"data directory: {data_dir}")
+    print(f"data directory: {data_dir}", file=args.stdout)
     for card in cards.values():
-        print(f"\n{card.name}: {card.title}\n  source {card.source} @ {card.revision}\n  licence: {card.licence}")
+        print(f"\n{card.name}: {card.title}\n  source {card.source} @ {card.revision}\n  licence: {card.licence}", file=args.stdout)
         for f in card.files:
             p = data_dir / f["path"]
             s = "missing" if not p.is_file() else "ok" if sha256_file(p) == f["sha256"] else "CHECKSUM MISMATCH"
             state[card.name] = s if state.get(card.name, "ok") == "ok" else state[card.name]
-            print(f"  [{s}] {f['path']} ({f.get('rows', '?')} rows; columns {', '.join(f['columns'])})")
-    print("\nregistered sets (data sources {name: NAME}; pull a missing one with `safe-embed data pull CARD`):")
+            print(f"  [{s}] {f['path']} ({f.get('rows', '?')} rows; columns {', '.join(f['columns'])})", file=args.stdout)
+    print("\nregistered sets (data sources {name: NAME}; pull a missing one with `safe-embed data pull CARD`):", file=args.stdout)
     for name, ns in NAMED_SETS.items():
         use = "test only" if name in TEST_ONLY else "source"
-        print(f"  {name:22s} [{state.get(ns.card, 'no card')}] card {ns.card}; {use}; {ns.about}")
+        print(f"  {name:22s} [{state.get(ns.card, 'no card')}] card {ns.card}; {use}; {ns.about}", file=args.stdout)
     return 0
 
 
@@ -97,9 +97,9 @@ def run_make_contrast(args: argparse.Namespace) -> int:
                             max_attempts=args.max_attempts, seed=args.seed)
     report = gen.run(sources, Path(args.out), limit=args.limit, workers=args.workers)
     print(f"{report.written} rows written, {report.already_done} already done, {len(report.skipped)} skipped, "
-          f"{report.requests} requests")
+          f"{report.requests} requests", file=args.stdout)
     if report.skipped:
         print(f"skipped ids (rerun to retry; details in {report.skipped_path}): "
               + ", ".join(str(r.id) for r in report.skipped), file=sys.stderr)
-    print(report.out)
+    print(report.out, file=args.stdout)
     return 0

@@ -24,11 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _result(det, fields: dict, no_neighbors: bool) -> dict:
+    from safe_embed.detector.text_policy import clean_json
+
     out = {k: fields[k] for k in ("id",) if k in fields}
     d = det.to_dict()
     if no_neighbors:
         d.pop("neighbors")
-    return {**out, **d}
+    return clean_json({**out, **d})  # an echoed id may hold a lone surrogate: repaired, so it encodes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     det = Detector.load(args.detector, device=args.device)
     if rows is None:
         print(json.dumps(_result(det.classify([args.prompt])[0], {}, args.no_neighbors), indent=2,
-                         ensure_ascii=False))
+                         ensure_ascii=False), file=args.stdout)
         return 0
     results = det.classify([r.text for r in rows])
     lines = [json.dumps({"line": r.line, **_result(d, r.fields, args.no_neighbors)}, ensure_ascii=False) + "\n"
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text("".join(lines), encoding="utf-8")
     else:
-        sys.stdout.writelines(lines)
+        args.stdout.writelines(lines)
     if args.output:
         n_unsafe = sum(d.label == "unsafe" for d in results)
         print(f"{len(results)} prompts, {n_unsafe} unsafe -> {Path(args.output)}", file=sys.stderr)

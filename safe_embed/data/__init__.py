@@ -2,7 +2,9 @@
 
 >>> from safe_embed.data import DataSpec, build_dataset
 >>> spec = DataSpec(sources=[{"name": "alpaca", "sample": 100}, {"name": "advbench"}])
->>> # build_dataset(spec, "../shared/data").split("train")
+>>> rows = build_dataset(spec).split("train")
+>>> sorted({r.source for r in rows}), all(r.split == "train" for r in rows)
+(['advbench', 'alpaca'], True)
 """
 
 from __future__ import annotations

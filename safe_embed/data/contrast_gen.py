@@ -20,7 +20,7 @@ from pathlib import Path
 
 from safe_embed.data.contrast_parse import ContrastParseError, parse_edits
 from safe_embed.data.schemas import LabelledPrompt
-from safe_embed.errors import DataError
+from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +186,10 @@ def finished_ids(out: Path) -> set[int]:
 class ContrastGenerator:
     """Ask a chat model for ``n_edits`` minimally edited safe versions of each unsafe prompt.
 
-    >>> # gen = ContrastGenerator(model="gpt-4o")  # OPENAI_API_KEY, optional OPENAI_BASE_URL
-    >>> # report = gen.run(contrast_sources(load_labelled("do-not-answer")), Path("contrast.jsonl"))
+    Example (needs ``OPENAI_API_KEY``, optionally ``OPENAI_BASE_URL``)::
+
+        gen = ContrastGenerator(model="gpt-4o")
+        report = gen.run(contrast_sources(load_labelled("do-not-answer")), Path("contrast.jsonl"))
     """
 
     def __init__(self, model: str = "gpt-4o", n_edits: int = 5, temperature: float = 0.0,
@@ -195,12 +197,12 @@ class ContrastGenerator:
                  base_url: str | None = None, max_attempts: int = 3, max_retries: int = 6,
                  backoff_base: float = 1.0, backoff_max: float = 60.0, timeout: float = 120.0,
                  seed: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        from safe_embed.encoders.openai_api import make_client
+        from safe_embed.openai_client import make_client
 
         if n_edits < 1:
-            raise ValueError(f"n_edits={n_edits} must be at least 1.")
+            raise ConfigError(f"n_edits={n_edits} must be at least 1.")
         if max_attempts < 1:
-            raise ValueError(f"max_attempts={max_attempts} must be at least 1.")
+            raise ConfigError(f"max_attempts={max_attempts} must be at least 1.")
         self.model = model
         self.n_edits = n_edits
         self.temperature = temperature
@@ -219,7 +221,7 @@ class ContrastGenerator:
         return self.explanations.get(category, category)
 
     def _ask(self, prompt: str) -> str:
-        from safe_embed.encoders.openai_api import TransientAPIError, call_with_retry
+        from safe_embed.openai_client import TransientAPIError, call_with_retry
 
         def call() -> str:
             with self._count_lock:
@@ -268,7 +270,7 @@ class ContrastGenerator:
         from tqdm.auto import tqdm
 
         if workers < 1:
-            raise ValueError(f"workers={workers} must be at least 1.")
+            raise ConfigError(f"workers={workers} must be at least 1.")
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         done = finished_ids(out)

@@ -24,7 +24,14 @@ from safe_embed.data.augment import target_swaps
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.sources import SourceSpec, parse_sources
-from safe_embed.data.splits import DEFAULT_FRACTIONS, assign_splits, check_fractions, sample_rows, text_hash, text_key
+from safe_embed.data.splits import (
+    DEFAULT_FRACTIONS,
+    assign_splits,
+    check_fractions,
+    sample_rows,
+    text_hash,
+    text_key,
+)
 from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)

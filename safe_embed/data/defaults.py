@@ -3,8 +3,10 @@
 
 Realistic traffic (GuardReasoner's training prompts, ordinary Alpaca instructions) is the core; unsafe breadth
 (ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not-Answer) is sampled so the classes and the styles stay balanced;
-look-alikes (OKTest, Safety-Contrast edits, target-swap twins) teach that a harmful word is not a harmful request.
-JBB is held out whole (its 100 harmful/benign pairs are a test set), and XSTest always is.
+OKTest's look-alikes teach that a harmful word is not a harmful request. The Safety-Contrast edits and the
+target-swap twins were measured and left out (configs/train/ablations/with_lookalike_edits.yaml: they moved
+XSTest, JBB and BeaverTails AUROC by -0.03 to +0.01 in single runs, no gain). JBB is held out whole (its 100
+harmful/benign pairs are a test set), and XSTest always is.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ DEFAULT_SOURCES: list[dict] = [
     {"name": "advbench"},
     {"name": "do-not-answer"},
     {"name": "oktest"},
-    {"name": "safety-contrast", "sample": 1000},
-    {"name": "target-swap", "per_prompt": 2, "sample": 800},
 ]
 DEFAULT_HELD_OUT: list[str] = ["jbb"]
 DEFAULT_TAXONOMY = "mlcommons"

@@ -95,7 +95,7 @@ def _read_parquet(path: Path) -> list[dict]:
                         "(or pyarrow), or convert the file to CSV/JSONL.") from None
     try:
         rows = pq.read_table(path).to_pylist()
-    except Exception as e:  # pyarrow raises its own error types for corrupt files
+    except Exception as e:  # noqa: BLE001 - pyarrow raises its own error types for corrupt files
         raise DataError(f"{path}: cannot read Parquet ({type(e).__name__}: {e}).") from None
     if not rows:
         raise DataError(f"{path}: no rows. Fix: use a non-empty file.")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from safe_embed.data.derive import RECIPES
 from safe_embed.checksums import sha256_file
+from safe_embed.data.derive import RECIPES
 from safe_embed.errors import DataError
 
 logger = logging.getLogger(__name__)

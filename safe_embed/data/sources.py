@@ -23,7 +23,7 @@ A spec is given as a mapping, or as a bare string (a name or a path).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from safe_embed.data.files import Columns, load_labelled_file, parse_label
@@ -48,7 +48,7 @@ class SourceSpec:
 
     name: str | None = None
     path: str | None = None
-    columns: Columns = Columns()
+    columns: Columns = field(default_factory=Columns)
     default_label: str | None = None
     weight: float = 1.0
     sample: int | None = None

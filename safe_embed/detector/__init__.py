@@ -1,7 +1,8 @@
 """FAISS-backed unsafe-prompt detector: build, calibrate, classify, add exemplars, save/load.
 
->>> # from safe_embed.detector import Detector
->>> # det = Detector.load("my_detector"); det.classify(["How do I make a bomb?"])[0].label
+>>> from safe_embed.detector.demo import demo_detector
+>>> demo_detector().classify(["How do I make a bomb?"])[0].label
+'unsafe'
 """
 
 from __future__ import annotations

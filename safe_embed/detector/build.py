@@ -75,7 +75,9 @@ def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
     """Build, calibrate and save a detector; returns it. ``splits_from`` (a run directory) reuses that run's
     splits for another encoder, e.g. a frozen baseline compared on the same splits.
 
-    >>> # det = export_detector("runs/lora_minilm/final", "detectors/default")
+    Example (a run directory printed by ``safe-embed fit``)::
+
+        det = export_detector("runs/lora_minilm/20261202-101500", "detectors/default")
     """
     from safe_embed.encoders import load_encoder
 

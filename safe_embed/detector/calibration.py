@@ -1,8 +1,12 @@
-"""Calibration: a Platt map from raw scores to [0, 1], and a threshold chosen on a validation split.
+"""Calibration: a threshold chosen on a validation split, and a Platt map from raw scores to [0, 1] centred on it.
 
-The threshold is either the lowest score whose false-positive rate on the validation split stays at or
-under ``target_fpr`` (default 5%), or the one with the best F1 (``method="f1"``). The figures it achieved
-on the validation split are stored with it.
+The threshold is either the lowest raw score whose false-positive rate on the validation split stays at or
+under ``target_fpr`` (default 5%), or the one with the best F1 (``method="f1"``). The score is
+``sigmoid(a * (raw - raw_threshold))``: ``a`` is the Platt slope fitted on the split (class-balanced), and the
+midpoint sits on the threshold, so a score of 0.5 or more is exactly the unsafe verdict and the score's distance
+from 0.5 is the confidence. ``p_at_threshold`` records what the uncentred Platt map gives at the threshold (the
+split's probability of unsafe there). The figures the threshold achieved on the validation split and the best-F1
+alternative are stored with it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class Calibration:
     method: str = "fpr"
     target_fpr: float = 0.05
     validation: dict = field(default_factory=dict)
+    raw_threshold: float | None = None
+    p_at_threshold: float | None = None
+    best_f1: dict = field(default_factory=dict)
 
     def score(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated scores in [0, 1]."""
@@ -84,15 +91,27 @@ def choose_threshold(scores: np.ndarray, y: np.ndarray, method: str = "fpr", tar
 
 def calibrate(raw: np.ndarray, y: np.ndarray, method: str = "fpr", target_fpr: float = 0.05,
               seed: int = 0) -> Calibration:
-    """Fit the Platt map and the threshold on a validation split; record its figures."""
+    """Choose the threshold on a validation split, fit the Platt slope and centre the map on the threshold.
+
+    >>> cal = calibrate(np.array([-2.0, -1.0, 0.5, 1.0, 2.0, 3.0]), np.array([0, 0, 0, 1, 1, 1]), "f1")
+    >>> cal.threshold, cal.raw_threshold, float(cal.score(np.array([1.0]))[0])
+    (0.5, 1.0, 0.5)
+    """
     y = np.asarray(y).astype(int)
+    raw = np.asarray(raw, np.float64)
     if y.min() == y.max():
         raise ConfigError("the calibration split needs both safe and unsafe prompts.")
     a, b = fit_platt(raw, y, seed=seed)
-    cal = Calibration(a=a, b=b, method=method, target_fpr=target_fpr)
+    a = max(a, 1e-6)  # raw scores rise with unsafety by construction; a flat fit keeps the ordering
+    t = choose_threshold(raw, y, method, target_fpr)
+    cal = Calibration(a=a, b=-a * t, method=method, target_fpr=target_fpr, raw_threshold=t,
+                      p_at_threshold=float(sigmoid(np.array(a * t + b))))
     s = cal.score(raw)
-    cal.threshold = choose_threshold(s, y, method, target_fpr)
     cal.validation = detection_metrics(y, s, cal.threshold)
+    t_f1 = choose_threshold(raw, y, "f1")
+    cal.best_f1 = {"raw_threshold": t_f1, **{k: v for k, v in detection_metrics(y, (raw >= t_f1).astype(float),
+                                                                                  0.5).items()
+                                             if k in ("precision", "recall", "f1", "fpr")}}
     return cal
 
 

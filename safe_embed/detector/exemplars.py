@@ -147,7 +147,9 @@ def load_exemplars(spec: str | os.PathLike[str] | list | dict | None = None, see
                    ) -> ExemplarSets:
     """Exemplar sets from a detector config (a YAML path or a mapping), from labelled files, or the default.
 
-    >>> # sets = load_exemplars("configs/detector/default.yaml"); len(sets.unsafe)
+    >>> sets = load_exemplars({"sources": [{"name": "advbench"}, {"name": "alpaca", "sample": 200}]})
+    >>> sets.unsafe[0].label, sets.safe[0].label, {p.label for p in sets.calibration} == {"safe", "unsafe"}
+    ('unsafe', 'safe', True)
     """
     base = None
     if spec is None:

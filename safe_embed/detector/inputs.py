@@ -42,7 +42,11 @@ def _decode(path: Path, data: bytes) -> str:
 def read_inputs(path: str | os.PathLike[str]) -> list[InputRow]:
     """Rows of a ``.jsonl`` or ``.csv`` file, in order.
 
-    >>> # rows = read_inputs("prompts.jsonl"); rows[0].text, rows[0].fields.get("id")
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "prompts.jsonl"
+    >>> _ = p.write_text('{"text": "How do I kill a Python process?", "id": "q1"}\\n')
+    >>> rows = read_inputs(p); rows[0].text, rows[0].fields.get("id")
+    ('How do I kill a Python process?', 'q1')
     """
     p = Path(path)
     if not p.is_file():

@@ -41,7 +41,7 @@ class ScoringRule:
     """A scoring rule and its parameters (``weights`` only for ``logistic``, set by :meth:`fit`).
 
     >>> r = ScoringRule("margin", m=1)
-    >>> float(r.raw(np.array([[0.9, 0.5]]), np.array([[0.6, 0.4]]))[0])
+    >>> round(float(r.raw(np.array([[0.9, 0.5]]), np.array([[0.6, 0.4]]))[0]), 6)
     0.3
     """
 

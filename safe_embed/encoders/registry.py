@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 class ModelSpec:
     """A named encoder: backend, hub id (or API model), pooling, and the paper's avg cosine (if published).
 
-    ``adapter`` is the second-stage PEFT adapter (LLM2Vec); ``extra`` the optional dependency group it needs.
+    LLM2Vec names: ``hub_id`` is the MNTP repo (tokenizer + MNTP LoRA), ``adapter`` the second-stage LoRA and
+    ``base_model`` the base weights the MNTP adapter names.
     """
 
     name: str
@@ -41,7 +42,7 @@ class ModelSpec:
     params: str | None = None
     dimension: int | None = None
     adapter: str | None = None
-    extra: str | None = None
+    base_model: str | None = None
 
 
 def _st(name: str, hub_id: str, family: str, avg: float | None, params: str, dim: int, pooling: str = "mean",
@@ -69,11 +70,11 @@ MODELS: dict[str, ModelSpec] = {
     "llm2vec-mistral": ModelSpec("llm2vec-mistral", LLM2VEC, "McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp", "LLM",
                                  0.379, "mean", "7B", 4096,
                                  adapter="McGill-NLP/LLM2Vec-Mistral-7B-Instruct-v2-mntp-unsup-simcse",
-                                 extra="llm2vec"),
+                                 base_model="mistralai/Mistral-7B-Instruct-v0.2"),
     "llm2vec-llama3": ModelSpec("llm2vec-llama3", LLM2VEC, "McGill-NLP/LLM2Vec-Meta-Llama-3-8B-Instruct-mntp", "LLM",
                                 0.48, "mean", "8B", 4096,
                                 adapter="McGill-NLP/LLM2Vec-Meta-Llama-3-8B-Instruct-mntp-supervised",
-                                extra="llm2vec"),
+                                base_model="meta-llama/Meta-Llama-3-8B-Instruct"),
 }
 
 PAPER_MODELS = tuple(n for n in MODELS if n != "all-MiniLM-L6-v2")
@@ -120,37 +121,34 @@ def in_hf_cache(repo_id: str) -> bool:
         return False
 
 
-def hub_fix(name: str, repo_ids: list[str]) -> str:
-    """How to point a hub-needing name at local weights."""
-    dl = "; ".join(f"hf download {r} --local-dir DIR" for r in repo_ids)
+def hub_fix(name: str, repo_ids: list[str], local_dirs: dict[str, str] | None = None) -> str:
+    """How to point a hub-needing name at local weights (``local_dirs``: repo -> where under DIR it goes)."""
+    dirs = local_dirs or {}
+    dl = "; ".join(f"hf download {r} --local-dir {dirs.get(r, 'DIR')}" for r in repo_ids)
     return (f"download it where the hub is reachable ({dl}), then pass --model-path DIR, or --model {name}=DIR "
             "when comparing several models (load_encoder: model_path=DIR)")
 
 
-def require_hub(name: str, repo_ids: list[str]) -> None:
+def require_hub(name: str, repo_ids: list[str], local_dirs: dict[str, str] | None = None) -> None:
     """Fail early, with the fix, when ``name`` needs the hub but the hub is off and nothing is cached."""
     missing = [r for r in repo_ids if not in_hf_cache(r)]
     if missing and hub_offline():
         raise ModelError(f"model {name!r} needs the Hugging Face hub ({', '.join(missing)}), but the hub is "
-                         f"offline (HF_HUB_OFFLINE) and no cached copy exists. Fix: {hub_fix(name, missing)}.")
+                         f"offline (HF_HUB_OFFLINE) and no cached copy exists. "
+                         f"Fix: {hub_fix(name, missing, local_dirs)}.")
 
 
 def availability(name: str) -> str:
-    """Whether a registry name can load here: installed locally / needs the hub / an API key / an optional extra."""
+    """Whether a registry name can load here: installed locally / needs the hub / an API key."""
     spec = MODELS[canonical_name(name)]
     if spec.backend == OPENAI:
         if os.environ.get("OPENAI_API_KEY"):
             return "API key set (OPENAI_API_KEY)"
         return "needs an API key (set OPENAI_API_KEY; OPENAI_BASE_URL for Azure or a local server)"
-    if spec.backend == LLM2VEC:
-        from safe_embed.encoders.llm2vec import llm2vec_available
-
-        if not llm2vec_available():
-            return "needs an optional extra (pip install 'safe-embed[llm2vec]')"
     local = local_dir_for(spec.name)
     if local:
         return f"installed locally ({local})"
-    repos = [spec.hub_id] + ([spec.adapter] if spec.adapter else [])
+    repos = [r for r in (spec.hub_id, spec.adapter, spec.base_model) if r]
     if all(in_hf_cache(r) for r in repos):
         return "installed locally (Hugging Face cache)"
     if spec.name == "sbert-all" and mpnet_parts() is not None:
@@ -170,7 +168,7 @@ def _checked_dir(model_path: str | os.PathLike[str]) -> Path:
 
 
 def build_backend(spec: ModelSpec, target: str, name: str, device: str | None, batch_size: int,
-                  adapter: str | None = None) -> Encoder:
+                  adapter: str | None = None, base_model: str | None = None) -> Encoder:
     """Instantiate ``spec``'s backend on ``target`` (a hub id or a local directory)."""
     if spec.backend == ST:
         return SentenceTransformerEncoder(target, name=name, device=device, batch_size=batch_size)
@@ -182,7 +180,8 @@ def build_backend(spec: ModelSpec, target: str, name: str, device: str | None, b
     if spec.backend == LLM2VEC:
         from safe_embed.encoders.llm2vec import LLM2VecEncoder
 
-        return LLM2VecEncoder(target, adapter=adapter, name=name, device=device, batch_size=batch_size)
+        return LLM2VecEncoder(target, adapter=adapter, name=name, device=device, batch_size=batch_size,
+                              base_model=base_model)
     if spec.backend == OPENAI:
         from safe_embed.encoders.openai_api import OpenAIEmbeddingEncoder
 
@@ -190,12 +189,35 @@ def build_backend(spec: ModelSpec, target: str, name: str, device: str | None, b
     raise ModelError(f"unknown backend {spec.backend!r} for {name!r}. Fix: use one of {BACKENDS}.")
 
 
-def _llm2vec_local(path: Path, spec: ModelSpec) -> tuple[str, str | None]:
-    """A local LLM2Vec layout: ``DIR/mntp`` + ``DIR/adapter``, or DIR = the MNTP model (adapter from the hub)."""
+LLM2VEC_DIRS = ("mntp", "adapter", "base")  # the local layout under --model-path DIR
+
+
+def _llm2vec_local(path: Path, spec: ModelSpec) -> tuple[str, str | None, str | None]:
+    """A local LLM2Vec layout: ``DIR/mntp`` + ``DIR/adapter`` (+ ``DIR/base`` with the base weights, unless
+    ``DIR/mntp`` holds them), or DIR = the MNTP model (adapter from the hub)."""
     if (path / "mntp").is_dir():
-        adapter = path / "adapter"
-        return str(path / "mntp"), str(adapter) if adapter.is_dir() else spec.adapter
-    return str(path), spec.adapter
+        adapter, base = path / "adapter", path / "base"
+        return (str(path / "mntp"), str(adapter) if adapter.is_dir() else spec.adapter,
+                str(base) if base.is_dir() else None)
+    return str(path), spec.adapter, None
+
+
+def _llm2vec_encoder(spec: ModelSpec, name: str, device: str | None, batch_size: int,
+                     model_path: str | None) -> Encoder:
+    """The native LLM2Vec backend on hub ids or a local layout; offline, a missing piece fails here, at once."""
+    from safe_embed.encoders.llm2vec import base_source
+
+    if model_path:
+        mntp, adapter, base = _llm2vec_local(_checked_dir(model_path), spec)
+    else:
+        mntp, adapter, base = spec.hub_id, spec.adapter, None
+    # the base weights: DIR/base, else what the MNTP adapter names (read locally; a hub MNTP: the registry's)
+    needed_base = base or (base_source(mntp) if Path(mntp).is_dir() else spec.base_model)
+    repos = [r for r in (mntp, adapter, needed_base) if r and not Path(r).is_dir()]
+    if repos:
+        dirs = {r: f"DIR/{sub}" for r, sub in zip((mntp, adapter, needed_base), LLM2VEC_DIRS)}
+        require_hub(name, repos, dirs)
+    return build_backend(spec, mntp, name, device, batch_size, adapter=adapter, base_model=base)
 
 
 def _from_spec(spec: ModelSpec, name: str, device: str | None, batch_size: int, model_path: str | None) -> Encoder:
@@ -205,17 +227,7 @@ def _from_spec(spec: ModelSpec, name: str, device: str | None, batch_size: int, 
                              "local OpenAI-compatible server set OPENAI_BASE_URL.")
         return build_backend(spec, spec.hub_id, name, device, batch_size)
     if spec.backend == LLM2VEC:
-        from safe_embed.encoders.llm2vec import require_llm2vec
-
-        require_llm2vec(name)
-        if model_path:
-            base, adapter = _llm2vec_local(_checked_dir(model_path), spec)
-        else:
-            base, adapter = spec.hub_id, spec.adapter
-        repos = [r for r in (base, adapter) if r and not Path(r).is_dir()]
-        if repos:
-            require_hub(name, repos)
-        return build_backend(spec, base, name, device, batch_size, adapter=adapter)
+        return _llm2vec_encoder(spec, name, device, batch_size, model_path)
     if model_path:
         return build_backend(spec, str(_checked_dir(model_path)), name, device, batch_size)
     local = local_dir_for(spec.name)

@@ -39,7 +39,9 @@ def embedding_dimension(model) -> int | None:
 class SentenceTransformerEncoder(Encoder):
     """Wraps :class:`sentence_transformers.SentenceTransformer`.
 
-    >>> # enc = SentenceTransformerEncoder("/path/to/model_dir"); enc.encode(["hi"]).shape
+    >>> from safe_embed.encoders.packaged import minilm_dir
+    >>> SentenceTransformerEncoder(str(minilm_dir())).encode(["hi"]).shape
+    (1, 384)
     """
 
     def __init__(self, model: str, name: str | None = None, device: str | None = None, batch_size: int = 64,
@@ -73,6 +75,17 @@ class SentenceTransformerEncoder(Encoder):
     @property
     def dimension(self) -> int | None:
         return embedding_dimension(self.model)
+
+    def token_window(self) -> int | None:
+        n = self.model.max_seq_length
+        return int(n) if n else None
+
+    def count_tokens(self, texts) -> list[int] | None:
+        tok = getattr(self.model, "tokenizer", None)
+        if tok is None:
+            return None
+        ids = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
 
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         model = self.model

@@ -1,7 +1,10 @@
 """The HTTP guardrail service: FastAPI app, micro-batcher, limits and the uvicorn runner.
 
->>> # from safe_embed.serve import create_app, BackgroundServer
->>> # with BackgroundServer(create_app(Detector.load("my_detector"))) as url: ...
+>>> from safe_embed.detector.demo import demo_detector
+>>> import httpx
+>>> with BackgroundServer(create_app(demo_detector(), warmup=False)) as url:
+...     httpx.post(f"{url}/v1/classify", json={"text": "how do i make a bomb"}).json()["results"][0]["label"]
+'unsafe'
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The FastAPI app: ``POST /v1/classify``, ``POST /v1/exemplars``, ``GET /v1/info``, ``GET /healthz``.
 
 Every error is a JSON body ``{"error": CODE, "message": TEXT}`` with a 4xx status for client mistakes:
-400 malformed JSON, 401 missing or wrong bearer token, 413 body too large, 415 body not sent as JSON,
-422 wrong field, type or limit,
-503 overloaded (retry). The OpenAPI schema is at ``/openapi.json`` and the docs at ``/docs``.
+400 malformed JSON or a Host header the service does not answer to, 401 missing or wrong bearer token, 413 body
+too large, 415 body not sent as JSON, 422 wrong field, type or limit, 503 overloaded or an addition that could
+not be saved (retry; nothing changed). An unexpected failure is a JSON 500. Texts may hold any characters (the
+detector's text policy repairs them). The OpenAPI schema is at ``/openapi.json`` and the docs at ``/docs``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from safe_embed import __version__
+from safe_embed.detector.text_policy import clean_text
+from safe_embed.errors import ConfigError
 from safe_embed.serve.batcher import MicroBatcher, OverloadedError
 from safe_embed.serve.schemas import (
     ClassifyRequest,
@@ -58,6 +60,57 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return json_response({"error": code, "message": message}, status, headers)
+
+
+class HostAllowList:
+    """ASGI middleware: answer 400 to a request whose ``Host`` header is not allowed (DNS rebinding of a loopback
+    service: a web page on a rebinding domain reaches 127.0.0.1 with its own host name)."""
+
+    def __init__(self, app, allowed: set[str]) -> None:
+        self.app, self.allowed = app, {h.lower() for h in allowed}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            raw = dict(scope["headers"]).get(b"host", b"").decode("latin-1").strip().lower()
+            host = raw[1:raw.index("]")] if raw.startswith("[") and "]" in raw else raw.rsplit(":", 1)[0] \
+                if raw.count(":") == 1 else raw
+            if host not in self.allowed:
+                return await error_response(400, "host_not_allowed", f"Host {raw!r} is not served here. Fix: "
+                                            f"call the service by one of {sorted(self.allowed)}, or start it with "
+                                            "--allow-host NAME.")(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def default_hosts(bound: str | None) -> set[str] | None:
+    """The Host names a service bound to ``bound`` answers to: itself and the loopback names for a loopback
+    address; None (any) for another address, which needs a token anyway."""
+    from safe_embed.serve.runner import is_loopback
+
+    if bound is None or is_loopback(bound):
+        return {"localhost", "127.0.0.1", "::1", *([bound.strip("[]")] if bound else [])}
+    return None
+
+
+def shape_results(detections: list, limits: ServiceLimits, neighbors: bool) -> list[dict]:
+    """Detections as response dicts: neighbour texts cut to ``max_neighbor_chars``; the neighbours dropped (flag
+    ``neighbors_dropped``) when the results would exceed ``max_response_bytes``."""
+    results = []
+    for d in detections:
+        r = d.to_dict()
+        if not neighbors:
+            r.pop("neighbors", None)
+        else:
+            for n in r["neighbors"]:
+                n["truncated"] = len(n["text"]) > limits.max_neighbor_chars
+                if n["truncated"]:
+                    n["text"] = n["text"][: limits.max_neighbor_chars]
+        results.append(r)
+    if neighbors and sum(len(n["text"]) * 4 + 200 for r in results for n in r["neighbors"]) + 300 * len(results) \
+            > limits.max_response_bytes:
+        for r in results:
+            r["neighbors"] = []
+            r["flags"].append("neighbors_dropped")
+    return results
 
 
 class BodyLimit:
@@ -123,18 +176,23 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
 
 
 def create_app(detector, token: str | None = None, limits: ServiceLimits | None = None, max_batch: int = 64,
-               max_wait_ms: float = 1.0, adaptive_wait: float = 0.1, max_queue: int = 4096, persist_dir: str | os.PathLike[str] | None = None,
-               warmup: bool = True) -> FastAPI:
-    """The guardrail service for ``detector`` (a :class:`safe_embed.detector.Detector` or anything with its
-    ``classify``/``add`` methods).
+               max_wait_ms: float = 1.0, adaptive_wait: float = 0.1, max_queue: int = 4096, persist: bool = False,
+               warmup: bool = True, allowed_hosts: set[str] | None = None) -> FastAPI:
+    """The guardrail service for ``detector`` (a :class:`safe_embed.detector.Detector`).
 
     ``max_batch``, ``max_wait_ms``, ``adaptive_wait``: micro-batching (see :class:`MicroBatcher`).
     ``token``: when set, ``POST /v1/exemplars`` needs ``Authorization: Bearer <token>`` (``safe-embed serve``
-    requires one off loopback). ``persist_dir``: save the detector there after each addition.
+    requires one off loopback). ``persist``: journal each addition in the detector's directory before answering
+    (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
 
-    >>> # import uvicorn; uvicorn.run(create_app(Detector.load("my_detector")), host="127.0.0.1", port=8000)
+    >>> from safe_embed.detector.demo import demo_detector
+    >>> app = create_app(demo_detector(), warmup=False)
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))
+    ['/v1/classify', '/v1/exemplars', '/v1/info']
     """
     limits = limits or ServiceLimits()
+    if persist and getattr(detector, "origin", None) is None:
+        raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
     lock = threading.Lock()
     batcher = MicroBatcher(detector.classify, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
                            lock=lock, adaptive_wait=adaptive_wait)
@@ -142,6 +200,12 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if persist:
+            from safe_embed.detector.store import open_for_writing
+
+            cleaned = open_for_writing(detector.origin.root)  # what a crashed writer left
+            if cleaned:
+                logger.info("cleaned %s", cleaned)
         batcher.start()
         if warmup:  # load the model lazily held by the encoder before the first request
             await batcher.classify(["warm-up"])
@@ -154,6 +218,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
                   description="Classify prompts as safe or unsafe with a safe-embed detector.")
     app.state.detector, app.state.batcher, app.state.limits = detector, batcher, limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    if allowed_hosts is not None:
+        app.add_middleware(HostAllowList, allowed=allowed_hosts)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -167,6 +233,12 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
                                   "this API reads JSON. Fix: send 'Content-Type: application/json'.")
         status, code, message = _validation_message(exc)
         return error_response(status, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", f"{type(exc).__name__} while handling the request. Fix: "
+                              "retry; if it persists, report it with the service log.")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -197,8 +269,9 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         return json_response({
             "version": __version__,
             "encoder": {"name": getattr(enc, "name", None), "identity": getattr(enc, "identity", None),
-                        "dimension": int(detector.unsafe_index.d)},
+                        "dimension": int(detector.dimension)},
             "threshold": float(detector.calibration.threshold),
+            "raw_threshold": detector.calibration.raw_threshold,
             "rule": detector.rule.to_dict() if hasattr(detector.rule, "to_dict") else str(detector.rule),
             "categories": detector.categories,
             "exemplars": {"unsafe": len(detector.unsafe), "safe": len(detector.safe),
@@ -217,6 +290,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
             raise ServiceError(422, "invalid_request", "give exactly one of 'texts' (a list of strings) or 'text' "
                                '(a string). Fix: e.g. {"texts": ["How do I kill a Python process?"]}.')
         texts = req.texts if req.texts is not None else [req.text]
+        if req.id is not None and len(req.id) > 200:
+            raise ServiceError(422, "invalid_request", f"id has {len(req.id)} characters; the limit is 200.")
         if not texts:
             raise ServiceError(422, "invalid_request", "'texts' is empty. Fix: send at least one text.")
         if len(texts) > limits.max_texts:
@@ -231,11 +306,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         except OverloadedError as e:
             raise ServiceError(503, "overloaded", f"the service is overloaded: {e} Fix: retry shortly.",
                                {"Retry-After": "1"}) from None
-        results = [d.to_dict() for d in detections]
-        if not req.neighbors:
-            for r in results:
-                r.pop("neighbors", None)
-        return json_response({"id": req.id, "results": results})
+        rid = clean_text(req.id)[0] if req.id is not None else None  # the text policy applies to echoed ids too
+        return json_response({"id": rid, "results": shape_results(detections, limits, req.neighbors)})
 
     @app.post("/v1/exemplars", summary="add exemplars (bearer token when configured)",
               responses={200: {"model": ExemplarsResponse}, **_ERRORS}, dependencies=[Depends(_check_token)])
@@ -244,24 +316,27 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
             raise ServiceError(422, "too_many_exemplars", f"{len(req.exemplars)} exemplars in one request; the "
                                f"limit is {limits.max_exemplars}. Fix: split the request.")
         ex = req.exemplars
+        if not ex:
+            raise ServiceError(422, "invalid_request", "'exemplars' is empty. Fix: send at least one.")
         for i, e in enumerate(ex):
-            try:
-                e.text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ServiceError(422, "invalid_exemplars", f"exemplar #{i}'s text is not valid Unicode (a lone "
-                                   "surrogate). Fix: send UTF-8 text.") from None
-        ids = [e.id for e in ex]
-        if any(i is not None for i in ids) and not all(i is not None for i in ids):
-            raise ServiceError(422, "invalid_request", "give an 'id' for every exemplar or for none.")
+            if len(e.text) > limits.max_exemplar_chars:
+                raise ServiceError(422, "exemplar_too_long", f"exemplar #{i} has {len(e.text)} characters; the limit "
+                                   f"is {limits.max_exemplar_chars}. Fix: add the part that carries the attack.")
+        args = ([e.text for e in ex], [e.label for e in ex], [e.category for e in ex], [e.id for e in ex])
         try:
-            with lock:  # no classification runs while the indexes change
-                new_ids = detector.add([e.text for e in ex], [e.label for e in ex], [e.category for e in ex],
-                                       ids=ids if ids[0] is not None else None, source="api")
-                if persist_dir is not None:
-                    detector.save(persist_dir)
+            if persist:  # validated, journaled (fsync), then applied: memory and disk never diverge
+                new_ids = detector.persist_add(*args, source="api", mutex=lock)
+            else:
+                with lock:  # no classification runs while the indexes change
+                    new_ids = detector.add(*args, source="api")
         except ValueError as e:  # DataError and friends: a bad label, a duplicate id, an empty text
             raise ServiceError(422, "invalid_exemplars", str(e)) from None
+        except OSError as e:
+            logger.error("could not journal an addition: %s", e)
+            raise ServiceError(503, "persist_failed", f"the addition could not be saved ({e.strerror or e}); "
+                               "nothing was changed. Fix: retry; check the disk of the detector directory.",
+                               {"Retry-After": "1"}) from None
         return json_response({"ids": new_ids, "n_unsafe": len(detector.unsafe), "n_safe": len(detector.safe),
-                              "saved": persist_dir is not None})
+                              "saved": persist})
 
     return app

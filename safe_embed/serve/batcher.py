@@ -20,6 +20,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from safe_embed.errors import ConfigError, ServiceUnavailableError
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ class MicroBatcher:
 
     ``lock`` (shared with writers such as exemplar additions) is held while ``fn`` runs.
 
-    >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); b.start()
+    >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); _ = b.start()
     >>> b.submit(["a", "b"]).result()
     ['A', 'B']
     >>> b.stop()
@@ -62,9 +64,9 @@ class MicroBatcher:
                  max_queue: int = 4096, lock: threading.Lock | None = None, adaptive_wait: float = 0.1,
                  max_adaptive_wait_ms: float = 50.0) -> None:
         if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}.")
+            raise ConfigError(f"max_batch must be >= 1, got {max_batch}.")
         if max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
+            raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
         self.fn = fn
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
@@ -105,7 +107,7 @@ class MicroBatcher:
             fut.set_result([])
             return fut
         if not self.alive:
-            raise RuntimeError("the batcher is not running. Fix: call start() (the app does so at startup).")
+            raise ServiceUnavailableError("the batcher is not running. Fix: call start() (the app does so at startup).")
         with self._pending_lock:
             if self._pending >= self.max_queue:
                 raise OverloadedError(f"{self._pending} requests are already waiting (limit {self.max_queue}).")
@@ -167,8 +169,8 @@ class MicroBatcher:
             with self.lock:
                 results = list(self.fn(texts))
             if len(results) != len(texts):
-                raise RuntimeError(f"the detector returned {len(results)} results for {len(texts)} texts")
-        except Exception as e:  # noqa: BLE001 - one bad request must not fail its batch-mates
+                raise ServiceUnavailableError(f"the detector returned {len(results)} results for {len(texts)} texts")
+        except Exception as e:
             if len(batch) > 1:
                 logger.warning("batch of %d requests failed (%s); retrying them one by one", len(batch), e)
                 for item in batch:
@@ -188,7 +190,7 @@ class MicroBatcher:
         try:
             with self.lock:
                 fut.set_result(list(self.fn(texts)))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fut.set_exception(e)
 
     def _account(self, n_requests: int, n_texts: int, seconds: float) -> None:

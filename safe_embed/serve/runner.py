@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from safe_embed.errors import ConfigError
+from safe_embed.errors import ConfigError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +37,33 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+CONNECTION_LIMIT = 512  # concurrent connections + tasks before uvicorn answers 503
+KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this
+HEADER_TIMEOUT_S = 10.0  # a connection must deliver a request's headers within this
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def server_config(app, host: str, port: int, log_level: str = "info", limit_concurrency: int = CONNECTION_LIMIT,
+                  header_timeout: float = HEADER_TIMEOUT_S):
+    """The uvicorn configuration of the service: connection limit, keep-alive and header timeouts, header size."""
+    import uvicorn
+
+    from safe_embed.serve.protocol import with_header_timeout
+
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                          limit_concurrency=limit_concurrency, timeout_keep_alive=KEEP_ALIVE_S,
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES, http=with_header_timeout(header_timeout))
+
+
 class BackgroundServer:
     """uvicorn in a daemon thread (tests, notebooks, benchmarks): ``with BackgroundServer(app) as url: ...``."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning") -> None:
+    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning",
+                 **config) -> None:
         import uvicorn
 
         self.host, self.port = host, port or free_port(host)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=log_level,
-                                                    access_log=False))
+        self.server = uvicorn.Server(server_config(app, self.host, self.port, log_level, **config))
         self.thread = threading.Thread(target=self.server.run, name="safe-embed-uvicorn", daemon=True)
 
     @property
@@ -57,7 +75,7 @@ class BackgroundServer:
         deadline = time.monotonic() + 60
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start on {self.url}")
+                raise ServiceUnavailableError(f"the service did not start on {self.url}")
             time.sleep(0.02)
         return self.url
 
