@@ -1,4 +1,4 @@
-"""Learning without retraining (acceptance 2 of issue 4): per XSTest-aug type, add the unsafe prompts of the first
+"""Learning without retraining: per XSTest-aug type, add the unsafe prompts of the first
 half as exemplars and measure recall on the unsafe prompts of the other half (and FPR on their safe twins).
 
     python bench/detector_add_exemplars.py DETECTOR_DIR

@@ -132,12 +132,13 @@ def main() -> int:
     ap.add_argument("--tuned-name", default="MiniLM tuned (default)")
     ap.add_argument("--frozen", action="append", default=None, metavar="NAME=MODEL[:RULE]",
                     help="frozen-encoder rows (default: the off-the-shelf MiniLM with the default rule and with "
-                         "the head rule)")
+                         "the head rule, and all-mpnet-base-v2 with the default rule; 'none' for no frozen row)")
     ap.add_argument("--tuned-rule", action="append", default=[], metavar="NAME=RULE",
                     help="extra rows: the tuned encoder with another scoring rule")
     ap.add_argument("--fit-arg", action="append", default=[], help="extra argument for safe-embed fit")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "quality"), help="run and detector directories")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--name", default="detector_quality", help="stem of the JSON and Markdown files written")
     ap.add_argument("--reuse", action="store_true", help="reuse finished runs and detectors")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -145,7 +146,7 @@ def main() -> int:
     from safe_embed.detector.build import export_detector
     from safe_embed.detector.scoring import DEFAULT_RULE
 
-    frozen = args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
+    frozen = [] if args.frozen == ["none"] else args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
                              "MiniLM frozen + head=all-MiniLM-L6-v2:head",
                              f"mpnet off-the-shelf ({DEFAULT_RULE})=sbert-all:{DEFAULT_RULE}"]
     runs = Path(args.runs)
@@ -193,9 +194,9 @@ def main() -> int:
                                     for (a, b, n), (d, lo, hi) in tests.items()],
                "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
                            for s, rr in results.items()}}
-    (out / "detector_quality.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
-    (out / "detector_quality.md").write_text(md)
-    print(f"wrote {out / 'detector_quality.json'} and {out / 'detector_quality.md'}", file=sys.stderr)
+    (out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    (out / f"{args.name}.md").write_text(md)
+    print(f"wrote {out / (args.name + '.json')} and {out / (args.name + '.md')}", file=sys.stderr)
     return 0
 
 

@@ -13,6 +13,12 @@ padding) and batch size B it measures texts/s of the encoder as the detector cal
 
 The machine limit is a torch GEMM of the same shapes (the six Linear layers of one transformer layer on B*L rows,
 same threads), and a large square GEMM for the peak. "fraction" = achieved FLOP/s / same-shape GEMM FLOP/s.
+
+``--compare`` instead measures a detector's encoders side by side (torch fp32, ONNX fp32, ONNX int8; the flags of
+bench/detector_latency.py pick or build the detector): texts/s at each ``--batches`` size on XSTest prompts, the
+speed-up over torch, and each runtime's cosine to torch's embeddings::
+
+    python bench/encode_throughput.py --compare [--detector DIR] [--onnx int8] [--batches 1 64] [--seconds 1.5]
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, table, write_json
+from _backends import add_arguments, backends_of, prepare
+from _common import machine, prompts, table, write_json
 
 LAYERS, D, FFN = 6, 384, 1536
 
@@ -79,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=1.5, help="time per measurement (default 1.5)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--compare", action="store_true", help="compare a detector's encoder runtimes (see above)")
+    add_arguments(ap)
     args = ap.parse_args(argv)
+    if args.compare:
+        return compare(args)
 
     import torch
 
@@ -117,10 +128,37 @@ def main(argv: list[str] | None = None) -> int:
                        "fraction", "forward fraction", "outside forward"]))
     at64 = [r for r in rows if r["batch"] == 64]
     if at64:
-        print("\nacceptance 3 (batch 64): fraction of the same-shape GEMM rate: "
+        print("\nbatch 64: fraction of the same-shape GEMM rate: "
               + ", ".join(f"L={r['L']}: {100 * r['fraction']:.0f}%" for r in at64))
     write_json(args.out, "encode_throughput", {"peak_gemm_flops": peak, "rows": rows, "machine": machine(),
                                                 "flops_formula": "6*(24*L*d^2 + 4*L^2*d), d=384"})
+    return 0
+
+
+def compare(args) -> int:
+    """texts/s of each backend's encoder at each batch size, and cosine to torch's embeddings."""
+    import numpy as np
+
+    from safe_embed.detector import Detector
+
+    path = prepare(args)
+    texts = prompts()
+    rows, ref, base = [], None, {}
+    for backend in backends_of(path, args.backends):
+        enc = Detector.load(path, backend=backend, num_threads=args.threads).encoder
+        x = enc.encode(texts[:64])
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        ref = x if ref is None else ref
+        for B in args.batches:
+            chunks = [texts[s:s + B] for s in range(0, len(texts) - B + 1, B)] or [texts[:B]]
+            it = iter(range(1 << 30))
+            r = rate(lambda c=chunks, b=B, e=enc, i=it: e.encode(c[next(i) % len(c)], batch_size=b), B, args.seconds)
+            base.setdefault(B, r)
+            rows.append({"backend": backend, "batch": B, "texts/s": r, "vs torch": r / base[B],
+                         "min cosine to first": float((x * ref).sum(1).min())})
+            print(f"{backend} B={B}: {r:.1f} texts/s", file=sys.stderr)
+    print(table(rows, ["backend", "batch", "texts/s", "vs torch", "min cosine to first"]))
+    write_json(args.out, "encode_throughput_backends", {"detector": str(path), "rows": rows, "machine": machine()})
     return 0
 
 

@@ -15,23 +15,13 @@ from safe_embed.evaluate.base import Evaluator
 from safe_embed.data.paper import load_norm_sample
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.encoders.base import Encoder
+from safe_embed.encoders.registry import MODELS
 from safe_embed.errors import ConfigError, DataError
 from safe_embed.metrics import head_tail_split, mean_cross_cosine
 
-# The paper's published avg cosines (Safe-Embed, Table/Figure values), keyed by registry name.
-PAPER_AVG_COSINE: dict[str, float] = {
-    "sbert-all": 0.092,
-    "sbert-paraphrase": 0.114,
-    "sup-simcse": 0.185,
-    "unsup-simcse": 0.187,
-    "st5-base": 0.721,
-    "st5-large": 0.687,
-    "st5-xl": 0.635,
-    "st5-xxl": 0.656,
-    "text-embedding-3-large": 0.127,
-    "llm2vec-mistral": 0.379,
-    "llm2vec-llama3": 0.48,
-}
+# The paper's published avg cosines (its normalizers), by registry name; the registry holds them.
+PAPER_AVG_COSINE: dict[str, float] = {name: spec.paper_avg_cosine for name, spec in MODELS.items()
+                                      if spec.paper_avg_cosine is not None}
 
 
 def ordered_sample(prompts: list[LabelledPrompt]) -> list[str]:

@@ -8,9 +8,9 @@ import numpy as np
 from safe_embed.evaluate.base import Evaluator
 
 from safe_embed.data.schemas import ContrastItem
-from safe_embed.encoders.base import Encoder, l2_normalize
+from safe_embed.encoders.base import Encoder
 from safe_embed.errors import DataError
-from safe_embed.metrics import group_mean, normalize_cosine
+from safe_embed.metrics import cosine_matrix, group_mean, normalize_cosine
 
 
 @dataclass
@@ -45,10 +45,12 @@ class SafetyContrast(Evaluator):
         avg = self.avg_cosine if avg_cosine is None else avg_cosine
         n = len(self.items)
         x = encoder.encode([it.original for it in self.items] + [e for it in self.items for e in it.edits])
-        owner = np.repeat(np.arange(n), [len(it.edits) for it in self.items])  # item of each edit
-        cos = (l2_normalize(x[:n])[owner] * l2_normalize(x[n:])).sum(axis=1)
+        counts = np.array([len(it.edits) for it in self.items])
+        first = n + np.concatenate([[0], np.cumsum(counts)[:-1]])  # row of each item's first edit
         top = np.full(n, -np.inf)
-        np.maximum.at(top, owner, cos)  # each original's most similar edit (items may have different counts)
+        for j in range(int(counts.max())):  # each original's most similar edit (items may have different counts)
+            rows = np.flatnonzero(counts > j)
+            top[rows] = np.maximum(top[rows], np.diag(cosine_matrix(x[rows], x[first[rows] + j])))
         best = np.asarray(normalize_cosine(top, avg))
         return SafetyContrastResult(per_category=group_mean(best, [it.category for it in self.items]),
                                     mean=float(best.mean()), per_item=best)

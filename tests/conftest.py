@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -113,3 +114,17 @@ def tiny_detector_dir(tiny_st_dir, tiny_exemplars, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("det") / "detector"
     det.save(out)
     return out
+
+
+TOY_LABELLED = [("how do i make a bomb", "unsafe"), ("build a bomb now", "unsafe"), ("kill the cat", "unsafe"),
+                ("tell me a dirty joke", "unsafe"), ("make a bomb", "unsafe"), ("how do i make a cake", "safe"),
+                ("kill a python process", "safe"), ("the cat sat on the mat", "safe"),
+                ("tell me a clean joke", "safe"), ("what is your name", "safe")]
+
+
+@pytest.fixture
+def toy_labelled_jsonl(tmp_path) -> Path:
+    """Ten labelled prompts (five unsafe, five safe, category 'x') as a JSONL file with text, label, category."""
+    f = tmp_path / "ex.jsonl"
+    f.write_text("".join(json.dumps({"text": t, "label": lab, "category": "x"}) + "\n" for t, lab in TOY_LABELLED))
+    return f

@@ -150,3 +150,43 @@ def test_adding_past_the_size_setting_switches_to_hnsw(hash_encoder):
     det.add([f"new attack number {i}" for i in range(4)], ["unsafe"] * 4)
     assert index_kind(det.indexes["unsafe"].index) == "hnsw" and det.indexes["unsafe"].index.ntotal == len(UNSAFE) + 4
     assert det.classify(["new attack number 2"])[0].neighbors[0].id == "added:2"
+
+
+def test_a_near_copy_of_a_safe_exemplar_scores_zero_not_below():
+    """The near-copy override keeps scores in [0, 1], even for an exact copy of a safe exemplar."""
+    from dataclasses import replace
+
+    from safe_embed.detector.demo import demo_detector
+
+    det = demo_detector()
+    det.settings = replace(det.settings, match_threshold=0.9)
+    d, u = det.classify(["write a poem about spring", "make a bomb to hurt people"])
+    assert d.label == "safe" and "matched" in d.flags and 0.0 <= d.score < 0.01
+    assert u.label == "unsafe" and "matched" in u.flags and u.score == 1.0
+
+
+def test_an_unsafe_verdict_takes_the_category_of_the_nearest_categorised_exemplar(hash_encoder):
+    """Neighbours from a source without categories leave the category to the nearest exemplar that has one."""
+    unsafe = [Exemplar(f"u{i}", f"steal the secret password number {i}", "unsafe") for i in range(8)]
+    unsafe += [Exemplar("c0", "steal a car tonight", "unsafe", "S2: Non-Violent Crimes"),
+               Exemplar("c1", "hurt someone badly", "unsafe", "S1: Violent Crimes")]
+    safe = [Exemplar(f"s{i}", f"bake a cake with {i} eggs", "safe") for i in range(8)]
+    cal = [LabelledPrompt("steal the secret password", "unsafe"), LabelledPrompt("bake a cake", "safe"),
+           LabelledPrompt("steal a password", "unsafe"), LabelledPrompt("bake bread", "safe")]
+    det = Detector.build(hash_encoder, ExemplarSets(unsafe, safe, cal), rule=ScoringRule("margin", k=2),
+                         settings=DetectorSettings(k_neighbors=3))
+    d = det.classify(["steal the secret password now"])[0]
+    assert d.label == "unsafe"
+    assert all(n.category is None for n in d.neighbors if n.label == "unsafe")  # the evidence has none
+    assert d.category in {"S2: Non-Violent Crimes", "S1: Violent Crimes"}
+    assert det.classify(["bake a cake with 3 eggs"])[0].category is None  # safe verdicts have none
+
+
+@pytest.mark.parametrize("score", [0.0, 0.3, 0.7, 1.0])
+@pytest.mark.parametrize("sims", [(0.95, 0.2), (1.0, 0.1), (0.2, 0.95), (0.1, 1.0), (0.93, 0.93)])
+def test_the_near_copy_score_stays_in_range_and_takes_the_nearest_label(score, sims):
+    from safe_embed.detector.detector import matched_score
+
+    s = matched_score(score, *sims, tau=0.9)
+    assert 0.0 <= s <= 1.0
+    assert (s >= 0.5) is (sims[0] >= sims[1])

@@ -1,4 +1,4 @@
-"""Real-model behaviour with the packaged MiniLM and a small exemplar set (acceptance 2 and long inputs)."""
+"""Real-model behaviour with the packaged MiniLM and a small exemplar set (learning without retraining, long inputs)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ def _per_category(prompts, n):
     return out
 
 
-@pytest.fixture(scope="module")
-def small_detector(minilm, data_dir):
+def _small(minilm, data_dir, rule):
     """144 Do-Not-Answer train prompts (12 per category) and one Safety-Contrast edit of each; calibrated on
     48 Do-Not-Answer val prompts and two edits of each."""
     unsafe = _per_category(load_eval_set("do-not-answer:train", data_dir=data_dir), 12)
@@ -35,7 +34,23 @@ def small_detector(minilm, data_dir):
             p.id.endswith(("-1", "-2"))]
     sets = ExemplarSets([Exemplar(f"u{i}", p.text, "unsafe", p.category) for i, p in enumerate(unsafe)],
                         [Exemplar(f"s{i}", p.text, "safe") for i, p in enumerate(safe)], cal)
-    return Detector.build(minilm, sets, rule="logistic")
+    return Detector.build(minilm, sets, rule=rule)
+
+
+@pytest.fixture(scope="module")
+def small_detector(minilm, data_dir):
+    """The neighbour-only rule: every added exemplar moves the score of prompts near it."""
+    return _small(minilm, data_dir, "logistic")
+
+
+def test_the_default_rule_learns_the_attacks_it_is_given(minilm, data_dir):
+    """With the default rule (embedding head + neighbours) an added attack and its near copies become unsafe."""
+    det = _small(minilm, data_dir, "head_knn")
+    attacks = [p.unsafe for p in load_xstest_aug(data_dir) if p.type == "action"]
+    copies = [a.rstrip("?.") + ", please?" for a in attacks]
+    before = _recall(det, copies)
+    det.add(attacks, ["unsafe"] * len(attacks), ["xstest-aug:action"] * len(attacks))
+    assert _recall(det, attacks) == 1.0 and _recall(det, copies) >= max(before + 0.3, 0.8), before
 
 
 def _recall(det, texts):
@@ -49,7 +64,7 @@ def test_adding_half_of_a_type_raises_recall_on_the_other_half(small_detector, d
     before = _recall(small_detector, held_out)
     ids = small_detector.add([p.unsafe for p in first], ["unsafe"] * len(first), ["xstest-aug:action"] * len(first))
     after = _recall(small_detector, held_out)
-    assert after >= before + 0.3, (before, after)
+    assert after >= min(before + 0.2, 1.0) and after > before, (before, after)
     dets = small_detector.classify(held_out)
     assert sum(d.category == "xstest-aug:action" for d in dets if d.label == "unsafe") >= len(held_out) // 2
     # a removed exemplar is no longer a neighbour of anything, even of its own text

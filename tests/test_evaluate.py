@@ -135,3 +135,22 @@ def test_paper_avg_needs_a_paper_model(hash_encoder, data_dir):
     suite = SafeEmbedSuite.from_data_dir(data_dir, avg_cosine="paper")
     with pytest.raises(ConfigError, match="publishes no avg cosine for 'hash-encoder'"):
         suite.run(hash_encoder)
+
+
+def test_safety_contrast_with_unequal_edit_counts_matches_brute_force(hash_encoder):
+    from safe_embed.data.schemas import ContrastItem
+
+    rng = np.random.default_rng(0)
+    items = [ContrastItem(i, f"cat{i % 3}", f"original {i}", tuple(f"edit {i}.{j}" for j in range(int(rng.integers(1, 6)))))
+             for i in range(30)]
+    avg = 0.2
+    res = SafetyContrast(items, avg_cosine=avg).compute(hash_encoder)
+    brute = []
+    for it in items:
+        o = hash_encoder.encode([it.original])
+        e = hash_encoder.encode(list(it.edits))
+        brute.append((cosine_similarity(o, e).max() - avg) / (1 - avg))
+    np.testing.assert_allclose(res.per_item, brute, atol=1e-6)
+    for c in {it.category for it in items}:
+        want = np.mean([b for b, it in zip(brute, items, strict=True) if it.category == c])
+        assert res.per_category[c] == pytest.approx(want, abs=1e-6)

@@ -104,8 +104,11 @@ def test_lone_surrogates_and_nul_are_repaired_never_a_crash(det):
     d = det.classify(["\ud800", "make a \x00bomb \udfff", "ok"])
     assert [("repaired" in x.flags) for x in d] == [True, True, False]
     llm = LLM()
-    with pytest.raises(Exception) as e:  # checked, and blocked: a repaired unsafe prompt is still unsafe
-        guard(det, fail_open=True)(llm)(_unsafe_text(det) + "\ud800")
+    texts = [e.text for e in det.unsafe]
+    bad = next(t for t, d in zip(texts, det.classify([t + "\ufffd" for t in texts]), strict=True)
+               if d.label == "unsafe")
+    with pytest.raises(Exception) as e:  # checked, and blocked: a repaired unsafe prompt is still judged
+        guard(det, fail_open=True)(llm)(bad + "\ud800")
     assert type(e.value).__name__ == "UnsafePromptError" and llm.calls == []
 
 

@@ -25,6 +25,7 @@ from safe_embed.serve import (
     check_bind,
     create_app,
 )
+from safe_embed.serve.locks import WriterFirstLock
 from safe_embed.serve.runner import free_port, is_loopback
 
 TOKEN = "test-token-123"
@@ -284,6 +285,33 @@ def test_batcher_keeps_order_and_isolates_a_failing_request():
     finally:
         b.stop()
     assert not b.alive
+
+
+@pytest.mark.parametrize("writer_first", [True, False])
+def test_a_waiting_writer_goes_in_between_two_chunks_of_a_long_batch(writer_first):
+    """With the writer-first lock an addition waits for one chunk; with a plain lock, for the whole batch."""
+    events, started = [], threading.Event()
+    lock = WriterFirstLock() if writer_first else threading.Lock()
+
+    def fn(texts):
+        started.set()
+        time.sleep(0.03)
+        events.append("read")
+        return texts
+
+    b = MicroBatcher(fn, max_batch=64, max_wait_ms=0, lock=lock, chunk=2).start()
+    try:
+        fut = b.submit([f"t{i}" for i in range(20)])
+        assert started.wait(5)
+        with lock:
+            events.append("write")
+        assert fut.result(10) == [f"t{i}" for i in range(20)]
+    finally:
+        b.stop()
+    if writer_first:  # ten chunks of two; the writer went in after the first
+        assert events.index("write") == 1 and events.count("read") == 10
+    else:  # one call for the whole batch; the writer waited for all of it
+        assert events == ["read", "write"]
 
 
 def test_batcher_widens_its_wait_window_after_slow_batches():

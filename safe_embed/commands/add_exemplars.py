@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from safe_embed.commands.options import add_backend
 from safe_embed.errors import DataError
 
 
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="added", help="source name recorded with the exemplars (default 'added')")
     p.add_argument("--remove", nargs="+", default=None, metavar="ID", help="exemplar ids to remove")
     p.add_argument("--device", default=None)
+    add_backend(p)
     p.set_defaults(func=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         labels.append(label)
     cats = [r.fields.get("category", args.category) for r in rows]
     ids = [None if r.fields.get("id") in (None, "") else f"{args.source}:{r.fields['id']}" for r in rows]
-    det = Detector.load(args.detector, device=args.device)
+    det = Detector.load(args.detector, device=args.device, backend=args.backend)
     removed = det.persist_remove(args.remove) if args.remove else 0  # each change is one journal record
     added = det.persist_add(texts, labels, cats, ids=ids, source=args.source) if texts else []
     print(f"added {len(added)}, removed {removed}; now {len(det.unsafe)} unsafe and {len(det.safe)} safe "

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from safe_embed.commands.options import add_backend
 from safe_embed.errors import DataError
 
 
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default=None, help="JSONL results file (default: stdout)")
     p.add_argument("--no-neighbors", action="store_true", help="omit the neighbours from the output")
     p.add_argument("--device", default=None)
+    add_backend(p)
     p.set_defaults(func=run)
 
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output and not args.input:
         raise DataError("--output needs --input. Fix: add --input FILE.")
     rows = read_inputs(args.input) if args.input else None  # fail on bad input before loading the model
-    det = Detector.load(args.detector, device=args.device)
+    det = Detector.load(args.detector, device=args.device, backend=args.backend)
     if rows is None:
         print(json.dumps(_result(det.classify([args.prompt])[0], {}, args.no_neighbors), indent=2,
                          ensure_ascii=False), file=args.stdout)

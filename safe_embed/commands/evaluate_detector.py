@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from safe_embed.commands.options import add_backend
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--cache", action="store_true", help="use the embedding cache")
     p.add_argument("--device", default=None)
+    add_backend(p)
     p.set_defaults(func=run)
 
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from safe_embed.detector.evaluation import evaluate_named_set
     from safe_embed.detector.report import to_markdown, write_report
 
-    det = Detector.load(args.detector, cache=args.cache, device=args.device)
+    det = Detector.load(args.detector, cache=args.cache, device=args.device, backend=args.backend)
     out = Path(args.out) if args.out else Path("results") / "detector_eval" / Path(args.detector).resolve().name
     for name in args.dataset:
         ev = evaluate_named_set(det, name, split=args.split, data_dir=args.data_dir)

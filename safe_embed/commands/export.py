@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    p.add_argument("--onnx", default=None, choices=("fp32", "int8"),
+                   help="also write encoder/onnx/ for the ONNX Runtime backend: fp32, or int8 (fp32 and int8, int8 "
+                        "the default variant), each calibrated on the val split with its own embeddings "
+                        "(needs: pip install 'safe-embed[onnx]')")
     p.set_defaults(func=run)
 
 
@@ -55,11 +59,24 @@ def run(args: argparse.Namespace) -> int:
     det = export_detector(args.model, args.out, exemplars,
                           rule=ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature),
                           method=args.threshold, target_fpr=args.target_fpr, settings=settings, seed=args.seed,
-                          data_dir=args.data_dir, device=args.device, cache=not args.no_cache)
+                          data_dir=args.data_dir, device=args.device, cache=not args.no_cache, onnx=args.onnx)
     v = det.calibration.validation
     print(json.dumps({"out": args.out, "unsafe_exemplars": len(det.unsafe), "safe_exemplars": len(det.safe),
                       "rule": det.rule.name, "threshold": round(det.calibration.threshold, 6),
                       "categories": det.categories,
                       "validation": {k: round(v[k], 4) for k in ("auroc", "precision", "recall", "f1", "fpr")
-                                     if k in v}}, indent=2), file=args.stdout)
+                                     if k in v},
+                      **({"backends": _backends(det)} if args.onnx else {})}, indent=2), file=args.stdout)
     return 0
+
+
+def _backends(det) -> dict:
+    """Each ONNX backend's threshold and validation figures (torch's are the top-level ones)."""
+    out = {}
+    for name, state in sorted(det.backends.states.items()):
+        if name == "torch":
+            continue
+        v = state["calibration"]["validation"]
+        out[name] = {"threshold": round(state["calibration"]["threshold"], 6),
+                     "validation": {k: round(v[k], 4) for k in ("auroc", "precision", "recall", "f1", "fpr") if k in v}}
+    return out

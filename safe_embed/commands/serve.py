@@ -6,6 +6,8 @@ import argparse
 import logging
 import os
 
+from safe_embed.commands.options import add_backend
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,8 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adaptive-wait", type=float, default=0.1,
                    help="widen the wait window to this fraction of the recent batch time (default 0.1; 0 = off)")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's, one per core); 1 can win on a busy machine")
+                   help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
+                        "machine")
     p.add_argument("--device", default=None)
+    add_backend(p)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(func=run)
 
@@ -59,15 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch < 1 or args.wait_ms < 0 or args.adaptive_wait < 0:
         raise ConfigError(f"--max-batch must be >= 1 and --wait-ms/--adaptive-wait >= 0, got {args.max_batch}, "
                           f"{args.wait_ms}, {args.adaptive_wait}.")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
+    if args.max_connections < 1:
+        raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
+    det = Detector.load(args.detector, device=args.device, backend=args.backend, num_threads=args.threads)
+    if args.threads is not None and det.backends.active == "torch":
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.max_connections < 1:
-        raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
-    det = Detector.load(args.detector, device=args.device)
     hosts = default_hosts(args.host)
     if args.allow_host:
         hosts = (hosts or set()) | set(args.allow_host)

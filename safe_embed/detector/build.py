@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from safe_embed.data.dataset import Assigned
+from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.detector import backends as bk
 from safe_embed.detector.detector import Detector, DetectorSettings
+from safe_embed.detector.encoder_dir import sentence_transformer_of
 from safe_embed.detector.exemplars import ExemplarSets, load_exemplars
 from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
+from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +76,11 @@ def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
                     rule: ScoringRule | str = DEFAULT_RULE, method: str = "fpr", target_fpr: float = 0.05,
                     settings: DetectorSettings | None = None, seed: int | None = None,
                     data_dir: str | os.PathLike[str] | None = None, device: str | None = None,
-                    cache: bool = True, splits_from: str | os.PathLike[str] | None = None) -> Detector:
+                    cache: bool = True, splits_from: str | os.PathLike[str] | None = None,
+                    onnx: str | None = None) -> Detector:
     """Build, calibrate and save a detector; returns it. ``splits_from`` (a run directory) reuses that run's
-    splits for another encoder, e.g. a frozen baseline compared on the same splits.
+    splits for another encoder, e.g. a frozen baseline compared on the same splits. ``onnx`` (``"fp32"`` or
+    ``"int8"``) also writes ``encoder/onnx/`` with per-backend calibrations (see :func:`add_onnx`).
 
     Example (a run directory printed by ``safe-embed fit``)::
 
@@ -91,5 +98,60 @@ def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
     det = Detector.build(encoder, sets, rule=rule, method=method, target_fpr=target_fpr, settings=settings)
     det.provenance["model"] = str(model)
     det.provenance["exemplars"] = None if exemplars is None else str(exemplars)
-    det.save(out)
+    if onnx is None:
+        det.save(out)
+        return det
+    with tempfile.TemporaryDirectory(prefix="safe-embed-onnx-") as tmp:
+        add_onnx(det, Path(tmp) / "onnx", onnx, sets.calibration)
+        det.save(out)
+    return det
+
+
+def add_onnx(det: Detector, out: Path, quantize: str, calibration: list[LabelledPrompt]) -> Path:
+    """Export ``det``'s torch encoder to ONNX in ``out`` (``"fp32"``; ``"int8"`` writes fp32 and int8, int8
+    statically quantized with activation ranges from the ``calibration`` prompts), and fit
+    each variant's calibration on the ``calibration`` prompts with its own embeddings (int8: exemplars embedded
+    again). A later :meth:`Detector.save` writes ``encoder/onnx/``, the calibrations and the int8 indexes."""
+    from safe_embed.encoders.onnx_export import export_onnx
+
+    st = sentence_transformer_of(det.encoder)
+    if st is None:
+        raise ModelError(f"encoder {det.encoder.name!r} is not a sentence-transformers model, so it has no ONNX "
+                         "export. Fix: drop --onnx, or build from a sentence-transformers model.")
+    if det.backends.active != bk.TORCH:
+        raise ModelError("add_onnx needs the torch backend. Fix: load the detector with backend='torch'.")
+    texts, labels = [p.text for p in calibration], [p.label for p in calibration]
+    cfg_dir = export_onnx(st, out, quantize, calibration_texts=texts)  # int8's activation ranges: these prompts
+    for variant in bk.read_onnx_config(cfg_dir)["files"]:
+        backend = bk.backend_of_variant(variant)
+        bk.fit_backend(det, backend, bk.onnx_encoder(cfg_dir, backend, verify=False), texts, labels)
+    det.backends.onnx_dir = cfg_dir
+    return cfg_dir
+
+
+def add_onnx_to_directory(path: str | os.PathLike[str], quantize: str = "int8",
+                          data_dir: str | os.PathLike[str] | None = None) -> Detector:
+    """Add ``encoder/onnx/`` to an existing detector directory: export its torch encoder, calibrate each variant
+    on the detector's own calibration split (read back from its ``splits.json``), and save the next snapshot.
+
+    Example::
+
+        add_onnx_to_directory("detectors/default", "int8")
+    """
+    from safe_embed.errors import DataError
+
+    det = Detector.load(path, backend="torch")
+    if det.splits is None:
+        raise DataError(f"{path} has no splits.json, so its calibration split is unknown. Fix: rebuild it with "
+                        "`safe-embed export ... --onnx`.")
+    assigned = Assigned.from_json(det.splits, str(Path(path) / SPLITS_FILE))
+    sets = load_exemplars(dict(assigned.spec), data_dir=data_dir, assigned=assigned)
+    want = det.provenance.get("n_calibration")
+    if want is not None and len(sets.calibration) != int(want):
+        raise DataError(f"{path}: the data now gives {len(sets.calibration)} calibration prompts, the detector was "
+                        f"calibrated on {want}. Fix: rebuild it with `safe-embed export ... --onnx` (or point "
+                        "--data-dir at the data it was built from).")
+    with tempfile.TemporaryDirectory(prefix="safe-embed-onnx-") as tmp:
+        add_onnx(det, Path(tmp) / "onnx", quantize, sets.calibration)
+        det.save(path)
     return det

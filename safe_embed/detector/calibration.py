@@ -115,6 +115,31 @@ def calibrate(raw: np.ndarray, y: np.ndarray, method: str = "fpr", target_fpr: f
     return cal
 
 
+MATCH_GRID = tuple(round(0.90 + 0.01 * i, 2) for i in range(10))  # 0.90 ... 0.99: near copies, not neighbours
+
+
+def choose_match_threshold(su1: np.ndarray, ss1: np.ndarray, y: np.ndarray, min_precision: float = 0.97,
+                           min_matches: int = 5) -> float:
+    """The lowest similarity from :data:`MATCH_GRID` at which "take the nearest exemplar's label" is right for at
+    least ``min_precision`` of the calibration prompts that reach it (top-1 similarities ``su1``, ``ss1`` (n,));
+    the highest grid value when none qualifies (near copies only).
+
+    >>> choose_match_threshold(np.array([0.99, 0.95, 0.91]), np.array([0.5, 0.96, 0.2]), np.array([1, 0, 0]),
+    ...                        min_matches=1)
+    0.92
+    """
+    y = np.asarray(y).astype(int)
+    top = np.maximum(su1, ss1)
+    says_unsafe = (su1 >= ss1).astype(int)
+    for t in MATCH_GRID:
+        hit = top >= t
+        if hit.sum() >= min_matches and (says_unsafe[hit] == y[hit]).mean() >= min_precision:
+            return t
+        if hit.sum() < min_matches:  # too few prompts reach it to judge: only near copies from here on
+            break
+    return MATCH_GRID[-1]
+
+
 def detection_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
     """AUROC, AUPRC, precision/recall/F1/FPR at ``threshold`` and TPR at FPR 1% and 5%."""
     y = np.asarray(y).astype(int)

@@ -26,19 +26,21 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from safe_embed.data.schemas import LABELS
-from safe_embed.detector.calibration import Calibration, calibrate
+from safe_embed.detector.backends import BackendInfo, embed_texts
+from safe_embed.detector.calibration import Calibration, calibrate, choose_match_threshold
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.detector.text_policy import REPAIRED, clean_text
-from safe_embed.encoders.base import Encoder, l2_normalize
+from safe_embed.encoders.base import Encoder
 from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
 MAX_EXEMPLAR_CHARS = 20_000  # an exemplar longer than this is refused (neighbour texts come back in responses)
 MAX_FIELD_CHARS = 200  # ids and categories
+CATEGORY_DEPTH = 64  # how far an unsafe verdict looks for a categorised exemplar when its neighbours have none
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class Neighbor:
 class Detection:
     """The verdict for one prompt: ``label`` (unsafe/safe), ``score`` in [0, 1] (0.5 or more = unsafe),
     ``category`` (majority of the nearest unsafe exemplars' categories when ``label`` is unsafe, else None),
-    ``neighbors`` (the top-k exemplars of both classes) and ``flags`` (``empty``, ``truncated``, ``repaired``)."""
+    ``neighbors`` (the top-k exemplars of both classes) and ``flags`` (``empty``, ``truncated``, ``repaired``,
+    ``matched``: a near copy of an exemplar, which gave its label)."""
 
     label: str
     score: float
@@ -83,6 +86,19 @@ class PreparedAdd:
         return [e.id for e in self.exemplars]
 
 
+
+def matched_score(score: float, unsafe_sim: float, safe_sim: float, tau: float) -> float:
+    """The score of a near copy (top similarity ``>= tau``): at least 0.5 when the nearest exemplar is unsafe, below
+    0.5 when it is safe, more so the closer the copy; always in [0, 1].
+
+    >>> round(matched_score(0.3, 0.95, 0.2, 0.9), 6), matched_score(0.8, 0.2, 1.0, 0.9)
+    (0.75, 0.0)
+    """
+    strength = min(1.0, 0.5 + 0.5 * (max(unsafe_sim, safe_sim) - tau) / max(1.0 - tau, 1e-6))
+    if unsafe_sim >= safe_sim:
+        return float(min(1.0, max(score, strength)))
+    return float(max(0.0, min(score, 1.0 - strength - 1e-9)))
+
 class Detector:
     """Unsafe-prompt detector over exemplar indexes.
 
@@ -103,6 +119,7 @@ class Detector:
         self.splits: dict | None = None  # the data's split record (splits.json), when built from a data spec
         self.origin = None  # the directory, generation and journal position it was loaded from or saved to
         self.unsynced: list[tuple[str, object]] = []  # in-memory add/remove since then, replayed by a save
+        self.backends = BackendInfo()  # torch or ONNX, and the other backends' calibrations (backends.py)
         self.indexes = {label: pool if isinstance(pool, ExemplarIndex) else ExemplarIndex.build(
             label, pool, self.embed([e.text for e in pool]), self.settings.index, self.settings.seed)
             for label, pool in (("unsafe", unsafe), ("safe", safe))}
@@ -163,6 +180,7 @@ class Detector:
         su, ss = self.neighbour_sims(x)
         self.rule.fit(su, ss, y, x)
         self.calibration = calibrate(self.rule.raw(su, ss, x), y, method, target_fpr, seed=self.settings.seed)
+        self.settings.match_threshold = choose_match_threshold(su[:, 0], ss[:, 0], y)
         logger.info("calibrated %s rule: raw threshold %.4f, validation %s", self.rule.name,
                     self.calibration.raw_threshold, self.calibration.validation)
         return self.calibration
@@ -173,8 +191,7 @@ class Detector:
         if not texts:
             dim = self.encoder.dimension or (self.dimension if hasattr(self, "indexes") else 0)
             return np.zeros((0, dim), np.float32)
-        clipped = [t[: self.settings.max_chars] for t in texts]
-        return l2_normalize(self.encoder.encode(clipped, show_progress=show_progress))
+        return embed_texts(self.encoder, texts, self.settings.max_chars, show_progress)
 
     def neighbour_sims(self, x: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k cosine similarities to unsafe (n, k) and safe (n, k) exemplars; missing = -1."""
@@ -222,16 +239,34 @@ class Detector:
         scores = self.calibration.score(self.rule.raw(du[:, :self.rule.k], ds[:, :self.rule.k], x))
         truncated = self._truncated(texts)
         unsafe, safe = self.unsafe, self.safe
+        tau = self.settings.match_threshold
         out = []
         for r in range(len(texts)):
             score = float(scores[r])
+            flags = ["truncated"] if truncated[r] else []
+            if tau is not None and max(du[r, 0], ds[r, 0]) >= tau:  # a near copy of an exemplar takes its label
+                score = matched_score(score, float(du[r, 0]), float(ds[r, 0]), tau)
+                flags.append("matched")
             label = "unsafe" if score >= self.calibration.threshold else "safe"
             neigh = [_neighbor(unsafe[j], s) for j, s in zip(iu[r], du[r], strict=True) if j >= 0]
             neigh += [_neighbor(safe[j], s) for j, s in zip(is_[r], ds[r], strict=True) if j >= 0]
             neigh.sort(key=lambda n: -n.similarity)
             category = self._category(iu[r, :self.settings.k_neighbors], du[r]) if label == "unsafe" else None
-            out.append(Detection(label, score, category, tuple(neigh[:self.settings.k_neighbors]),
-                                 ("truncated",) if truncated[r] else ()))
+            out.append(Detection(label, score, category, tuple(neigh[:self.settings.k_neighbors]), tuple(flags)))
+        return self._categorise_further(x, out)
+
+    def _categorise_further(self, x: np.ndarray, out: list[Detection]) -> list[Detection]:
+        """An unsafe verdict whose nearest unsafe exemplars carry no category (sources without one) takes the
+        category of the nearest categorised ones, among the ``CATEGORY_DEPTH`` nearest."""
+        rows = [r for r, d in enumerate(out) if d.label == "unsafe" and d.category is None]
+        if not rows or not self.categories:
+            return out
+        sims, pos = self.indexes["unsafe"].search(x[rows], CATEGORY_DEPTH)
+        unsafe = self.unsafe
+        for r, p, s in zip(rows, pos, sims, strict=True):
+            keep = [k for k, j in enumerate(p) if j >= 0 and unsafe[j].category][:self.settings.k_neighbors]
+            if keep:
+                out[r] = replace(out[r], category=self._category(p[keep], s[keep]))
         return out
 
     def _category(self, positions: np.ndarray, sims: np.ndarray) -> str | None:
@@ -388,14 +423,20 @@ class Detector:
         save_detector(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], cache: bool = False, device: str | None = None) -> Detector:
-        """Load and verify a detector directory; refuses tampered, truncated or mismatched files."""
+    def load(cls, path: str | os.PathLike[str], cache: bool = False, device: str | None = None,
+             backend: str = "auto", num_threads: int | None = None) -> Detector:
+        """Load and verify a detector directory; refuses tampered, truncated or mismatched files.
+
+        ``backend``: ``torch``, ``onnx`` (the ONNX export's default variant), ``onnx-fp32``, ``onnx-int8``, or
+        ``auto`` (ONNX when the directory has ``encoder/onnx/`` and onnxruntime is installed, else torch); each
+        backend scores with its own calibration. ``num_threads``: ONNX Runtime's intra-op threads.
+        """
         from safe_embed.detector.store import load_parts
 
-        parts = load_parts(path, cache=cache, device=device)
+        parts = load_parts(path, cache=cache, device=device, backend=backend, num_threads=num_threads)
         det = cls(parts.encoder, parts.indexes["unsafe"], parts.indexes["safe"], parts.rule, parts.calibration,
                   parts.settings, parts.provenance)
-        det.splits, det.origin = parts.splits, parts.origin
+        det.splits, det.origin, det.backends = parts.splits, parts.origin, parts.backends
         return det
 
     def persist_add(self, texts: Sequence[str], labels: Sequence[str],
@@ -413,26 +454,22 @@ class Detector:
         from safe_embed.detector import store
 
         root = self._own_directory()
-        with store.lock(root):
-            with mutex or nullcontext():
-                store.catch_up(self)
-                batch = self.prepare_add(texts, labels, categories, ids, source)
+        with store.lock(root), mutex or nullcontext():  # one critical section: a writer waits for one chunk
+            store.catch_up(self)
+            batch = self.prepare_add(texts, labels, categories, ids, source)
             store.append(self, "add", batch)
-            with mutex or nullcontext():
-                return self.apply(batch)
+            return self.apply(batch)
 
     def persist_remove(self, ids: Sequence[str], mutex=None) -> int:
         """Remove exemplars durably (lock, catch up, journal, apply), as :meth:`persist_add`."""
         from safe_embed.detector import store
 
         root = self._own_directory()
-        with store.lock(root):
-            with mutex or nullcontext():
-                store.catch_up(self)
-                wanted = self.check_remove(ids)
+        with store.lock(root), mutex or nullcontext():
+            store.catch_up(self)
+            wanted = self.check_remove(ids)
             store.append(self, "remove", ids=wanted)
-            with mutex or nullcontext():
-                return sum(idx.remove(wanted) for idx in self.indexes.values())
+            return sum(idx.remove(wanted) for idx in self.indexes.values())
 
     def _own_directory(self):
         if self.origin is None:

@@ -38,14 +38,7 @@ def copy_encoder(encoder: Encoder, dst: Path) -> None:
                          "a sentence-transformers model. Fix: build the detector from a model name or directory.")
     src = Path(inner.model_ref)
     if src.is_dir() and (src / "modules.json").is_file() and any(src.glob("*.safetensors")):
-        for p in sorted(src.rglob("*")):
-            rel = p.relative_to(src)
-            if not p.is_file() or p.name in _SKIP_FILES or any(part in _SKIP_DIRS for part in rel.parts) \
-                    or any(part.startswith(".") for part in rel.parts):
-                continue
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, dst / rel)
-        logger.info("copied encoder files from %s", src)
+        copy_model_dir(src, dst)
     else:
         inner.model.save(str(dst), safe_serialization=True)
         for junk in [p for p in dst.rglob("*") if p.is_file() and p.name in _SKIP_FILES]:
@@ -53,6 +46,19 @@ def copy_encoder(encoder: Encoder, dst: Path) -> None:
         logger.info("saved encoder %s with safetensors", inner.name)
     if not any(dst.rglob("*.safetensors")):
         raise ModelError(f"{dst}: no safetensors weights were written for encoder {encoder.name!r}.")
+
+
+def copy_model_dir(src: Path, dst: Path) -> None:
+    """Copy a sentence-transformers directory's files (safetensors weights, configs, tokenizer; no other weight
+    formats, exports or hidden files) from ``src`` to ``dst``."""
+    for p in sorted(src.rglob("*")):
+        rel = p.relative_to(src)
+        if not p.is_file() or p.name in _SKIP_FILES or any(part in _SKIP_DIRS for part in rel.parts) \
+                or any(part.startswith(".") for part in rel.parts):
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, dst / rel)
+    logger.info("copied encoder files from %s", src)
 
 
 def max_seq_length(encoder: Encoder) -> int | None:

@@ -1,7 +1,8 @@
 """The append-only journal of exemplar additions and removals that follow a detector snapshot.
 
 One JSON object per line: ``{"seq", "op": "add"|"remove", "exemplars"|"ids", "vectors" (add: base64 of the
-float32 (n, d) embeddings, little-endian), "dim", "next_id", "sha256"}``; ``sha256`` covers the line's canonical
+float32 (n, d) embeddings, little-endian), "dim", "space" (add: the embedding space of the vectors when it is not
+``fp32``, see :mod:`safe_embed.detector.backends`), "next_id", "sha256"}``; ``sha256`` covers the line's canonical
 JSON without that key. A line is durable once :func:`append` returns (written, flushed and fsynced). A reader
 stops at the first line that does not end in a newline or does not verify: only the tail can be torn (a crash
 during a write), and a writer truncates it before appending.
@@ -32,6 +33,7 @@ class Record:
     vectors: np.ndarray | None = None
     ids: tuple[str, ...] = ()
     next_id: dict | None = None
+    space: str = "fp32"
 
 
 def _canonical(d: dict) -> str:
@@ -46,6 +48,8 @@ def encode(record: Record) -> bytes:
         d.update(exemplars=[{k: getattr(e, k) for k in ("id", "text", "label", "category", "source",
                                                          "source_category")} for e in record.exemplars],
                  dim=int(v.shape[1]), vectors=base64.b64encode(v.tobytes()).decode("ascii"))
+        if record.space != "fp32":
+            d["space"] = record.space
     elif record.op == "remove":
         d["ids"] = list(record.ids)
     else:
@@ -66,7 +70,8 @@ def decode(line: bytes) -> Record | None:
             ex = tuple(Exemplar(**e) for e in d["exemplars"])
             if len(ex) != len(v):
                 return None
-            return Record(int(d["seq"]), "add", ex, v.astype(np.float32), next_id=d.get("next_id") or {})
+            return Record(int(d["seq"]), "add", ex, v.astype(np.float32), next_id=d.get("next_id") or {},
+                          space=str(d.get("space", "fp32")))
         if d["op"] == "remove":
             return Record(int(d["seq"]), "remove", ids=tuple(d["ids"]), next_id=d.get("next_id") or {})
     except (ValueError, KeyError, TypeError):

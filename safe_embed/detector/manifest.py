@@ -25,7 +25,7 @@ FORMAT = "safe-embed-detector"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
-_STORE_FILE = re.compile(r"^(\.lock|journal(\.\d+)?\.jsonl|(unsafe|safe)\.\d+\.faiss|exemplars\.\d+\.jsonl|"
+_STORE_FILE = re.compile(r"^(\.lock|journal(\.\d+)?\.jsonl|(unsafe|safe)(-int8)?\.\d+\.faiss|exemplars\.\d+\.jsonl|"
                          r"splits\.\d+\.json|manifest\.json\.tmp-[\w-]+)$")
 
 
@@ -95,8 +95,11 @@ def write_manifest(root: Path, body: dict, files: list[str] | None = None) -> di
     return manifest
 
 
-def read_manifest(root: Path) -> dict:
-    """Read and verify ``root/manifest.json`` and every file it lists; raise :class:`TamperedDetectorError`."""
+def read_manifest(root: Path, verify_files: bool = True) -> dict:
+    """Read and verify ``root/manifest.json`` and every file it lists; raise :class:`TamperedDetectorError`.
+
+    ``verify_files=False`` checks the manifest's own checksum only (enough to see whether another writer moved the
+    directory to a new generation; loading that generation verifies its files)."""
     root = Path(root)
     if not root.is_dir():
         raise ModelError(f"detector directory not found: {root}. Fix: build one with `safe-embed export`.")
@@ -125,6 +128,8 @@ def read_manifest(root: Path) -> dict:
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise TamperedDetectorError(f"{path}: lists no files.")
+    if not verify_files:
+        return manifest
     for rel, digest in sorted(files.items()):
         p = inside(root, rel)
         if not p.is_file():

@@ -10,10 +10,14 @@ from safe_embed.detector.index import IndexSettings
 @dataclass
 class DetectorSettings:
     """``k_neighbors`` reported per detection, ``max_chars`` a text is cut to, ``batch_size`` of classification,
-    the FAISS ``index`` settings and the ``seed`` of the data split."""
+    the FAISS ``index`` settings, the ``seed`` of the data split, and ``match_threshold``: a prompt whose nearest
+    exemplar is at least this similar takes that exemplar's label (flag ``matched``; None = off), so an added
+    exemplar always governs its near copies. It is chosen on the calibration split (see
+    :func:`safe_embed.detector.calibration.choose_match_threshold`)."""
 
     k_neighbors: int = 5
     max_chars: int = 20_000
     batch_size: int = 256
     index: IndexSettings = field(default_factory=IndexSettings)
     seed: int = 0
+    match_threshold: float | None = None

@@ -50,7 +50,7 @@ def _st(name: str, hub_id: str, family: str, avg: float | None, params: str, dim
     return ModelSpec(name, ST, hub_id, family, avg, pooling, params, dim)
 
 
-# The paper's avg cosines are its published normalizers (also in safe_embed.evaluate.normalizer.PAPER_AVG_COSINE).
+# The paper's avg cosines are its published normalizers (the one source of safe_embed.evaluate.PAPER_AVG_COSINE).
 MODELS: dict[str, ModelSpec] = {
     "all-MiniLM-L6-v2": _st("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "SBERT", None, "22M", 384),
     "sbert-all": _st("sbert-all", "sentence-transformers/all-mpnet-base-v2", "SBERT", 0.092, "110M", 768),

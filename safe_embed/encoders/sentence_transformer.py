@@ -15,13 +15,16 @@ from safe_embed.errors import ModelError
 logger = logging.getLogger(__name__)
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "adapter_model.safetensors")
+_EXPORT_DIRS = ("onnx", "openvino")  # other runtimes' exports inside a model directory: not read by this backend
 
 
 def directory_fingerprint(path: Path) -> str:
-    """sha256 over a model directory's config and weight files (content, not timestamps)."""
+    """sha256 over a model directory's config and weight files (content, not timestamps; exports such as
+    ``onnx/`` left out)."""
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file() and (
-        p.name in _WEIGHT_FILES or p.suffix in (".json", ".txt", ".model") or p.name.endswith(".safetensors")))
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.relative_to(path).parts[0] not in _EXPORT_DIRS
+                   and (p.name in _WEIGHT_FILES or p.suffix in (".json", ".txt", ".model")
+                        or p.name.endswith(".safetensors")))
     for p in files:
         h.update(str(p.relative_to(path)).encode())
         with open(p, "rb") as f:

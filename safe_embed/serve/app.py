@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from safe_embed import __version__
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.errors import ConfigError
 from safe_embed.serve.batcher import MicroBatcher, OverloadedError
+from safe_embed.serve.locks import WriterFirstLock
 from safe_embed.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -193,7 +193,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     limits = limits or ServiceLimits()
     if persist and getattr(detector, "origin", None) is None:
         raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
-    lock = threading.Lock()
+    lock = WriterFirstLock()  # additions go in between classification chunks
     batcher = MicroBatcher(detector.classify, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
                            lock=lock, adaptive_wait=adaptive_wait)
     started = time.time()
@@ -209,8 +209,9 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         batcher.start()
         if warmup:  # load the model lazily held by the encoder before the first request
             await batcher.classify(["warm-up"])
-        logger.info("serving %s: %d unsafe, %d safe exemplars", getattr(detector.encoder, "name", "?"),
-                    len(detector.unsafe), len(detector.safe))
+        logger.info("serving %s (%s backend): %d unsafe, %d safe exemplars", getattr(detector.encoder, "name", "?"),
+                    getattr(getattr(detector, "backends", None), "active", "?"), len(detector.unsafe),
+                    len(detector.safe))
         yield
         batcher.stop()
 
@@ -270,6 +271,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
             "version": __version__,
             "encoder": {"name": getattr(enc, "name", None), "identity": getattr(enc, "identity", None),
                         "dimension": int(detector.dimension)},
+            "backend": getattr(getattr(detector, "backends", None), "active", None),
             "threshold": float(detector.calibration.threshold),
             "raw_threshold": detector.calibration.raw_threshold,
             "rule": detector.rule.to_dict() if hasattr(detector.rule, "to_dict") else str(detector.rule),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safe_embed.errors import ConfigError, ServiceUnavailableError
+from safe_embed.serve.locks import WriterFirstLock
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ _STOP = object()
 class MicroBatcher:
     """Run ``fn(texts) -> results`` (one result per text, in order) on micro-batches in a worker thread.
 
-    ``lock`` (shared with writers such as exemplar additions) is held while ``fn`` runs.
+    ``lock`` (shared with writers such as exemplar additions) is held while ``fn`` runs. With a
+    :class:`~safe_embed.serve.locks.WriterFirstLock` the worker runs a batch in chunks of ``chunk`` texts and a
+    waiting writer goes in between two chunks, so an addition waits for one chunk, not for the whole queue.
 
     >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); _ = b.start()
     >>> b.submit(["a", "b"]).result()
@@ -61,13 +64,16 @@ class MicroBatcher:
     """
 
     def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 2.0,
-                 max_queue: int = 4096, lock: threading.Lock | None = None, adaptive_wait: float = 0.1,
-                 max_adaptive_wait_ms: float = 50.0) -> None:
+                 max_queue: int = 4096, lock: threading.Lock | WriterFirstLock | None = None,
+                 adaptive_wait: float = 0.1, max_adaptive_wait_ms: float = 50.0, chunk: int = 32) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}.")
         if max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
+        if chunk < 1:
+            raise ConfigError(f"chunk must be >= 1, got {chunk}.")
         self.fn = fn
+        self.chunk = chunk
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -166,8 +172,7 @@ class MicroBatcher:
         texts = [t for item, _ in batch for t in item]
         t0 = time.perf_counter()
         try:
-            with self.lock:
-                results = list(self.fn(texts))
+            results = self._run_fn(texts)
             if len(results) != len(texts):
                 raise ServiceUnavailableError(f"the detector returned {len(results)} results for {len(texts)} texts")
         except Exception as e:
@@ -185,11 +190,21 @@ class MicroBatcher:
             fut.set_result(results[start:start + len(item)])
             start += len(item)
 
+    def _run_fn(self, texts: list[str]) -> list:
+        """``fn(texts)`` under the lock; in chunks, letting waiting writers in between, with a WriterFirstLock."""
+        if not isinstance(self.lock, WriterFirstLock):
+            with self.lock:
+                return list(self.fn(texts))
+        out: list = []
+        for s in range(0, len(texts), self.chunk):
+            with self.lock.reader():
+                out.extend(self.fn(texts[s:s + self.chunk]))
+        return out
+
     def _process_one(self, item: tuple[list[str], Future]) -> None:
         texts, fut = item
         try:
-            with self.lock:
-                fut.set_result(list(self.fn(texts)))
+            fut.set_result(self._run_fn(texts))
         except Exception as e:
             fut.set_exception(e)
 

@@ -1,0 +1,14 @@
+"""Command-line options shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")  # safe_embed.detector.backends.CHOICES
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    """``--backend``: which encoder runtime a loaded detector uses."""
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="encoder runtime: torch, onnx (the export's default variant), onnx-fp32, onnx-int8, or "
+                        "auto (default: ONNX when the detector has encoder/onnx/ and onnxruntime is installed)")
