@@ -259,7 +259,7 @@ class Detector:
         """An unsafe verdict whose nearest unsafe exemplars carry no category (sources without one) takes the
         category of the nearest categorised ones, among the ``CATEGORY_DEPTH`` nearest."""
         rows = [r for r, d in enumerate(out) if d.label == "unsafe" and d.category is None]
-        if not rows or not self.categories:
+        if not rows or not any(e.category for e in self.unsafe):
             return out
         sims, pos = self.indexes["unsafe"].search(x[rows], CATEGORY_DEPTH)
         unsafe = self.unsafe
