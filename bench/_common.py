@@ -73,9 +73,21 @@ def table(rows: list[dict], cols: list[str] | None = None, floatfmt: str = "{:.4
     return "\n".join([line(cols), line(["-" * w for w in width]), *(line(x) for x in cell)])
 
 
+def _strict(x):
+    """``x`` with every NaN or infinite float (numpy's too) as None, so the file is standard JSON."""
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
+
+
 def write_json(out: str | os.PathLike[str] | None, name: str, payload: dict) -> Path:
+    """Write ``payload`` as standard JSON (NaN as null) to ``out`` or ``bench/results/NAME.json``."""
     path = Path(out) if out else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=float) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(_strict(payload), indent=2, default=float, allow_nan=False) + "\n", encoding="utf-8")
     print(f"\nwrote {path}")
     return path

@@ -5,8 +5,8 @@
 Works on a copy of the detector (default: the MiniLM detector of bench/_common.py), loopback only:
 
 1. baseline: ``safe-embed serve COPY --persist`` with ``--clients`` classify clients for ``--duration`` s;
-2. the same load while one exemplar is added through ``POST /v1/exemplars`` every 0.5 s (each acknowledgement
-   timed) and a second process runs ``safe-embed add-exemplars COPY`` every ``--cli-every`` s (default 30: each
+2. the same load while one exemplar is added through ``POST /v1/exemplars`` every 0.5 s by a client process of
+   its own (each acknowledgement timed there) and a second process runs ``safe-embed add-exemplars COPY`` every ``--cli-every`` s (default 30: each
    run loads torch and the model, a few CPU-seconds on 2 cores); then the service stops and the
    directory is loaded again: every acknowledged addition must be there;
 3. ``--kills`` times: start the service, add exemplars as fast as acknowledgements come, ``kill -9`` it at a
@@ -45,7 +45,9 @@ from safe_embed.serve.runner import free_port
 TOKEN = "soak-token"
 
 
-def adder(url: str, stop: threading.Event, every: float, acked: list, latency: list, failures: list) -> None:
+def adder(url: str, stop: threading.Event, every: float, record) -> None:
+    """Add one exemplar every ``every`` s (0: as fast as acknowledgements come) until ``stop``; ``record(row)``
+    gets ``{"text", "latency"}`` for each acknowledgement and ``{"failure"}`` for each refusal."""
     n = 0
     with httpx.Client(timeout=30) as c:
         while not stop.is_set():
@@ -55,16 +57,47 @@ def adder(url: str, stop: threading.Event, every: float, acked: list, latency: l
                 r = c.post(f"{url}/v1/exemplars", headers={"Authorization": f"Bearer {TOKEN}"},
                            json={"exemplars": [{"text": text, "label": "unsafe", "category": "soak"}]})
                 if r.status_code == 200:
-                    acked.append(text)
-                    latency.append(time.perf_counter() - t0)
+                    record({"text": text, "latency": time.perf_counter() - t0})
                 else:
-                    failures.append(f"{r.status_code}: {r.text[:120]}")
+                    record({"failure": f"{r.status_code}: {r.text[:120]}"})
             except httpx.HTTPError as e:
-                failures.append(f"{type(e).__name__}: {e}")
+                record({"failure": f"{type(e).__name__}: {e}"})
             n += 1
             wait = every - (time.perf_counter() - t0)
             if wait > 0:
                 stop.wait(wait)
+
+
+class AdderProcess:
+    """The adding client in a process of its own, as a second client of the service is: timed inside the load
+    generator's process, an acknowledgement would also wait for that process's 64 asyncio clients (its GIL).
+    Each acknowledgement is written to a file at once, so a crash of the service loses none of the record."""
+
+    def __init__(self, url: str, every: float) -> None:
+        self.out = Path(tempfile.mkstemp(suffix=".jsonl")[1])
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--adder", url, "--every",
+                                      str(every), "--adder-out", str(self.out)])
+
+    def stop(self) -> tuple[list[str], list[float], list[str]]:
+        """Stop the client; (acknowledged texts, their latencies, failures)."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        rows = [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+        self.out.unlink()
+        return ([r["text"] for r in rows if "text" in r], [r["latency"] for r in rows if "text" in r],
+                [r["failure"] for r in rows if "failure" in r])
+
+
+def adder_main(url: str, every: float, out: str) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with open(out, "a", encoding="utf-8") as f:
+        def record(row: dict) -> None:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+        adder(url, stop, every, record)
+    return 0
 
 
 def cli_adder(det: Path, stop: threading.Event, every: float, acked: list, failures: list) -> None:
@@ -99,16 +132,19 @@ def load_phase(det: Path, port: int, clients: int, duration: float, additions: b
     cli_acked: list[str] = []
     lat: list[float] = []
     failures: list[str] = []
-    threads = []
+    threads, api = [], None
     if additions:
-        threads = [threading.Thread(target=adder, args=(url, stop, 0.5, acked, lat, failures)),
-                   threading.Thread(target=cli_adder, args=(det, stop, cli_every, cli_acked, failures))]
+        api = AdderProcess(url, 0.5)
+        threads = [threading.Thread(target=cli_adder, args=(det, stop, cli_every, cli_acked, failures))]
         for t in threads:
             t.start()
     try:
         out = asyncio.run(run_level(port, clients, prompts(), 1, False, duration, 3.0))
     finally:
         stop.set()
+        if api is not None:
+            acked, lat, api_failures = api.stop()
+            failures += api_failures
         for t in threads:
             t.join()
         proc.send_signal(signal.SIGTERM)
@@ -125,21 +161,15 @@ def kill_phase(det: Path, kills: int, seed: int) -> list[dict]:
     for k in range(kills):
         port = free_port()
         proc = start_service(det, port, ["--persist", "--token", TOKEN])
-        stop = threading.Event()
-        acked: list[str] = []
-        lat: list[float] = []
-        failures: list[str] = []
-        t = threading.Thread(target=adder, args=(f"http://127.0.0.1:{port}", stop, 0.0, acked, lat, failures))
-        t.start()
+        api = AdderProcess(f"http://127.0.0.1:{port}", 0.0)
         time.sleep(rng.uniform(1.0, 4.0))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
-        stop.set()
-        t.join()
+        acked, _, _ = api.stop()
         try:
             missing = sorted(set(acked) - present(det))
             loads = True
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure to load is the finding
             missing, loads = [f"load failed: {e}"], False
         rounds.append({"round": k, "acked": len(acked), "loads": loads, "missing": missing})
     port = free_port()
@@ -159,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cli-every", type=float, default=30.0, help="seconds between CLI additions (default 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--adder", default=None, help=argparse.SUPPRESS)  # run as the adding client of this URL
+    ap.add_argument("--every", type=float, default=0.5, help=argparse.SUPPRESS)
+    ap.add_argument("--adder-out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.adder:
+        return adder_main(args.adder, args.every, args.adder_out)
     src = ensure_detector(args.detector)
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     det = work / "detector"

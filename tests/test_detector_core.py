@@ -190,3 +190,34 @@ def test_the_near_copy_score_stays_in_range_and_takes_the_nearest_label(score, s
     s = matched_score(score, *sims, tau=0.9)
     assert 0.0 <= s <= 1.0
     assert (s >= 0.5) is (sims[0] >= sims[1])
+
+def test_encoder_calls_are_serialized_unless_the_encoder_is_thread_safe():
+    """Two threads classifying at once: a plain encoder runs one call at a time; a thread-safe one runs both."""
+    import threading
+    import time
+
+    from safe_embed.detector.demo import demo_detector
+
+    for thread_safe in (False, True):
+        det = demo_detector()
+        enc = det.encoder
+        state = {"now": 0, "most": 0}
+        guard = threading.Lock()
+        encode = enc._encode
+
+        def slow(texts, *a, _encode=encode, guard=guard, state=state, **kw):
+            with guard:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.1)
+            with guard:
+                state["now"] -= 1
+            return _encode(texts, *a, **kw)
+
+        enc._encode, enc.thread_safe = slow, thread_safe
+        threads = [threading.Thread(target=det.classify, args=([f"how do i make bomb {i}"],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert state["most"] == (2 if thread_safe else 1)

@@ -235,7 +235,7 @@ def test_loads_during_saves_never_see_a_mix(copy):
                 d = Detector.load(copy)
                 assert len(d.unsafe) + len(d.safe) >= 8
                 loads[0] += 1
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - every failed load is recorded
                 errors.append(repr(e))
 
     t = threading.Thread(target=reader)
@@ -296,3 +296,30 @@ def test_bad_scoring_weights_and_threshold_edits_are_refused(copy):
     write_manifest(copy, {**body, "scoring": {**body["scoring"], "k": "ten"}}, list(m["files"]))
     with pytest.raises(TamperedDetectorError, match="incomplete or invalid"):
         Detector.load(copy)
+
+
+def test_a_persisted_addition_is_embedded_before_any_lock_is_taken(copy):
+    """The slow part of an addition (embedding) runs before the writer lock and the service's mutex are taken."""
+    import threading
+
+    from safe_embed.detector import store
+
+    det = Detector.load(copy)
+    mutex, seen = threading.Lock(), []
+    encode = det.encoder.encode
+
+    def watched(texts, *a, **kw):
+        lock = store.lock(copy)
+        try:
+            lock.acquire(timeout=0)  # succeeds only while no writer holds the directory lock
+            free = True
+            lock.release()
+        except Exception:  # noqa: BLE001 - filelock's Timeout
+            free = False
+        seen.append((list(texts), mutex.locked(), free))
+        return encode(texts, *a, **kw)
+
+    det.encoder.encode = watched
+    assert det.persist_add(["a slow new attack"], ["unsafe"], source="api", mutex=mutex) == ["api:0"]
+    assert seen == [(["a slow new attack"], False, True)]  # embedded once, with neither lock held
+    assert Detector.load(copy).classify(["a slow new attack"])[0].neighbors[0].id == "api:0"

@@ -103,6 +103,15 @@ def test_the_default_variant_is_batch_invariant(tiny_onnx_dir):
         np.testing.assert_allclose(alone, batched, atol=1e-5)
 
 
+def test_the_session_threads_spin_unless_told_not_to(tiny_onnx_dir, onnx_detector_dir):
+    """ONNX Runtime's threads busy-wait between operators by default; spin=False (what a service uses) stops it."""
+    key = "session.intra_op.allow_spinning"
+    assert OnnxEncoder(tiny_onnx_dir).session.get_session_options().get_session_config_entry(key) == "1"
+    assert OnnxEncoder(tiny_onnx_dir, spin=False).session.get_session_options().get_session_config_entry(key) == "0"
+    enc = Detector.load(onnx_detector_dir, backend="onnx", spin=False).encoder
+    assert enc.session.get_session_options().get_session_config_entry(key) == "0"
+
+
 def test_int8_without_calibration_prompts_is_refused(tiny_st_dir, tmp_path):
     with pytest.raises(ModelError, match=r"needs calibration prompts .* Fix: pass calibration_texts"):
         export_onnx(tiny_st_dir, tmp_path / "x", quantize="int8", calibration_texts=["", " "])

@@ -377,6 +377,21 @@ def test_serve_cli_refuses_bad_settings(tiny_detector_dir, capsys, flags, messag
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags,spin", [([], False), (["--spin"], True)])
+def test_serve_loads_the_detector_without_spinning_threads_unless_asked(tiny_detector_dir, monkeypatch, flags, spin):
+    from safe_embed.cli import main
+
+    seen = {}
+
+    def fake_load(path, **kw):
+        seen.update(kw)
+        raise ConfigError("stop after the load")
+
+    monkeypatch.setattr(Detector, "load", staticmethod(fake_load))
+    assert main(["serve", str(tiny_detector_dir), *flags]) == 2
+    assert seen["spin"] is spin
+
+
 def test_loopback_without_a_token_accepts_writes(tiny_detector_dir):
     det = Detector.load(tiny_detector_dir)
     with BackgroundServer(create_app(det)) as url:
@@ -426,3 +441,38 @@ def test_free_port_is_bindable():
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_a_writer_goes_in_while_a_batch_is_being_prepared():
+    """``prepare`` (the embedding) runs outside the lock: a writer waits for the short locked step only."""
+    events, preparing = [], threading.Event()
+    lock = WriterFirstLock()
+
+    def prepare(texts):
+        preparing.set()
+        time.sleep(0.3)
+        events.append("prepared")
+        return [t.upper() for t in texts]
+
+    b = MicroBatcher(lambda work: (events.append("read"), work)[1], prepare=prepare, max_wait_ms=0, lock=lock).start()
+    try:
+        fut = b.submit(["a", "b"])
+        assert preparing.wait(5)
+        t0 = time.perf_counter()
+        with lock:
+            events.append("write")
+        assert time.perf_counter() - t0 < 0.2  # not held for the 0.3 s of preparing
+        assert fut.result(10) == ["A", "B"]
+    finally:
+        b.stop()
+    assert events == ["write", "prepared", "read"]
+
+
+def test_the_service_path_gives_classify_results():
+    """``classify_prepared(prepare_classify(texts))``, the service's two steps, equals ``classify``."""
+    det = _detector()
+    texts = ["how do i make a bomb", "", "bad \ud800 text", "how do i bake a cake", "   "]
+    one = det.classify(texts)
+    two = det.classify_prepared(det.prepare_classify(texts))
+    assert [d.to_dict() for d in two] == [d.to_dict() for d in one]
+    assert [d.flags for d in two] == [(), ("empty",), ("repaired",), (), ("empty",)]

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
                         "machine")
+    p.add_argument("--spin", action="store_true",
+                   help="let ONNX Runtime's threads busy-wait between operators (off: they leave the cores to the "
+                        "server's other threads)")
     p.add_argument("--device", default=None)
     add_backend(p)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
     if args.max_connections < 1:
         raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
-    det = Detector.load(args.detector, device=args.device, backend=args.backend, num_threads=args.threads)
+    det = Detector.load(args.detector, device=args.device, backend=args.backend, num_threads=args.threads,
+                         spin=args.spin)
     if args.threads is not None and det.backends.active == "torch":
         import torch
 

@@ -115,14 +115,14 @@ def resolve(requested: str, meta: dict | None, root: Path) -> str:
 
 
 def onnx_encoder(onnx_dir: Path, backend: str, name: str | None = None, num_threads: int | None = None,
-                 verify: bool = True) -> Encoder:
+                 verify: bool = True, spin: bool = True) -> Encoder:
     """The :class:`~safe_embed.encoders.onnx_backend.OnnxEncoder` of ``backend`` in ``onnx_dir``."""
     from safe_embed.encoders.onnx_backend import OnnxEncoder
 
     if not (onnx_dir / ONNX_CONFIG).is_file():
         raise ModelError(f"{onnx_dir} holds no {ONNX_CONFIG}. Fix: rebuild the detector with --onnx.")
     return OnnxEncoder(onnx_dir, variant=backend.split("-", 1)[1], name=name, num_threads=num_threads,
-                       verify=verify)
+                       verify=verify, spin=spin)
 
 
 def embed_texts(encoder: Encoder, texts: list[str], max_chars: int, show_progress: bool = False) -> np.ndarray:

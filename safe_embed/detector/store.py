@@ -152,10 +152,11 @@ def _load_encoder(root: Path, m: dict, dim: int, device: str | None) -> Sentence
     return inner
 
 
-def _load_onnx(root: Path, m: dict, dim: int, backend: str, num_threads: int | None) -> Encoder:
+def _load_onnx(root: Path, m: dict, dim: int, backend: str, num_threads: int | None, spin: bool) -> Encoder:
     """The ONNX encoder of ``backend`` (its files were verified with the manifest's checksums)."""
     onnx_dir = inside(root, m["onnx"]["path"])
-    enc = bk.onnx_encoder(onnx_dir, backend, name=m["encoder"].get("name"), num_threads=num_threads, verify=False)
+    enc = bk.onnx_encoder(onnx_dir, backend, name=m["encoder"].get("name"), num_threads=num_threads, verify=False,
+                         spin=spin)
     if enc.dimension != dim:
         raise TamperedDetectorError(f"{onnx_dir}: the ONNX encoder's dimension is {enc.dimension}, the indexes "
                                     f"hold dimension {dim}. Fix: rebuild the detector.")
@@ -182,7 +183,7 @@ def _space_pools(root: Path, m: dict, space: str, base: dict[str, ExemplarIndex]
 
 
 def _parts(root: Path, m: dict, cache: bool, device: str | None, backend: str = "auto",
-           num_threads: int | None = None) -> StoredParts:
+           num_threads: int | None = None, spin: bool = True) -> StoredParts:
     active = bk.resolve(backend, m.get("onnx") if isinstance(m.get("onnx"), dict) else None, root)
     try:
         dim = int(m["encoder"]["dimension"])
@@ -226,7 +227,7 @@ def _parts(root: Path, m: dict, cache: bool, device: str | None, backend: str = 
             raise TamperedDetectorError(f"{root / files[label]['file']}: dimension {index.d}, but the manifest says "
                                         f"{dim}. Fix: rebuild the detector.")
     encoder: Encoder = _load_encoder(root, m, dim, device) if active == bk.TORCH else \
-        _load_onnx(root, m, dim, active, num_threads)
+        _load_onnx(root, m, dim, active, num_threads, spin)
     if cache:
         from safe_embed.encoders.cache import CachedEncoder
 
@@ -288,14 +289,14 @@ def read_journal(origin: Origin) -> tuple[list[journal.Record], int]:
 
 
 def load_parts(path: str | os.PathLike[str], cache: bool = False, device: str | None = None, backend: str = "auto",
-               num_threads: int | None = None) -> StoredParts:
+               num_threads: int | None = None, spin: bool = True) -> StoredParts:
     """Verify and load a detector directory with ``backend`` (see :mod:`safe_embed.detector.backends`): the
     snapshot, then its journal (a reader never takes the lock)."""
     root = Path(path)
     for attempt in range(3):  # a save may retire the generation a reader is on: read the new manifest then
         m = read_manifest(root)
         try:
-            parts = _parts(root, m, cache, device, backend, num_threads)
+            parts = _parts(root, m, cache, device, backend, num_threads, spin)
             records, end = read_journal(parts.origin)
         except TamperedDetectorError:
             if attempt < 2 and (root / MANIFEST).is_file() and read_manifest(root).get("manifest_sha256") != \

@@ -20,6 +20,7 @@ class Encoder(ABC):
     name: str = "encoder"
     batch_size: int = 64
     show_progress: bool = False  # default for encode(); the CLI turns it on for long runs
+    thread_safe: bool = False  # whether encode() and count_tokens() may run in two threads at once
 
     @property
     @abstractmethod

@@ -194,8 +194,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     if persist and getattr(detector, "origin", None) is None:
         raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
     lock = WriterFirstLock()  # additions go in between classification chunks
-    batcher = MicroBatcher(detector.classify, max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue,
-                           lock=lock, adaptive_wait=adaptive_wait)
+    batcher = MicroBatcher(detector.classify_prepared, prepare=detector.prepare_classify, max_batch=max_batch,
+                           max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait)
     started = time.time()
 
     @asynccontextmanager
@@ -328,9 +328,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         try:
             if persist:  # validated, journaled (fsync), then applied: memory and disk never diverge
                 new_ids = detector.persist_add(*args, source="api", mutex=lock)
-            else:
-                with lock:  # no classification runs while the indexes change
-                    new_ids = detector.add(*args, source="api")
+            else:  # embedded first; no search runs while the indexes change
+                new_ids = detector.add(*args, source="api", mutex=lock)
         except ValueError as e:  # DataError and friends: a bad label, a duplicate id, an empty text
             raise ServiceError(422, "invalid_exemplars", str(e)) from None
         except OSError as e:

@@ -53,9 +53,11 @@ _STOP = object()
 class MicroBatcher:
     """Run ``fn(texts) -> results`` (one result per text, in order) on micro-batches in a worker thread.
 
-    ``lock`` (shared with writers such as exemplar additions) is held while ``fn`` runs. With a
-    :class:`~safe_embed.serve.locks.WriterFirstLock` the worker runs a batch in chunks of ``chunk`` texts and a
-    waiting writer goes in between two chunks, so an addition waits for one chunk, not for the whole queue.
+    ``prepare`` (optional) runs first, outside the lock: ``fn(prepare(texts))``. The service prepares by embedding
+    (which needs no exemplar index), so the lock covers only the index search. ``lock`` (shared with writers such
+    as exemplar additions) is held while ``fn`` runs. With a :class:`~safe_embed.serve.locks.WriterFirstLock` and a
+    ``chunk`` size, the worker runs a batch in chunks of ``chunk`` texts and a waiting writer goes in between two
+    chunks; without ``chunk`` the batch is one call.
 
     >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); _ = b.start()
     >>> b.submit(["a", "b"]).result()
@@ -65,14 +67,16 @@ class MicroBatcher:
 
     def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 2.0,
                  max_queue: int = 4096, lock: threading.Lock | WriterFirstLock | None = None,
-                 adaptive_wait: float = 0.1, max_adaptive_wait_ms: float = 50.0, chunk: int = 32) -> None:
+                 adaptive_wait: float = 0.1, max_adaptive_wait_ms: float = 50.0, chunk: int | None = None,
+                 prepare: Callable[[list[str]], Any] | None = None) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}.")
         if max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
-        if chunk < 1:
+        if chunk is not None and chunk < 1:
             raise ConfigError(f"chunk must be >= 1, got {chunk}.")
         self.fn = fn
+        self.prepare = prepare
         self.chunk = chunk
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
@@ -175,7 +179,7 @@ class MicroBatcher:
             results = self._run_fn(texts)
             if len(results) != len(texts):
                 raise ServiceUnavailableError(f"the detector returned {len(results)} results for {len(texts)} texts")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any detector failure fails the requests, never the worker
             if len(batch) > 1:
                 logger.warning("batch of %d requests failed (%s); retrying them one by one", len(batch), e)
                 for item in batch:
@@ -191,21 +195,23 @@ class MicroBatcher:
             start += len(item)
 
     def _run_fn(self, texts: list[str]) -> list:
-        """``fn(texts)`` under the lock; in chunks, letting waiting writers in between, with a WriterFirstLock."""
-        if not isinstance(self.lock, WriterFirstLock):
-            with self.lock:
-                return list(self.fn(texts))
+        """``fn(prepare(texts))`` with ``fn`` under the lock; in chunks with a WriterFirstLock and ``chunk``, letting
+        waiting writers in between."""
+        writer_first = isinstance(self.lock, WriterFirstLock)
+        step = self.chunk if writer_first and self.chunk else len(texts)
         out: list = []
-        for s in range(0, len(texts), self.chunk):
-            with self.lock.reader():
-                out.extend(self.fn(texts[s:s + self.chunk]))
+        for s in range(0, len(texts), step):
+            part = texts[s:s + step]
+            work = part if self.prepare is None else self.prepare(part)  # outside the lock
+            with self.lock.reader() if writer_first else self.lock:
+                out.extend(self.fn(work))
         return out
 
     def _process_one(self, item: tuple[list[str], Future]) -> None:
         texts, fut = item
         try:
             fut.set_result(self._run_fn(texts))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the request gets the error, the worker goes on
             fut.set_exception(e)
 
     def _account(self, n_requests: int, n_texts: int, seconds: float) -> None:

@@ -1,8 +1,8 @@
-"""A lock that lets writers in first: exemplar additions wait for at most one classification chunk.
+"""A lock that lets writers in first: exemplar additions wait for at most one index search of a batch.
 
-The batch worker takes the lock as a reader around each chunk of a batch; a writer (an addition, a removal, a
-catch-up with other writers) that arrives meanwhile is let in before the worker's next chunk, however long the
-queue of classification requests is.
+The batch worker takes the lock as a reader around the index search of each batch (or chunk); a writer (an
+addition, a removal, a catch-up with other writers) that arrives meanwhile is let in before the worker's next
+search, however long the queue of classification requests is.
 
 >>> lock = WriterFirstLock()
 >>> with lock.reader():
