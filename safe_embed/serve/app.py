@@ -193,7 +193,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     limits = limits or ServiceLimits()
     if persist and getattr(detector, "origin", None) is None:
         raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
-    lock = WriterFirstLock()  # additions go in between classification chunks
+    lock = WriterFirstLock()  # additions go in between two index searches
     batcher = MicroBatcher(detector.classify_prepared, prepare=detector.prepare_classify, max_batch=max_batch,
                            max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait)
     started = time.time()
