@@ -25,8 +25,22 @@ def add_arguments(ap) -> None:
                     help="backends to compare (default: torch and every ONNX variant the detector has)")
 
 
+def refresh_onnx(path: Path) -> Path:
+    """Export ``path``'s ``encoder/onnx/`` again when its int8 variant was made with an older recipe."""
+    from safe_embed.detector.build import add_onnx_to_directory
+    from safe_embed.encoders.onnx_quantize import is_current_recipe
+
+    meta = json.loads((path / "manifest.json").read_text()).get("onnx") or {}
+    cfg = path / meta.get("path", "encoder/onnx") / "onnx_config.json"
+    if meta and cfg.is_file() and not is_current_recipe(json.loads(cfg.read_text())):
+        print(f"{path}: encoder/onnx/ has an older int8 recipe; exporting it again ...", file=sys.stderr)
+        add_onnx_to_directory(path, meta.get("default", "int8"), data_dir=data_dir())
+    return path
+
+
 def prepare(args) -> Path:
-    """The detector directory to measure, built or given ONNX variants as the arguments ask."""
+    """The detector directory to measure, built or given ONNX variants as the arguments ask (an ONNX export with
+    an older int8 recipe is exported again)."""
     from safe_embed.detector.build import add_onnx_to_directory, export_detector
 
     if args.build:
@@ -36,7 +50,7 @@ def prepare(args) -> Path:
         if not (out / "manifest.json").is_file():
             print(f"building {out} from {model} (onnx {args.onnx}) ...", file=sys.stderr)
             export_detector(model, out, data_dir=data_dir(), onnx=args.onnx)
-        return out
+        return refresh_onnx(out)
     path = ensure_detector(args.detector)
     if args.onnx and not json.loads((path / "manifest.json").read_text()).get("onnx"):
         copy = path.with_name(f"{path.name}-onnx-{args.onnx}")
@@ -44,8 +58,8 @@ def prepare(args) -> Path:
             print(f"adding encoder/onnx/ ({args.onnx}) to a copy of {path}: {copy} ...", file=sys.stderr)
             shutil.copytree(path, copy, ignore=shutil.ignore_patterns(".lock"))
             add_onnx_to_directory(copy, args.onnx, data_dir=data_dir())
-        return copy
-    return path
+        return refresh_onnx(copy)
+    return refresh_onnx(path)
 
 
 def backends_of(path: Path, wanted: list[str] | None) -> list[str]:

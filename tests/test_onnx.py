@@ -74,10 +74,12 @@ def test_minilm_fp32_within_1e4_and_int8_close(minilm, tmp_path):
     want = minilm.encode(texts)
     assert np.abs(OnnxEncoder(out, "fp32").encode(texts) - want).max() < 1e-4
     got = OnnxEncoder(out, "int8").encode(texts)
-    assert cosines(got, want).min() > 0.97 and cosines(got, want).mean() > 0.985  # measured: 0.98 / 0.99
+    assert cosines(got, want).min() > 0.99 and cosines(got, want).mean() > 0.995  # measured: 0.996 / 0.998
     cfg = json.loads((out / "onnx_config.json").read_text())
     assert cfg["export"]["fp32_max_abs_diff"] < 1e-4 and cfg["export"]["int8"]["per_channel"] is True
-    assert cfg["export"]["int8"]["method"].startswith("onnxruntime static") and cfg["export"]["int8"]["batch_invariant"]
+    assert cfg["export"]["int8"]["method"].startswith("static int8") and cfg["export"]["int8"]["batch_invariant"]
+    # all 36 weight MatMuls of the 6 layers; the [CLS] outlier channel of the feed-forward input stays fp32
+    assert cfg["export"]["int8"]["n_matmuls"] == 36 and 1 <= cfg["export"]["int8"]["n_outlier_channels"] <= 48
     assert cfg["export"]["int8"]["builtin_calibration"] is True and cfg["default"] == "int8"
 
 

@@ -180,14 +180,14 @@ def export_onnx(model, out_dir: str | Path, quantize: str = "fp32", calibration_
                              "texts. Fix: use the torch backend for this model.")
         variants, int8 = ["fp32"], None
         if quantize == "int8":
-            n_cal = quantize_int8(fp32, Path(tmp) / FILES["int8"], tok, inputs, int(st.max_seq_length),
-                                  calibration_texts)
+            counts = quantize_int8(fp32, Path(tmp) / FILES["int8"], tok, inputs, int(st.max_seq_length),
+                                   calibration_texts)
             batch_diff = _batch_diff(st, Path(tmp) / FILES["int8"], inputs)
             if batch_diff > MAX_BATCH_DIFF:
                 raise ModelError(f"the int8 graph's output for a text changes by {batch_diff:.2e} (> "
                                  f"{MAX_BATCH_DIFF}) inside a batch. Fix: export fp32 only.")
             variants.append("int8")
-            int8 = {**INT8_RECIPE, "n_calibration": n_cal, "builtin_calibration": calibration_texts is None,
+            int8 = {**INT8_RECIPE, **counts, "builtin_calibration": calibration_texts is None,
                     "batch_max_abs_diff": batch_diff}
         for v in variants:
             shutil.move(str(Path(tmp) / FILES[v]), str(out / FILES[v]))

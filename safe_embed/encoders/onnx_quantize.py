@@ -2,12 +2,20 @@
 
 Static, not dynamic: every activation scale is fixed at export from the calibration prompts, so a text's embedding
 does not depend on the other texts of its batch (dynamic quantization picks activation scales per call, which let
-one client's prompts move another's score in a micro-batched service). The recipe (:data:`INT8_RECIPE`):
-ONNX Runtime ``quantize_static`` in QDQ format after ``quant_pre_process``; the MatMuls whose second input is a
-weight (int8, one scale per output channel) with uint8 activations (one MinMax scale per tensor); kept in fp32 are
-the attention's activation-activation MatMuls and the feed-forward output MatMuls (their input, the GELU output, has
-outliers that a per-tensor scale crushes: quantizing them took MiniLM's min cosine to torch from 0.986 to 0.88).
-Export-time code.
+one client's prompts move another's score in a micro-batched service). The recipe (:data:`INT8_RECIPE`), applied
+to every MatMul whose second input is a weight:
+
+- the weight becomes int8 with one symmetric scale per output column;
+- the activation becomes uint8 by a ``QuantizeLinear`` with one scale and zero point for the whole tensor (MinMax
+  over the calibration prompts), shared by the MatMuls that read the same tensor (query, key and value);
+- ONNX Runtime's ``MatMulIntegerToFloat`` multiplies them and writes float, so outputs are not requantized;
+- outlier input channels stay in fp32: a channel whose calibrated magnitude exceeds :data:`OUTLIER_FACTOR` times
+  the tensor's 99th-percentile channel (at most :data:`MAX_OUTLIERS`) is dropped from the int8 product and added
+  back by a small fp32 MatMul. BERT-style encoders put one huge value on the [CLS] token in a single channel of
+  the feed-forward input (24 against at most 6 elsewhere in MiniLM's first layer); folded into a per-tensor scale
+  it would leave the other tokens a handful of levels.
+
+The attention's activation-activation MatMuls stay fp32. Export-time code.
 """
 
 from __future__ import annotations
@@ -21,11 +29,16 @@ from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-INT8_RECIPE = {"method": "onnxruntime static quantization (QDQ)", "op_types": ["MatMul"], "weight_type": "QInt8",
-               "activation_type": "QUInt8", "per_channel": True, "calibrate_method": "MinMax",
-               "excluded": ["activation-activation MatMuls", "MatMuls fed by Gelu (feed-forward output)"],
-               "batch_invariant": True}
+OUTLIER_FACTOR = 2.0  # a channel above this many times the tensor's 99th-percentile channel magnitude is an outlier
+MAX_OUTLIERS = 8  # outlier channels kept in fp32 per activation tensor, at most
+INT8_RECIPE = {"method": "static int8, MatMulIntegerToFloat (float outputs)", "op_types": ["MatMul"],
+               "weight_type": "QInt8", "weight_scale": "symmetric, per output column", "per_channel": True,
+               "activation_type": "QUInt8", "activation_scale": "per tensor, MinMax over the calibration prompts",
+               "outlier_channels": {"factor": OUTLIER_FACTOR, "of": "99th-percentile channel magnitude",
+                                    "max_per_tensor": MAX_OUTLIERS, "kept": "fp32"},
+               "excluded": ["activation-activation MatMuls"], "batch_invariant": True}
 MAX_CALIBRATION = 256  # prompts run through the graph to fix the activation ranges (evenly spaced if more)
+MS_DOMAIN = "com.microsoft"
 # For a bare export without prompts: short and long, benign and harmful-looking, a few languages.
 CALIBRATION_TEXTS = (
     "How do I kill a Python process?", "hi", "What is the capital of France?", "How do I make a bomb at home?",
@@ -44,14 +57,6 @@ CALIBRATION_TEXTS = (
 )
 
 
-def _excluded_matmuls(model) -> list[str]:
-    """Names of the MatMuls kept in fp32: those without a weight second input, and those fed by a Gelu."""
-    inits = {i.name for i in model.graph.initializer}
-    producer = {out: n.op_type for n in model.graph.node for out in n.output}
-    return [n.name for n in model.graph.node if n.op_type == "MatMul"
-            and (n.input[1] not in inits or producer.get(n.input[0]) == "Gelu")]
-
-
 def _prompts(texts) -> list[str]:
     texts = [t for t in (texts if texts is not None else CALIBRATION_TEXTS) if t and t.strip()]
     if not texts:
@@ -62,44 +67,150 @@ def _prompts(texts) -> list[str]:
     return texts
 
 
+def _is_weight_matmul(node, shapes: dict[str, list[int]]) -> bool:
+    return node.op_type == "MatMul" and len(shapes.get(node.input[1], ())) == 2
+
+
+def weight_matmuls(model) -> list:
+    """The MatMul nodes of ``model`` whose second input is a 2-D weight initializer (the ones quantized)."""
+    shapes = {i.name: list(i.dims) for i in model.graph.initializer}
+    return [n for n in model.graph.node if _is_weight_matmul(n, shapes)]
+
+
+def channel_ranges(model, feeds) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-channel (min, max) of every quantized MatMul's activation input over the runs ``feeds`` (an iterable
+    of input dicts), from the fp32 ``model`` run with those activations as extra outputs."""
+    import onnx
+
+    from safe_embed.encoders.onnx_backend import require_onnxruntime
+
+    ort = require_onnxruntime()
+    acts = list(dict.fromkeys(n.input[0] for n in weight_matmuls(model)))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.helper.make_tensor_value_info(a, onnx.TensorProto.FLOAT, None)
+                              for a in acts if a not in known)
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    lo: dict[str, np.ndarray] = {}
+    hi: dict[str, np.ndarray] = {}
+    for feed in feeds:
+        for a, x in zip(acts, session.run(acts, feed), strict=True):
+            x = x.reshape(-1, x.shape[-1])
+            lo[a] = np.minimum(lo[a], x.min(0)) if a in lo else x.min(0)
+            hi[a] = np.maximum(hi[a], x.max(0)) if a in hi else x.max(0)
+    return {a: (lo[a], hi[a]) for a in acts}
+
+
+def outlier_channels(lo: np.ndarray, hi: np.ndarray) -> list[int]:
+    """Channels whose calibrated magnitude exceeds :data:`OUTLIER_FACTOR` x the 99th-percentile channel's, largest
+    first, at most :data:`MAX_OUTLIERS`."""
+    mag = np.maximum(np.abs(lo), np.abs(hi))
+    bar = OUTLIER_FACTOR * float(np.percentile(mag, 99))
+    return [int(c) for c in np.argsort(-mag, kind="stable")[:MAX_OUTLIERS] if mag[c] > bar]
+
+
+def activation_qparams(lo: np.ndarray, hi: np.ndarray) -> tuple[np.float32, np.uint8]:
+    """uint8 scale and zero point covering [min(lo), max(hi)] and 0 (ONNX Runtime's MinMax convention)."""
+    low, high = min(float(lo.min()), 0.0), max(float(hi.max()), 0.0)
+    scale = (high - low) / 255.0 if high > low else 1.0
+    return np.float32(scale), np.uint8(np.clip(round(-low / scale), 0, 255))
+
+
+def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weight (K, N) and its per-column fp32 scales (N,), symmetric in [-127, 127]."""
+    scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale.astype(np.float32)
+
+
+def rewrite_int8(model, ranges: dict[str, tuple[np.ndarray, np.ndarray]]) -> int:
+    """Rewrite ``model`` in place with :data:`INT8_RECIPE` given the activation ``ranges``; returns the number of
+    outlier channels kept in fp32."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    shapes = {i.name: list(i.dims) for i in g.initializer}
+    nodes, new_inits, done, n_outliers = [], [], {}, 0
+
+    def const(name: str, array: np.ndarray) -> str:
+        new_inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    for n in g.node:
+        if not _is_weight_matmul(n, shapes):
+            nodes.append(n)
+            continue
+        a, name = n.input[0], n.name or n.output[0]
+        if a not in done:  # once per activation tensor: its outliers, its QuantizeLinear, its fp32 channels
+            lo, hi = ranges[a]
+            outliers = outlier_channels(lo, hi)
+            keep = np.ones(lo.shape[0], bool)
+            keep[outliers] = False
+            scale, zp = activation_qparams(lo[keep], hi[keep])
+            q = f"{a}/uint8"
+            s_name, z_name = const(q + "/scale", np.array(scale)), const(q + "/zero_point", np.array(zp))
+            nodes.append(helper.make_node("QuantizeLinear", [a, s_name, z_name], [q], name=q + "/quantize"))
+            gathered = None
+            if outliers:
+                gathered = f"{a}/outliers"
+                idx = const(gathered + "/index", np.array(outliers, np.int64))
+                nodes.append(helper.make_node("Gather", [a, idx], [gathered], axis=-1, name=gathered + "/gather"))
+                n_outliers += len(outliers)
+            done[a] = (q, s_name, z_name, outliers, gathered)
+        q, s_name, z_name, outliers, gathered = done[a]
+        w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
+        w_int = w.copy()
+        w_int[outliers, :] = 0.0  # the outlier channels' products come from the fp32 MatMul below
+        wq, ws = quantize_weight(w_int)
+        out = n.output[0] if not outliers else f"{name}/int8_out"
+        nodes.append(helper.make_node(
+            "MatMulIntegerToFloat", [q, const(f"{name}/weight_int8", wq), s_name, const(f"{name}/weight_scale", ws),
+                                     z_name], [out], name=f"{name}/int8", domain=MS_DOMAIN))
+        if outliers:
+            wf = const(f"{name}/weight_outliers", w[outliers, :])
+            nodes.append(helper.make_node("MatMul", [gathered, wf], [f"{name}/fp32_out"], name=f"{name}/fp32"))
+            nodes.append(helper.make_node("Add", [out, f"{name}/fp32_out"], [n.output[0]], name=f"{name}/sum"))
+    used = {i for nd in nodes for i in nd.input}
+    kept = [i for i in g.initializer if i.name in used]
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.initializer[:]
+    g.initializer.extend(kept + new_inits)
+    if not any(o.domain == MS_DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    return n_outliers
+
+
 def quantize_int8(src: Path, dst: Path, tokenizer, inputs: list[str], max_length: int,
-                  calibration_texts=None) -> int:
+                  calibration_texts=None) -> dict[str, int]:
     """Write ``dst``: ``src`` quantized with :data:`INT8_RECIPE`, activation ranges measured on
     ``calibration_texts`` (at most :data:`MAX_CALIBRATION`, one prompt per run; None: :data:`CALIBRATION_TEXTS`),
-    tokenized by the model's ``tokenizer``. Returns the number of calibration prompts."""
+    tokenized by the model's ``tokenizer``. Returns ``n_calibration``, ``n_matmuls`` (quantized) and
+    ``n_outlier_channels`` (kept in fp32)."""
     import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     texts = _prompts(calibration_texts)
+    model = onnx.load(str(src))
+    n_matmuls = len(weight_matmuls(model))
+    if not n_matmuls:
+        raise ModelError(f"{src} has no MatMul with a weight to quantize. Fix: export fp32 only.")
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter(texts)
-
-        def get_next(self):
-            t = next(self.it, None)
-            if t is None:
-                return None
+    def feeds():
+        for t in texts:
             f = tokenizer([t], truncation="longest_first", max_length=max_length, return_tensors="np")
-            return {n: f[n].astype(np.int64) for n in inputs}
+            yield {n: f[n].astype(np.int64) for n in inputs}
 
-    pre = dst.with_name(dst.stem + "-pre.onnx")
-    try:
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-    except Exception as e:  # noqa: BLE001 - an optional optimization; quantize the graph as exported
-        logger.warning("quant_pre_process failed (%s); quantizing the graph as exported", str(e).splitlines()[0])
-        pre = src
-    excluded = _excluded_matmuls(onnx.load(str(pre)))
-    quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["MatMul"],
-                    per_channel=True, reduce_range=False, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, nodes_to_exclude=excluded, calibrate_method=CalibrationMethod.MinMax)
-    if pre != src:
-        pre.unlink(missing_ok=True)
-    return len(texts)
+    ranges = channel_ranges(model, feeds())
+    n_outliers = rewrite_int8(model, ranges)
+    onnx.save(model, str(dst))
+    logger.info("int8: %d MatMuls quantized, %d outlier channels in fp32, %d calibration prompts", n_matmuls,
+                n_outliers, len(texts))
+    return {"n_calibration": len(texts), "n_matmuls": n_matmuls, "n_outlier_channels": n_outliers}
+
+
+def is_current_recipe(onnx_config: dict) -> bool:
+    """Whether an export's ``onnx_config.json`` (as a dict) has no int8 variant or one made with this module's
+    :data:`INT8_RECIPE` (an older export is measured as what it is, not as the current recipe)."""
+    int8 = (onnx_config.get("export") or {}).get("int8")
+    return not int8 or all(int8.get(k) == v for k, v in INT8_RECIPE.items())
