@@ -12,7 +12,7 @@ to every MatMul whose second input is a weight:
 - outlier input channels stay in fp32: a channel whose calibrated magnitude exceeds :data:`OUTLIER_FACTOR` times
   the tensor's 99th-percentile channel (at most :data:`MAX_OUTLIERS`) is dropped from the int8 product and added
   back by a small fp32 MatMul. BERT-style encoders put one huge value on the [CLS] token in a single channel of
-  the feed-forward input (24 against at most 6 elsewhere in MiniLM's first layer); folded into a per-tensor scale
+  the feed-forward input (24 against below 7 elsewhere in MiniLM's first layer); folded into a per-tensor scale
   it would leave the other tokens a handful of levels.
 
 The attention's activation-activation MatMuls stay fp32. Export-time code.
