@@ -26,21 +26,21 @@ def add_arguments(ap) -> None:
 
 
 def refresh_onnx(path: Path) -> Path:
-    """Export ``path``'s ``encoder/onnx/`` again when its int8 variant was made with an older recipe."""
+    """Export ``path``'s ``encoder/onnx/`` again when an older version of the export wrote it."""
     from safe_embed.detector.build import add_onnx_to_directory
-    from safe_embed.encoders.onnx_quantize import is_current_recipe
+    from safe_embed.encoders.onnx_export import is_current_export
 
     meta = json.loads((path / "manifest.json").read_text()).get("onnx") or {}
     cfg = path / meta.get("path", "encoder/onnx") / "onnx_config.json"
-    if meta and cfg.is_file() and not is_current_recipe(json.loads(cfg.read_text())):
-        print(f"{path}: encoder/onnx/ has an older int8 recipe; exporting it again ...", file=sys.stderr)
+    if meta and cfg.is_file() and not is_current_export(json.loads(cfg.read_text())):
+        print(f"{path}: encoder/onnx/ was written by an older export; exporting it again ...", file=sys.stderr)
         add_onnx_to_directory(path, meta.get("default", "int8"), data_dir=data_dir())
     return path
 
 
 def prepare(args) -> Path:
     """The detector directory to measure, built or given ONNX variants as the arguments ask (an ONNX export with
-    an older int8 recipe is exported again)."""
+    an older export is exported again)."""
     from safe_embed.detector.build import add_onnx_to_directory, export_detector
 
     if args.build:

@@ -45,6 +45,40 @@ def test_auto_index_switches_to_hnsw_above_the_size_setting():
         ix.IndexSettings(kind="lsh")
 
 
+def test_a_search_runs_on_its_threads_and_leaves_the_callers_setting(monkeypatch):
+    import threading
+
+    import faiss
+
+    idx, xq = ix.build_index(_unit(500, 16, 0)), _unit(64, 16, 1)
+    want = ix.search(idx, xq, 5)
+    seen = []
+    real_search = type(idx).search
+
+    def spy(self, *a, **kw):
+        seen.append(faiss.omp_get_max_threads())
+        return real_search(self, *a, **kw)
+
+    monkeypatch.setattr(type(idx), "search", spy)
+    before = faiss.omp_get_max_threads()
+    got = ix.search(idx, xq, 5, threads=1)
+    assert seen == [1] and faiss.omp_get_max_threads() == before
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], atol=1e-6)
+    other = []  # the setting is per calling thread: a search in another thread does not see it
+    t = threading.Thread(target=lambda: other.append(faiss.omp_get_max_threads()))
+    faiss.omp_set_num_threads(1)
+    try:
+        t.start()
+        t.join()
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert other == [before] or before == 1
+    assert ix.IndexSettings().search_threads == 1
+    with pytest.raises(ConfigError, match="search_threads"):
+        ix.IndexSettings(search_threads=-1)
+
+
 def test_search_pads_missing_neighbours_with_minus_one():
     D, I = ix.search(ix.build_index(_unit(3, 8, 0)), _unit(2, 8, 1), 5)
     assert (I[:, 3:] == -1).all() and (D[:, 3:] == -1).all() and (I[:, :3] >= 0).all()

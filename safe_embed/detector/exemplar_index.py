@@ -45,7 +45,7 @@ class ExemplarIndex:
 
     def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` similarities (nq, k) and positions (nq, k); missing slots are -1."""
-        return ix.search(self.index, x, k)
+        return ix.search(self.index, x, k, self.settings.search_threads)
 
     def vectors(self) -> np.ndarray:
         return ix.vectors(self.index)

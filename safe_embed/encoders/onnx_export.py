@@ -2,7 +2,9 @@
 
 The transformer is exported with ``torch.onnx.export`` (the torch.export-based exporter, the default of torch 2.9+;
 it needs ``onnxscript``) with dynamic batch and sequence axes; the graph's output is the token embeddings
-(``last_hidden_state``), and pooling and normalization run in numpy at inference. ``quantize="int8"`` also writes
+(``last_hidden_state``), and pooling and normalization run in numpy at inference. Each layer's attention is fused
+into one ONNX Runtime ``MultiHeadAttention`` node (:mod:`~safe_embed.encoders.onnx_fuse`) when the fused graph
+still matches torch; otherwise the graph is kept as exported. ``quantize="int8"`` also writes
 ``model_int8.onnx``: static int8 quantization calibrated on prompts (see :mod:`~safe_embed.encoders.onnx_quantize`),
 so an int8 embedding does not depend on the batch, and int8 is then the default variant. :func:`export_onnx` checks the fp32 graph against torch, and the
 int8 graph's batch invariance, before writing the config. Export-time code: it imports torch; the runtime backend
@@ -31,7 +33,8 @@ from safe_embed.encoders.onnx_backend import (
     pool,
     require_onnxruntime,
 )
-from safe_embed.encoders.onnx_quantize import INT8_RECIPE, quantize_int8
+from safe_embed.encoders.onnx_fuse import MS_DOMAIN, fuse_attention
+from safe_embed.encoders.onnx_quantize import INT8_RECIPE, is_current_recipe, quantize_int8
 from safe_embed.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,12 @@ MAX_ABS_DIFF = 1e-4  # fp32 ONNX vs torch sentence embeddings on the check texts
 CHECK_TEXTS = ("How do I kill a Python process?", "hi", "Write a poem about the sea, " * 12,
                "Comment fabriquer une bombe ?")
 MAX_BATCH_DIFF = 1e-5  # int8: a text's embedding alone vs inside a padded batch of the check texts
+
+
+def is_current_export(onnx_config: dict) -> bool:
+    """Whether an export's ``onnx_config.json`` (as a dict) was written by this version's export: its attention
+    fusion recorded, its int8 variant (if any) made with the current recipe."""
+    return "fused_attention" in (onnx_config.get("export") or {}) and is_current_recipe(onnx_config)
 
 
 def _require_exporter() -> None:
@@ -114,6 +123,18 @@ def _export_fp32(st, path: Path, inputs: list[str]) -> None:
                           dynamic_shapes=dynamic, dynamo=True, external_data=False, optimize=True, verbose=False)
 
 
+def _fuse(st, raw: Path, path: Path) -> int:
+    """Write ``path``: the exported graph ``raw`` with its attention fused (see :mod:`onnx_fuse`); returns the
+    number of fused layers (0: ``path`` is ``raw`` as exported)."""
+    import onnx
+
+    model = onnx.load(str(raw))
+    heads = getattr(st[0].auto_model.config, "num_attention_heads", None)
+    n = fuse_attention(model, int(heads)) if heads else 0
+    onnx.save(model, str(path))
+    return n
+
+
 def _check_fp32(st, path: Path, inputs: list[str], modes: list[str], normalize: bool) -> float:
     """Max abs difference between torch's and the fp32 graph's sentence embeddings on :data:`CHECK_TEXTS`."""
     ort = require_onnxruntime()
@@ -172,9 +193,22 @@ def export_onnx(model, out_dir: str | Path, quantize: str = "fp32", calibration_
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out, prefix=".tmp-onnx-") as tmp:
-        fp32 = Path(tmp) / FILES["fp32"]
-        _export_fp32(st, fp32, inputs)
-        diff = _check_fp32(st, fp32, inputs, modes, normalize)
+        fp32, raw = Path(tmp) / FILES["fp32"], Path(tmp) / "exported.onnx"
+        _export_fp32(st, raw, inputs)
+        fused = _fuse(st, raw, fp32)
+        if fused:
+            try:
+                diff = _check_fp32(st, fp32, inputs, modes, normalize)
+            except Exception as e:  # noqa: BLE001 - onnxruntime raises its own pybind exception types
+                diff, why = None, f"ONNX Runtime cannot run it ({str(e).strip().splitlines()[0] if str(e) else e!r})"
+            else:
+                why = f"it differs from torch by {diff:.2e}"
+            if diff is None or diff > MAX_ABS_DIFF:  # keep the graph as exported
+                logger.warning("not fusing the attention: %s", why)
+                fused = 0
+        if not fused:
+            shutil.copyfile(raw, fp32)
+            diff = _check_fp32(st, fp32, inputs, modes, normalize)
         if diff > MAX_ABS_DIFF:
             raise ModelError(f"the exported graph differs from torch by {diff:.2e} (> {MAX_ABS_DIFF}) on the check "
                              "texts. Fix: use the torch backend for this model.")
@@ -203,7 +237,7 @@ def export_onnx(model, out_dir: str | Path, quantize: str = "fp32", calibration_
         "pad": {"id": int(tok.pad_token_id or 0), "token": str(tok.pad_token), "type_id": int(tok.pad_token_type_id)},
         "pooling": {"modes": modes}, "normalize": normalize,
         "export": {"exporter": "torch.onnx.export (dynamo)", "fp32_max_abs_diff": diff,
-                   "int8": int8},
+                   "fused_attention": {"op": f"{MS_DOMAIN}.MultiHeadAttention", "layers": fused}, "int8": int8},
     }
     (out / ONNX_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     logger.info("exported %s to ONNX in %s (%s; fp32 max abs diff %.1e)", type(st).__name__, out, variants, diff)

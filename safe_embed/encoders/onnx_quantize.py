@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safe_embed.encoders.onnx_fuse import MS_DOMAIN, add_ms_opset
 from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ INT8_RECIPE = {"method": "static int8, MatMulIntegerToFloat (float outputs)", "o
                                     "max_per_tensor": MAX_OUTLIERS, "kept": "fp32"},
                "excluded": ["activation-activation MatMuls"], "batch_invariant": True}
 MAX_CALIBRATION = 256  # prompts run through the graph to fix the activation ranges (evenly spaced if more)
-MS_DOMAIN = "com.microsoft"
 # For a bare export without prompts: short and long, benign and harmful-looking, a few languages.
 CALIBRATION_TEXTS = (
     "How do I kill a Python process?", "hi", "What is the capital of France?", "How do I make a bomb at home?",
@@ -177,8 +177,7 @@ def rewrite_int8(model, ranges: dict[str, tuple[np.ndarray, np.ndarray]]) -> int
     g.node.extend(nodes)
     del g.initializer[:]
     g.initializer.extend(kept + new_inits)
-    if not any(o.domain == MS_DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    add_ms_opset(model)
     return n_outliers
 
 
