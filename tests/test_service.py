@@ -287,6 +287,41 @@ def test_batcher_keeps_order_and_isolates_a_failing_request():
     assert not b.alive
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_workers_embed_two_batches_at_once_and_search_one_at_a_time(workers):
+    """Each worker prepares its own batch concurrently; the searches (under the lock) never overlap."""
+    both = threading.Barrier(2, timeout=2)
+    inside, overlap, lock = [0], [], WriterFirstLock()
+
+    def prepare(texts):
+        try:
+            both.wait()  # passes only when two batches are being prepared at the same time
+        except threading.BrokenBarrierError:
+            return [(t, "alone") for t in texts]
+        return [(t, "together") for t in texts]
+
+    def fn(work):
+        inside[0] += 1
+        overlap.append(inside[0])
+        time.sleep(0.01)
+        inside[0] -= 1
+        return [f"{t}:{how}" for t, how in work]
+
+    b = MicroBatcher(fn, prepare=prepare, max_batch=1, max_wait_ms=0, lock=lock, workers=workers).start()
+    try:
+        futs = [b.submit([f"t{i}"]) for i in range(6)]
+        got = [f.result(10) for f in futs]
+    finally:
+        b.stop()
+    assert [g[0].split(":")[0] for g in got] == [f"t{i}" for i in range(6)]  # each request its own results
+    assert max(overlap) == 1
+    assert b.stats.texts == 6 and b.stats.requests == 6
+    assert any("together" in g[0] for g in got) == (workers == 2)
+    assert not b.alive
+    with pytest.raises(ConfigError, match="workers"):
+        MicroBatcher(fn, workers=0)
+
+
 @pytest.mark.parametrize("writer_first", [True, False])
 def test_a_waiting_writer_goes_in_between_two_chunks_of_a_long_batch(writer_first):
     """With the writer-first lock an addition waits for one chunk; with a plain lock, for the whole batch."""
@@ -369,7 +404,8 @@ def test_serve_cli_refuses_a_public_bind_without_token(tiny_detector_dir, monkey
 
 @pytest.mark.parametrize("flags,message", [(["--max-texts", "0"], "max_texts must be a positive integer"),
                                            (["--max-batch", "0"], "--max-batch must be >= 1"),
-                                           (["--threads", "0"], "--threads must be >= 1")])
+                                           (["--threads", "0"], "--threads must be >= 1"),
+                                           (["--batch-workers", "0"], "--batch-workers must be >= 1")])
 def test_serve_cli_refuses_bad_settings(tiny_detector_dir, capsys, flags, message):
     from safe_embed.cli import main
 

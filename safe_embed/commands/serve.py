@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait-ms", type=float, default=1.0, help="micro-batch wait window in ms (default 1)")
     p.add_argument("--adaptive-wait", type=float, default=0.1,
                    help="widen the wait window to this fraction of the recent batch time (default 0.1; 0 = off)")
+    p.add_argument("--batch-workers", type=int, default=None,
+                   help="micro-batches in flight at once (default 2: one is embedded while the other's requests are "
+                        "answered and the next gathered; index searches stay one at a time)")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
                         "machine")
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch < 1 or args.wait_ms < 0 or args.adaptive_wait < 0:
         raise ConfigError(f"--max-batch must be >= 1 and --wait-ms/--adaptive-wait >= 0, got {args.max_batch}, "
                           f"{args.wait_ms}, {args.adaptive_wait}.")
+    if args.batch_workers is not None and args.batch_workers < 1:
+        raise ConfigError(f"--batch-workers must be >= 1, got {args.batch_workers}.")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
     if args.max_connections < 1:
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_host:
         hosts = (hosts or set()) | set(args.allow_host)
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
-                     adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts)
+                     adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts,
+                     **({} if args.batch_workers is None else {"batch_workers": args.batch_workers}))
     uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections)).run()
     return 0

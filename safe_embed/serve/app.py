@@ -25,7 +25,7 @@ from starlette.responses import Response
 from safe_embed import __version__
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.errors import ConfigError
-from safe_embed.serve.batcher import MicroBatcher, OverloadedError
+from safe_embed.serve.batcher import BATCH_WORKERS, MicroBatcher, OverloadedError
 from safe_embed.serve.locks import WriterFirstLock
 from safe_embed.serve.schemas import (
     ClassifyRequest,
@@ -177,10 +177,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
 
 def create_app(detector, token: str | None = None, limits: ServiceLimits | None = None, max_batch: int = 64,
                max_wait_ms: float = 1.0, adaptive_wait: float = 0.1, max_queue: int = 4096, persist: bool = False,
-               warmup: bool = True, allowed_hosts: set[str] | None = None) -> FastAPI:
+               warmup: bool = True, allowed_hosts: set[str] | None = None,
+               batch_workers: int = BATCH_WORKERS) -> FastAPI:
     """The guardrail service for ``detector`` (a :class:`safe_embed.detector.Detector`).
 
-    ``max_batch``, ``max_wait_ms``, ``adaptive_wait``: micro-batching (see :class:`MicroBatcher`).
+    ``max_batch``, ``max_wait_ms``, ``adaptive_wait``, ``batch_workers``: micro-batching (see
+    :class:`MicroBatcher`).
     ``token``: when set, ``POST /v1/exemplars`` needs ``Authorization: Bearer <token>`` (``safe-embed serve``
     requires one off loopback). ``persist``: journal each addition in the detector's directory before answering
     (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
@@ -195,7 +197,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
     lock = WriterFirstLock()  # additions go in between two index searches
     batcher = MicroBatcher(detector.classify_prepared, prepare=detector.prepare_classify, max_batch=max_batch,
-                           max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait)
+                           max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait,
+                           workers=batch_workers)
     started = time.time()
 
     @asynccontextmanager
