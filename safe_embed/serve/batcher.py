@@ -104,11 +104,12 @@ class MicroBatcher:
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> MicroBatcher:
-        if not self.alive:
-            self._threads = [threading.Thread(target=self._run, name=f"safe-embed-batcher-{i}", daemon=True)
-                             for i in range(self.workers)]
-            for t in self._threads:
-                t.start()
+        live = [t for t in self._threads if t.is_alive()]
+        new = [threading.Thread(target=self._run, name=f"safe-embed-batcher-{i}", daemon=True)
+               for i in range(len(live), self.workers)]
+        for t in new:
+            t.start()
+        self._threads = live + new
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
