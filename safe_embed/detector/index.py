@@ -104,8 +104,8 @@ def search(index: faiss.Index, xq: np.ndarray, k: int, threads: int = 0) -> tupl
     xq = np.ascontiguousarray(xq, dtype=np.float32)
     if index.ntotal == 0 or k <= 0:
         return np.full((len(xq), max(k, 0)), -1.0, np.float32), np.full((len(xq), max(k, 0)), -1, np.int64)
-    before = faiss.omp_get_max_threads()
-    if threads and threads != before:
+    before = faiss.omp_get_max_threads() if threads else 0
+    if threads != before:
         faiss.omp_set_num_threads(threads)  # OpenMP keeps it per calling thread: other threads are not affected
         try:
             D, I = index.search(xq, k)

@@ -39,7 +39,6 @@ class _Graph:
     def __init__(self, graph) -> None:
         from onnx import numpy_helper
 
-        self.graph = graph
         self.inits = {i.name: i for i in graph.initializer}
         self.producer = {o: n for n in graph.node for o in n.output}
         self.consumers: dict[str, list] = {}

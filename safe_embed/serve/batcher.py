@@ -232,14 +232,11 @@ class MicroBatcher:
 
     def _account(self, n_requests: int, n_texts: int, seconds: float) -> None:
         with self._stats_lock:
-            self._account_locked(n_requests, n_texts, seconds)
-
-    def _account_locked(self, n_requests: int, n_texts: int, seconds: float) -> None:
-        s = self.stats
-        s.batches += 1
-        s.requests += n_requests
-        s.texts += n_texts
-        s.busy_s += seconds
-        s.max_batch_seen = max(s.max_batch_seen, n_texts)
-        s.sizes[n_texts] = s.sizes.get(n_texts, 0) + 1
-        self._batch_seconds = seconds if s.batches == 1 else 0.8 * self._batch_seconds + 0.2 * seconds
+            s = self.stats
+            s.batches += 1
+            s.requests += n_requests
+            s.texts += n_texts
+            s.busy_s += seconds
+            s.max_batch_seen = max(s.max_batch_seen, n_texts)
+            s.sizes[n_texts] = s.sizes.get(n_texts, 0) + 1
+            self._batch_seconds = seconds if s.batches == 1 else 0.8 * self._batch_seconds + 0.2 * seconds
