@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -46,6 +49,10 @@ def test_classify_returns_one_detection_per_text_with_evidence(detector):
     assert bomb.neighbors[0].text in {t for t, _ in UNSAFE} and bomb.neighbors[0].label == "unsafe"
     d = bomb.to_dict()
     assert set(d) == {"label", "score", "category", "neighbors", "flags"} and d["neighbors"][0]["id"].startswith("u:")
+    flagged = dataclasses.replace(bomb, flags=("truncated", "matched"))  # every field, as dataclasses.asdict gives it
+    assert flagged.to_dict() == {**dataclasses.asdict(flagged), "flags": ["truncated", "matched"],
+                                 "neighbors": [dataclasses.asdict(n) for n in bomb.neighbors]}
+    assert json.loads(json.dumps(flagged.to_dict())) == flagged.to_dict()
 
 
 def test_scores_match_a_brute_force_margin(detector, hash_encoder):

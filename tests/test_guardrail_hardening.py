@@ -247,9 +247,10 @@ def test_automatic_ids_never_collide_after_a_removal(det):
         det.add(["p5", "p6"], ["unsafe"] * 2, ids=["z", None])
 
 
-def test_the_server_closes_silent_connections_and_checks_the_host(det_dir):
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_the_server_closes_silent_connections_and_checks_the_host(det_dir, parser):
     app = create_app(Detector.load(det_dir), warmup=False, allowed_hosts={"localhost", "127.0.0.1"})
-    with BackgroundServer(app, header_timeout=1.0) as url:
+    with BackgroundServer(app, header_timeout=1.0, http_parser=parser) as url:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.settimeout(10)
@@ -259,6 +260,37 @@ def test_the_server_closes_silent_connections_and_checks_the_host(det_dir):
         r = httpx.get(f"{url}/healthz", headers={"Host": "evil.example.com"})
         assert r.status_code == 400 and r.json()["error"] == "host_not_allowed"
         assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_oversized_request_headers_get_400_and_the_service_keeps_serving(det_dir, parser):
+    from safe_embed.serve.runner import MAX_HEADER_BYTES
+
+    app = create_app(Detector.load(det_dir), warmup=False)
+    with BackgroundServer(app, http_parser=parser) as url:
+        big = {"X-Pad": "a" * (MAX_HEADER_BYTES + 1)}
+        split = {f"X-Pad-{i}": "b" * 1000 for i in range(MAX_HEADER_BYTES // 1000 + 1)}  # many headers, none big
+        for headers in (big, split):
+            assert httpx.post(f"{url}/v1/classify", json={"text": BOMB}, headers=headers).status_code == 400
+        fits = {"X-Pad": "c" * (MAX_HEADER_BYTES // 2)}
+        r = httpx.post(f"{url}/v1/classify", json={"text": BOMB}, headers=fits)
+        assert r.status_code == 200 and r.json()["results"][0]["label"] == "unsafe"
+
+
+def test_the_http_parser_is_httptools_when_installed_else_h11(monkeypatch):
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from safe_embed.commands.serve import HTTP_PARSERS
+    from safe_embed.serve import protocol
+
+    assert HTTP_PARSERS == protocol.PARSERS
+    assert issubclass(protocol.with_header_timeout(1.0, 1024), HttpToolsProtocol)
+    assert issubclass(protocol.with_header_timeout(1.0, 1024, "h11"), H11Protocol)
+    monkeypatch.setattr(protocol, "has_httptools", lambda: False)
+    assert issubclass(protocol.with_header_timeout(1.0, 1024), H11Protocol)
+    with pytest.raises(ValueError, match="parser must be one of"):
+        protocol.with_header_timeout(1.0, 1024, "fast")
 
 
 # ---- 8. stdout holds the JSON alone ------------------------------------------------------------------------------

@@ -94,6 +94,10 @@ def test_classify_matches_the_in_process_detector(client):
 BAD_REQUESTS = [
     ("malformed JSON", b'{"texts": ["a",', {}, 400, "malformed_json", "not valid JSON"),
     ("not JSON at all", b"hello", {}, 400, "malformed_json", "not valid JSON"),
+    ("empty body", b"", {}, 400, "malformed_json", "not valid JSON"),
+    ("not UTF-8", b'{"texts": ["\xff\xfe caf\xe9"]}', {}, 400, "malformed_json", "not valid JSON"),
+    ("JSON null", b"null", {}, 422, "invalid_request", "valid dictionary"),
+    ("nested too deeply", b"[" * 4000 + b"]" * 4000, {}, 400, "malformed_json", "nested too deeply"),
     ("missing field", {}, {}, 422, "invalid_request", "exactly one of 'texts'"),
     ("both fields", {"text": "a", "texts": ["b"]}, {}, 422, "invalid_request", "exactly one of 'texts'"),
     ("wrong type: texts a string", {"texts": "a"}, {}, 422, "invalid_request", "texts: Input should be a valid list"),
@@ -220,7 +224,9 @@ def test_info_health_and_openapi(client, service):
     assert info["version"] and info["writes_need_token"] is True
     spec = client.get("/openapi.json").json()
     assert {"/v1/classify", "/v1/exemplars", "/v1/info", "/healthz"} <= set(spec["paths"])
-    assert "ClassifyRequest" in spec["components"]["schemas"]
+    body = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["title"] == "ClassifyRequest" and set(body["properties"]) == {"texts", "text", "neighbors", "id"}
+    assert "ExemplarsRequest" in spec["components"]["schemas"] and "ClassifyResponse" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
 
 

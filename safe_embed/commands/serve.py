@@ -10,6 +10,8 @@ from safe_embed.commands.options import add_backend
 
 logger = logging.getLogger(__name__)
 
+HTTP_PARSERS = ("auto", "httptools", "h11")  # safe_embed.serve.protocol.PARSERS (not imported: it loads uvicorn)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a detector directory over HTTP",
@@ -36,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adaptive-wait", type=float, default=0.1,
                    help="widen the wait window to this fraction of the recent batch time (default 0.1; 0 = off)")
     p.add_argument("--batch-workers", type=int, default=None,
-                   help="micro-batches in flight at once (default 2: one is embedded while the other's requests are "
-                        "answered and the next gathered; index searches stay one at a time)")
+                   help="micro-batches in flight at once (default 3: batches are embedded while another's requests "
+                        "are answered and the next gathered; index searches stay one at a time)")
+    p.add_argument("--http-parser", default="auto", choices=HTTP_PARSERS,
+                   help="HTTP/1.1 parser (default auto: httptools when installed, else the pure-Python h11)")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
                         "machine")
@@ -87,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
                      adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts,
                      **({} if args.batch_workers is None else {"batch_workers": args.batch_workers}))
-    uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections)).run()
+    uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections,
+                                 http_parser=args.http_parser)).run()
     return 0

@@ -44,15 +44,17 @@ MAX_HEADER_BYTES = 16 * 1024
 
 
 def server_config(app, host: str, port: int, log_level: str = "info", limit_concurrency: int = CONNECTION_LIMIT,
-                  header_timeout: float = HEADER_TIMEOUT_S):
-    """The uvicorn configuration of the service: connection limit, keep-alive and header timeouts, header size."""
+                  header_timeout: float = HEADER_TIMEOUT_S, http_parser: str = "auto"):
+    """The uvicorn configuration of the service: connection limit, keep-alive and header timeouts, header size,
+    HTTP parser (``auto``: httptools when installed, else h11; see :mod:`safe_embed.serve.protocol`)."""
     import uvicorn
 
     from safe_embed.serve.protocol import with_header_timeout
 
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                           limit_concurrency=limit_concurrency, timeout_keep_alive=KEEP_ALIVE_S,
-                          h11_max_incomplete_event_size=MAX_HEADER_BYTES, http=with_header_timeout(header_timeout))
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                          http=with_header_timeout(header_timeout, MAX_HEADER_BYTES, http_parser))
 
 
 class BackgroundServer:
