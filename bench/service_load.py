@@ -1,16 +1,19 @@
 """Service under load: 1, 8 and 64 concurrent clients against `safe-embed serve` on 127.0.0.1.
 
-    python bench/service_load.py [--detector DIR] [--clients 1 8 64] [--duration 60 | 30 30 60] [--out ...json]
+    python bench/service_load.py [--detector DIR] [--clients 1 8 64] [--duration 60 | 30 30 60] [--rounds 3]
+                                 [--out ...json]
 
 Starts the service in a subprocess (its own process and GIL, as in production), then, in this process:
-1. measures the batched in-process detector throughput on the same prompts (batches of 64, same machine, same run;
-   half before the load and half after, so a drift in machine load shows) and keeps each prompt's result as the
-   reference;
+1. measures the batched in-process detector throughput on the same prompts (batches of 64, same machine, same run)
+   and keeps each prompt's result as the reference;
 2. for each client count, runs that many keep-alive HTTP/1.1 connections (a minimal asyncio client, so the load
    generator costs little CPU), each sending one prompt per request in a closed loop for ``--duration`` seconds;
 3. checks every response: status 200, its request id echoed, one result, and the label and score of *its* prompt
    (a lost or reordered result would carry another prompt's score); counts errors and mismatches.
-Prints throughput, latency p50/p95/p99, the server's mean micro-batch size and the ratio to the in-process rate.
+Steps 1 and 2 alternate for ``--rounds`` rounds, with an in-process segment (``--inproc-seconds / 2``) before the
+first round and after each one; a round's ratio is its service rate over the mean of the two in-process segments
+around it, so a drift in machine load moves both. Prints throughput, latency p50/p95/p99, the server's mean
+micro-batch size and the ratio to the in-process rate, per round and as the median (range) over the rounds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -133,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, nargs="+", default=[60.0],
                     help="seconds per client count: one value for all, or one per --clients entry (default 60)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds per level not counted (default 3)")
-    ap.add_argument("--inproc-seconds", type=float, default=15.0, help="in-process measurement (default 15 s)")
+    ap.add_argument("--inproc-seconds", type=float, default=15.0,
+                    help="seconds of each pair of in-process segments (default 15: 7.5 s before and after each round)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternations of in-process and service measurement (default 1); the summary gives the "
+                         "median and range of the ratio")
     ap.add_argument("--texts-per-request", type=int, default=1)
     ap.add_argument("--no-neighbors", action="store_true", help="ask for label/score/category only")
     ap.add_argument("--port", type=int, default=None)
@@ -152,48 +160,78 @@ def main(argv: list[str] | None = None) -> int:
 
     from safe_embed.serve.runner import free_port
 
+    if args.rounds < 1:
+        ap.error(f"--rounds must be >= 1, got {args.rounds}")
     detector = ensure_detector(args.detector)
     texts = prompts()
     k, neighbors = args.texts_per_request, not args.no_neighbors
-    print(f"in-process batched detector throughput ({args.inproc_seconds:.0f} s) ...", file=sys.stderr)
-    inproc_before, ref = in_process_rate(detector, texts, args.inproc_seconds / 2, 64, args.backend)
+    segment = args.inproc_seconds / 2
+    print(f"in-process batched detector throughput ({segment:.0f} s) ...", file=sys.stderr)
+    first, ref = in_process_rate(detector, texts, segment, 64, args.backend)
+    inproc = [first]
     port = args.port or free_port()
     proc = start_service(detector, port, ["--backend", args.backend, *args.serve_args.split()])
-    rows = []
+    rounds: list[list[dict]] = []
     try:
-        for c in args.clients:
-            info0 = httpx.get(f"http://127.0.0.1:{port}/v1/info").json()["batching"]
-            print(f"{c} clients for {durations[c]:.0f} s ...", file=sys.stderr)
-            out = asyncio.run(run_level(port, c, texts, k, neighbors, durations[c], args.warmup))
-            info1 = httpx.get(f"http://127.0.0.1:{port}/v1/info").json()["batching"]
-            v = verify(out["checks"], ref, k)
-            lat = out["latency"]
-            batches = info1["batches"] - info0["batches"]
-            rows.append({"clients": c, "seconds": durations[c], "requests": out["requests"],
-                         "texts/s": out["texts"] / durations[c],
-                         "p50 ms": 1000 * pct(lat, 50), "p95 ms": 1000 * pct(lat, 95), "p99 ms": 1000 * pct(lat, 99),
-                         "errors": len(out["errors"]) + v["http_errors"], "mismatched": v["mismatched"],
-                         "mean batch": (info1["texts"] - info0["texts"]) / batches if batches else 0.0,
-                         "error_samples": out["errors"][:5]})
+        for r in range(args.rounds):
+            rows = []
+            for c in args.clients:
+                info0 = httpx.get(f"http://127.0.0.1:{port}/v1/info").json()["batching"]
+                print(f"round {r + 1}/{args.rounds}: {c} clients for {durations[c]:.0f} s ...", file=sys.stderr)
+                out = asyncio.run(run_level(port, c, texts, k, neighbors, durations[c], args.warmup))
+                info1 = httpx.get(f"http://127.0.0.1:{port}/v1/info").json()["batching"]
+                v = verify(out["checks"], ref, k)
+                lat = out["latency"]
+                batches = info1["batches"] - info0["batches"]
+                rows.append({"round": r + 1, "clients": c, "seconds": durations[c], "requests": out["requests"],
+                             "texts/s": out["texts"] / durations[c],
+                             "p50 ms": 1000 * pct(lat, 50), "p95 ms": 1000 * pct(lat, 95),
+                             "p99 ms": 1000 * pct(lat, 99),
+                             "errors": len(out["errors"]) + v["http_errors"], "mismatched": v["mismatched"],
+                             "mean batch": (info1["texts"] - info0["texts"]) / batches if batches else 0.0,
+                             "error_samples": out["errors"][:5]})
+            rounds.append(rows)
+            if r + 1 < args.rounds:  # the service idles meanwhile, as it does after the last round
+                inproc.append(in_process_rate(detector, texts, segment, 64, args.backend)[0])
     finally:
         proc.terminate()
         proc.wait(30)
-    inproc_after, _ = in_process_rate(detector, texts, args.inproc_seconds / 2, 64, args.backend)
-    inproc = (inproc_before + inproc_after) / 2
-    for r in rows:
-        r["vs in-process"] = r["texts/s"] / inproc
-    print(f"\nin-process batched detector (batch 64): {inproc:.1f} texts/s (before {inproc_before:.1f}, "
-          f"after {inproc_after:.1f})")
-    print(table(rows, ["clients", "seconds", "requests", "texts/s", "p50 ms", "p95 ms", "p99 ms", "errors", "mismatched",
-                       "mean batch", "vs in-process"]))
-    last = rows[-1]
+    inproc.append(in_process_rate(detector, texts, segment, 64, args.backend)[0])
+    for r, rows in enumerate(rounds):
+        around = (inproc[r] + inproc[r + 1]) / 2
+        for row in rows:
+            row["in-process"] = around
+            row["vs in-process"] = row["texts/s"] / around
+    all_rows = [row for rows in rounds for row in rows]
+    summary = []
+    for c in args.clients:
+        mine = [row for row in all_rows if row["clients"] == c]
+        ratios = [row["vs in-process"] for row in mine]
+        summary.append({"clients": c, "rounds": len(mine),
+                        "texts/s": statistics.median(row["texts/s"] for row in mine),
+                        "p50 ms": statistics.median(row["p50 ms"] for row in mine),
+                        "p95 ms": statistics.median(row["p95 ms"] for row in mine),
+                        "errors": sum(row["errors"] for row in mine),
+                        "mismatched": sum(row["mismatched"] for row in mine),
+                        "vs in-process": statistics.median(ratios),
+                        "range": f"{min(ratios):.2f}-{max(ratios):.2f}"})
+    print("\nin-process batched detector (batch 64), per segment: "
+          + ", ".join(f"{x:.1f}" for x in inproc) + " texts/s")
+    print(table(all_rows, ["round", "clients", "seconds", "requests", "texts/s", "p50 ms", "p95 ms", "p99 ms",
+                           "errors", "mismatched", "mean batch", "in-process", "vs in-process"]))
+    print("\nmedian over rounds:")
+    print(table(summary, ["clients", "rounds", "texts/s", "p50 ms", "p95 ms", "errors", "mismatched",
+                          "vs in-process", "range"]))
+    last = summary[-1]
     print(f"\nunder load ({last['clients']} clients): errors {last['errors']}, mismatched {last['mismatched']}, "
-          f"throughput {100 * last['vs in-process']:.0f}% of in-process (>= 80%)")
+          f"throughput {100 * last['vs in-process']:.0f}% of in-process, median of {last['rounds']} rounds "
+          f"(range {last['range']}; >= 80%)")
     write_json(args.out, "service_load", {"detector": str(detector), "backend": args.backend,
-                                          "durations_s": durations,
+                                          "durations_s": durations, "rounds": args.rounds,
                                           "texts_per_request": k, "neighbors": neighbors,
-                                          "in_process_texts_per_s": inproc,
-                                          "in_process_before_after": [inproc_before, inproc_after], "levels": rows, "machine": machine()})
+                                          "in_process_texts_per_s": statistics.mean(inproc),
+                                          "in_process_segments": inproc, "levels": all_rows, "summary": summary,
+                                          "machine": machine()})
     return 0
 
 

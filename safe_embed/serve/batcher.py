@@ -96,7 +96,9 @@ class MicroBatcher:
         self._batch_seconds = 0.0  # moving average of the time one batch takes
         self.lock = lock or threading.Lock()
         self.stats = BatchStats()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # queue.Queue, not SimpleQueue: in the service under load, SimpleQueue.get(timeout=) with three workers
+        # sometimes slept past its timeout until the next put, holding a gathered batch (its requests hung)
+        self._queue: queue.Queue = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
         self.workers = workers
