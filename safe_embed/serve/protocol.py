@@ -31,7 +31,9 @@ def with_header_timeout(header_timeout: float, max_header_bytes: int, parser: st
 
 
 class _Deadline:
-    """The header deadline of one connection (a mixin of the protocol classes)."""
+    """The header deadline of one connection, armed when it opens and after each response, disarmed once a
+    request's headers are complete (a mixin in front of a uvicorn protocol class; ``header_timeout`` is set by the
+    subclass)."""
 
     _deadline = None
     header_timeout: float
@@ -45,18 +47,33 @@ class _Deadline:
             self._deadline.cancel()
             self._deadline = None
 
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
 
 def _h11_protocol(header_timeout: float, max_header_bytes: int) -> type:
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    import h11
+    timeout_s = header_timeout
 
     class HeaderTimeoutH11Protocol(_Deadline, H11Protocol):
         """h11 bounds headers that arrive slowly (the Config's ``h11_max_incomplete_event_size``, see
         :func:`safe_embed.serve.runner.server_config`); headers that arrive whole are measured here."""
 
+        header_timeout = timeout_s
+
         def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
             next_event = self.conn.next_event
 
             def measured_next_event():
@@ -67,38 +84,27 @@ def _h11_protocol(header_timeout: float, max_header_bytes: int) -> type:
                 return event
 
             self.conn.next_event = measured_next_event
-            self._arm()
+            super().connection_made(transport)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             if self.cycle is not None:  # the request's headers are complete: the handler runs now
                 self._disarm()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
-
-        def connection_lost(self, exc) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    HeaderTimeoutH11Protocol.header_timeout = header_timeout
     return HeaderTimeoutH11Protocol
 
 
 def _httptools_protocol(header_timeout: float, max_header_bytes: int) -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    timeout_s = header_timeout
+
     class HeadersTooLarge(Exception):
         pass
 
     class HeaderTimeoutHttpToolsProtocol(_Deadline, HttpToolsProtocol):
+        header_timeout = timeout_s
         _header_bytes = 0
-
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -121,14 +127,4 @@ def _httptools_protocol(header_timeout: float, max_header_bytes: int) -> type:
             self._disarm()
             super().on_headers_complete()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
-
-        def connection_lost(self, exc) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    HeaderTimeoutHttpToolsProtocol.header_timeout = header_timeout
     return HeaderTimeoutHttpToolsProtocol
