@@ -234,7 +234,7 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
             except UnreadablePromptError:
                 if on_unsafe is None:
                     raise
-                from safe_embed.detector.detector import Detection
+                from safe_embed.detector.results import Detection
 
                 return None, on_unsafe(Detection("unsafe", 1.0, None, (), ("unreadable",)))
 
@@ -328,7 +328,7 @@ class GuardClient:
 
     def classify(self, texts: Sequence[str]) -> list:
         """One :class:`~safe_embed.detector.Detection` per text, in order."""
-        from safe_embed.detector.detector import Detection, Neighbor
+        from safe_embed.detector.results import Detection, Neighbor
 
         if isinstance(texts, str):
             raise UnreadablePromptError("classify() takes a list of texts, got a single string. Fix: wrap it in a "

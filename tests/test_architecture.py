@@ -121,7 +121,7 @@ def test_lower_rooms_never_import_higher_ones():
 
 def test_the_guardrail_runtime_imports_no_training_code():
     code = ("import json, sys; import safe_embed.detector, safe_embed.serve, safe_embed.guard; "
-            "import safe_embed.detector.store, safe_embed.detector.build, safe_embed.serve.app; "
+            "import safe_embed.detector.persistence, safe_embed.detector.build, safe_embed.serve.app; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('pytorch_lightning', 'lightning', 'peft', 'wandb') or m.startswith('safe_embed.train'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

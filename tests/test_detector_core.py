@@ -192,7 +192,7 @@ def test_an_unsafe_verdict_takes_the_category_of_the_nearest_categorised_exempla
 @pytest.mark.parametrize("score", [0.0, 0.3, 0.7, 1.0])
 @pytest.mark.parametrize("sims", [(0.95, 0.2), (1.0, 0.1), (0.2, 0.95), (0.1, 1.0), (0.93, 0.93)])
 def test_the_near_copy_score_stays_in_range_and_takes_the_nearest_label(score, sims):
-    from safe_embed.detector.detector import matched_score
+    from safe_embed.detector.verdict import matched_score
 
     s = matched_score(score, *sims, tau=0.9)
     assert 0.0 <= s <= 1.0

@@ -192,7 +192,7 @@ def test_a_failed_journal_write_changes_nothing(copy, monkeypatch):
 
 
 def test_a_torn_journal_tail_is_ignored_then_cut_and_a_corrupt_middle_refused(copy):
-    from safe_embed.detector import store
+    from safe_embed.detector.journal_sync import open_for_writing
 
     det = Detector.load(copy)
     det.persist_add(["kept"], ["unsafe"], ids=["k:1"])
@@ -200,7 +200,7 @@ def test_a_torn_journal_tail_is_ignored_then_cut_and_a_corrupt_middle_refused(co
     with open(j, "ab") as f:
         f.write(b'{"seq": 0, "op": "add", "exem')  # a writer killed mid-line
     assert "k:1" in {e.id for e in Detector.load(copy).unsafe}
-    removed = store.open_for_writing(copy)
+    removed = open_for_writing(copy)
     assert any("torn tail" in r for r in removed) and j.read_bytes().endswith(b"\n")
     det2 = Detector.load(copy)
     det2.persist_add(["next"], ["unsafe"], ids=["k:2"])
@@ -302,14 +302,14 @@ def test_a_persisted_addition_is_embedded_before_any_lock_is_taken(copy):
     """The slow part of an addition (embedding) runs before the writer lock and the service's mutex are taken."""
     import threading
 
-    from safe_embed.detector import store
+    from safe_embed.detector.layout import lock as directory_lock
 
     det = Detector.load(copy)
     mutex, seen = threading.Lock(), []
     encode = det.encoder.encode
 
     def watched(texts, *a, **kw):
-        lock = store.lock(copy)
+        lock = directory_lock(copy)
         try:
             lock.acquire(timeout=0)  # succeeds only while no writer holds the directory lock
             free = True

@@ -17,7 +17,7 @@ def test_encode_shape_dtype(hash_encoder):
     assert x.shape == (2, 64) and x.dtype == np.float32
 
 
-@pytest.mark.parametrize("bad,msg", [([], "empty prompt list"), ("one string", "single string"),
+@pytest.mark.parametrize("bad,msg", [([], "empty text list"), ("one string", "single string"),
                                      (["ok", 3], "text #1 is int")])
 def test_encode_rejects_bad_input(hash_encoder, bad, msg):
     with pytest.raises(SafeEmbedError, match=msg):

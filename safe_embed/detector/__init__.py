@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 from safe_embed.detector.calibration import Calibration
-from safe_embed.detector.detector import Detection, Detector, DetectorSettings, Neighbor
+from safe_embed.detector.detector import Detector
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.manifest import TamperedDetectorError
+from safe_embed.detector.results import Detection, Neighbor
 from safe_embed.detector.scoring import RULES, ScoringRule
+from safe_embed.detector.settings import DetectorSettings
 
 __all__ = ["RULES", "Calibration", "Detection", "Detector", "DetectorSettings", "Exemplar", "ExemplarSets",
            "IndexSettings", "Neighbor", "ScoringRule", "TamperedDetectorError", "load_exemplars"]

@@ -23,7 +23,10 @@ import numpy as np
 
 from safe_embed.detector.calibration import Calibration
 from safe_embed.detector.exemplar_index import ExemplarIndex
+from safe_embed.detector.fitting import check_calibration_labels, fit_state
+from safe_embed.detector.pool import ExemplarPool
 from safe_embed.detector.scoring import ScoringRule
+from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import Encoder, l2_normalize
 from safe_embed.encoders.onnx_backend import INSTALL_FIX, ONNX_CONFIG, read_onnx_config
 from safe_embed.errors import ConfigError, ModelError
@@ -49,7 +52,7 @@ def backend_of_variant(variant: str) -> str:
     return f"onnx-{variant}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class BackendInfo:
     """What a detector knows about its backends: the ``active`` one, every backend's ``states`` (the active one's
     may be stale: the detector's own rule and calibration are current), the exported ``onnx_dir``, the torch
@@ -66,6 +69,15 @@ class BackendInfo:
     @property
     def space(self) -> str:
         return space_of(self.active)
+
+    def after_save(self, manifest: dict, root: Path) -> BackendInfo:
+        """The backends of a detector just saved to ``root`` with ``manifest``: its directories and states."""
+        enc_dir = root / manifest["encoder"]["path"]
+        states = {TORCH: {"scoring": manifest["scoring"], "calibration": manifest["calibration"],
+                          "match_threshold": manifest["settings"]["match_threshold"]},
+                  **manifest.get("calibration_by_backend", {})}
+        return replace(self, states=states, onnx_dir=enc_dir / ONNX_SUBDIR if manifest.get("onnx") else None,
+                       encoder_dir=enc_dir if self.active != TORCH else self.encoder_dir)
 
 
 def state_of(rule: ScoringRule, calibration: Calibration, match_threshold: float | None) -> dict:
@@ -145,22 +157,21 @@ def space_indexes(pools: dict[str, ExemplarIndex], encoder: Encoder, max_chars: 
     return out
 
 
-def fit_backend(det, backend: str, encoder: Encoder, texts: list[str], labels: list[str]) -> dict:
-    """Fit ``backend``'s state on the calibration prompts: re-embed them (and, in another space, the exemplars)
-    with ``encoder``, refit the rule's calibration-split part, the calibration and the match threshold as
-    :meth:`Detector.calibrate` does. Stores the state (and the space's exemplar vectors) in ``det.backends``."""
+def fit_backend(info: BackendInfo, pool: ExemplarPool, rule: ScoringRule, calibration: Calibration,
+                settings, backend: str, encoder: Encoder, texts: list[str], labels: list[str]) -> BackendInfo:
+    """``info`` with ``backend``'s state fitted on the calibration prompts: they are re-embedded (and, in another
+    space, the exemplars of ``pool``) with ``encoder``, then the rule's calibration-split part, the calibration
+    and the match threshold are fitted as the detector fits its own. The other space's exemplar vectors are kept
+    for the next save."""
     space = space_of(backend)
-    pools = det.indexes if space == det.backends.space else space_indexes(
-        det.indexes, encoder, det.settings.max_chars, det.backends.vectors.get(space))
-    rule = ScoringRule.from_dict(det.rule.to_dict())
-    view = type(det)(encoder, pools["unsafe"], pools["safe"], rule, Calibration(), replace(det.settings),
-                     dict(det.provenance))
-    view.calibrate(texts, labels, det.calibration.method, det.calibration.target_fpr)
-    state = state_of(view.rule, view.calibration, view.settings.match_threshold)
-    det.backends.states[backend] = state
-    if space != det.backends.space:
-        det.backends.vectors[space] = {e.id: v for idx in pools.values()
-                                       for e, v in zip(idx.exemplars, idx.vectors(), strict=True)}
-    logger.info("calibrated backend %s: raw threshold %.4f, validation %s", backend,
-                view.calibration.raw_threshold, view.calibration.validation)
-    return state
+    indexes = pool.indexes if space == info.space else space_indexes(
+        pool.indexes, encoder, settings.max_chars, info.vectors.get(space))
+    y = check_calibration_labels(texts, labels)
+    x = embed_texts(encoder, [clean_text(t)[0] for t in texts], settings.max_chars)
+    state = fit_state(rule, ExemplarPool(indexes), x, y, calibration.method, calibration.target_fpr, settings.seed)
+    vectors = dict(info.vectors)
+    if space != info.space:
+        vectors[space] = {e.id: v for idx in indexes.values() for e, v in zip(idx.exemplars, idx.vectors(), strict=True)}
+    logger.info("calibrated backend %s: raw threshold %.4f", backend, state.calibration.raw_threshold)
+    return replace(info, states={**info.states, backend: state_of(state.rule, state.calibration,
+                                                                    state.match_threshold)}, vectors=vectors)

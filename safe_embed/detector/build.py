@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safe_embed.data.dataset import Assigned
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.detector import backends as bk
-from safe_embed.detector.detector import Detector, DetectorSettings
+from safe_embed.detector.detector import Detector
 from safe_embed.detector.encoder_dir import sentence_transformer_of
 from safe_embed.detector.exemplars import ExemplarSets, load_exemplars
 from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
+from safe_embed.detector.settings import DetectorSettings
 from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -93,11 +94,10 @@ def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
         ref = ModelRef(ref.encoder, Path(splits_from), Assigned.load(Path(splits_from) / SPLITS_FILE))
     sets = detector_data(ref, exemplars, seed, data_dir)
     settings = settings or DetectorSettings()
-    settings.seed = int(sets.provenance.get("seed", settings.seed))
+    settings = replace(settings, seed=int(sets.provenance.get("seed", settings.seed)))
     encoder = load_encoder(ref.encoder, cache=cache, device=device)
     det = Detector.build(encoder, sets, rule=rule, method=method, target_fpr=target_fpr, settings=settings)
-    det.provenance["model"] = str(model)
-    det.provenance["exemplars"] = None if exemplars is None else str(exemplars)
+    det.record_provenance(model=str(model), exemplars=None if exemplars is None else str(exemplars))
     if onnx is None:
         det.save(out)
         return det
@@ -122,10 +122,7 @@ def add_onnx(det: Detector, out: Path, quantize: str, calibration: list[Labelled
         raise ModelError("add_onnx needs the torch backend. Fix: load the detector with backend='torch'.")
     texts, labels = [p.text for p in calibration], [p.label for p in calibration]
     cfg_dir = export_onnx(st, out, quantize, calibration_texts=texts)  # int8's activation ranges: these prompts
-    for variant in bk.read_onnx_config(cfg_dir)["files"]:
-        backend = bk.backend_of_variant(variant)
-        bk.fit_backend(det, backend, bk.onnx_encoder(cfg_dir, backend, verify=False), texts, labels)
-    det.backends.onnx_dir = cfg_dir
+    det.attach_onnx(cfg_dir, texts, labels)
     return cfg_dir
 
 

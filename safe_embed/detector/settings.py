@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safe_embed.detector.index import IndexSettings
+from safe_embed.detector.limits import MAX_CHARS
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectorSettings:
     """``k_neighbors`` reported per detection, ``max_chars`` a text is cut to, ``batch_size`` of classification,
     the FAISS ``index`` settings, the ``seed`` of the data split, and ``match_threshold``: a prompt whose nearest
     exemplar is at least this similar takes that exemplar's label (flag ``matched``; None = off), so an added
     exemplar always governs its near copies. It is chosen on the calibration split (see
-    :func:`safe_embed.detector.calibration.choose_match_threshold`)."""
+    :func:`safe_embed.detector.calibration.choose_match_threshold`). Immutable: ``dataclasses.replace`` gives a
+    changed copy."""
 
     k_neighbors: int = 5
-    max_chars: int = 20_000
+    max_chars: int = MAX_CHARS
     batch_size: int = 256
     index: IndexSettings = field(default_factory=IndexSettings)
     seed: int = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -55,9 +55,41 @@ class Encoder(ABC):
         texts = check_texts(texts)
         progress = self.show_progress if show_progress is None else show_progress
         out = self._encode(texts, batch_size or self.batch_size, progress and len(texts) > batch_or(self, batch_size))
+        return self._checked(out, len(texts))
+
+    def encode_with_overflow(self, texts: Sequence[str], batch_size: int | None = None,
+                             show_progress: bool = False) -> tuple[np.ndarray, list[bool]]:
+        """:meth:`encode`, and for each text whether it overflowed the encoder's token window (the encoder read
+        only its first :meth:`token_window` tokens).
+
+        >>> from safe_embed.encoders.fake import HashEncoder
+        >>> x, over = HashEncoder(dim=8).encode_with_overflow(["a b", "c"]); x.shape, over
+        ((2, 8), [False, False])
+        """
+        texts = check_texts(texts)
+        out, over = self._encode_overflow(texts, batch_size or self.batch_size,
+                                          show_progress and len(texts) > batch_or(self, batch_size))
+        return self._checked(out, len(texts)), over
+
+    def _encode_overflow(self, texts: list[str], batch_size: int, show_progress: bool
+                         ) -> tuple[np.ndarray, list[bool]]:
+        """Raw embeddings and overflow flags. This default encodes, then counts the tokens of the texts long
+        enough to overflow (a second tokenization); encoders whose tokenizer reports the overflow while encoding
+        override it to tokenize once."""
+        out = self._encode(texts, batch_size, show_progress)
+        over = [False] * len(texts)
+        window = self.token_window()
+        long = [i for i, t in enumerate(texts) if window is not None and len(t) > window - 2]
+        if long:  # a word piece covers at least one character, so shorter texts fit
+            counts = self.count_tokens([texts[i] for i in long])
+            for i, n in zip(long, counts or [0] * len(long), strict=True):
+                over[i] = n > window
+        return out, over
+
+    def _checked(self, out, n: int) -> np.ndarray:
         out = np.asarray(out, dtype=np.float32)
-        if out.ndim != 2 or out.shape[0] != len(texts):
-            raise DataError(f"encoder {self.name!r} returned shape {out.shape} for {len(texts)} texts")
+        if out.ndim != 2 or out.shape[0] != n:
+            raise DataError(f"encoder {self.name!r} returned shape {out.shape} for {n} texts")
         return out
 
     def __repr__(self) -> str:
@@ -68,16 +100,27 @@ def batch_or(encoder: Encoder, batch_size: int | None) -> int:
     return batch_size or encoder.batch_size
 
 
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate a list of prompts: a non-empty sequence of strings."""
-    if isinstance(texts, str):
-        raise DataError("encode() takes a list of texts, got a single string. Fix: wrap it in a list.")
-    texts = list(texts)
-    if not texts:
-        raise DataError("empty prompt list: nothing to encode. Fix: pass at least one text.")
+def check_texts(texts: object, what: str = "text", allow_empty: bool = False) -> list[str]:
+    """``texts`` as a list of strings, or a :class:`DataError` naming the first bad item. A single string, a
+    mapping or a set is refused (a list is expected); an empty list only with ``allow_empty``.
+
+    >>> check_texts(("a", "b")), check_texts([], allow_empty=True)
+    (['a', 'b'], [])
+    """
+    if isinstance(texts, (str, bytes)):
+        kind = "string" if isinstance(texts, str) else "bytes object"
+        raise DataError(f"expected a list of {what}s, got a single {kind}. Fix: wrap it in a list.")
+    if isinstance(texts, (Mapping, set, frozenset)):
+        raise DataError(f"expected a list of {what}s, got a {type(texts).__name__}. Fix: pass a list of strings.")
+    try:
+        texts = list(texts)  # type: ignore[call-overload]
+    except TypeError:
+        raise DataError(f"expected a list of {what}s, got {type(texts).__name__}.") from None
+    if not texts and not allow_empty:
+        raise DataError(f"empty {what} list: nothing to encode. Fix: pass at least one {what}.")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise DataError(f"text #{i} is {type(t).__name__}, not str. Fix: pass strings only.")
+            raise DataError(f"{what} #{i} is {type(t).__name__}, not str. Fix: pass strings only.")
     return texts
 
 

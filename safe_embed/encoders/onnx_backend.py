@@ -202,8 +202,8 @@ class OnnxEncoder(Encoder):
         texts = [t.lower() for t in texts] if self.config["do_lower_case"] else list(texts)
         return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        """One batch: tokenize, run the transformer, pool, normalize."""
+    def _forward(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """One batch: tokenize, run the transformer, pool, normalize; and which texts overflowed the window."""
         cfg = self.config
         if cfg["do_lower_case"]:
             texts = [t.lower() for t in texts]
@@ -216,16 +216,24 @@ class OnnxEncoder(Encoder):
         feeds = {k: arrays[k]() for k in self._input_names}
         hidden = session.run([cfg["output"]], feeds)[0]
         vec = pool(hidden, mask, cfg["pooling"]["modes"])
-        return l2_normalize(vec) if cfg["normalize"] else vec
+        return (l2_normalize(vec) if cfg["normalize"] else vec), [bool(e.overflowing) for e in encs]
 
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        return self._encode_overflow(texts, batch_size, show_progress)[0]
+
+    def _encode_overflow(self, texts: list[str], batch_size: int, show_progress: bool
+                         ) -> tuple[np.ndarray, list[bool]]:
+        """One tokenization per text: the truncating tokenizer's encodings say which texts overflowed."""
         if len(texts) <= batch_size:
             return self._forward(texts)
         from tqdm.auto import tqdm
 
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        over = [False] * len(texts)
         for s in tqdm(range(0, len(texts), batch_size), desc=f"encode {self.name}", disable=not show_progress):
             idx = order[s:s + batch_size]
-            out[idx] = self._forward([texts[i] for i in idx])
-        return out
+            out[idx], flags = self._forward([texts[i] for i in idx])
+            for i, f in zip(idx, flags, strict=True):
+                over[i] = f
+        return out, over

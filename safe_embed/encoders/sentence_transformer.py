@@ -93,12 +93,38 @@ class SentenceTransformerEncoder(Encoder):
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         model = self.model
         if len(texts) <= batch_size and not show_progress and model.device.type == "cpu":
-            return self._encode_one_batch(texts)
+            return self._encode_one_batch(texts)[0]
         return model.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
                             convert_to_numpy=True, normalize_embeddings=False)
 
-    def _encode_one_batch(self, texts: list[str]) -> np.ndarray:
-        """The detector's hot path: one forward pass without ``encode``'s per-call bookkeeping (same output)."""
+    def _encode_overflow(self, texts: list[str], batch_size: int, show_progress: bool
+                         ) -> tuple[np.ndarray, list[bool]]:
+        """One tokenization per text: the fast tokenizer's encodings say which texts overflowed. Batches as
+        ``SentenceTransformer.encode`` makes them (longest texts first), so the embeddings are the same."""
+        if self.model.device.type != "cpu":
+            return super()._encode_overflow(texts, batch_size, show_progress)
+        if len(texts) <= batch_size:
+            x, flags = self._encode_one_batch(texts)
+            return (x, flags) if flags is not None else super()._encode_overflow(texts, batch_size, show_progress)
+        from tqdm.auto import tqdm
+
+        order = np.argsort([-len(t) for t in texts])  # as SentenceTransformer.encode sorts (ties included)
+        out: np.ndarray | None = None
+        over = [False] * len(texts)
+        for s in tqdm(range(0, len(texts), batch_size), desc=f"encode {self.name}", disable=not show_progress):
+            idx = order[s:s + batch_size]
+            x, flags = self._encode_one_batch([texts[i] for i in idx])
+            if flags is None:  # a slow tokenizer keeps no encodings: count the tokens instead
+                return super()._encode_overflow(texts, batch_size, show_progress)
+            out = np.empty((len(texts), x.shape[1]), np.float32) if out is None else out
+            out[idx] = x
+            for i, f in zip(idx, flags, strict=True):
+                over[i] = f
+        return out, over
+
+    def _encode_one_batch(self, texts: list[str]) -> tuple[np.ndarray, list[bool] | None]:
+        """The detector's hot path: one forward pass without ``encode``'s per-call bookkeeping (same output), and
+        each text's overflow as its tokenization saw it (None for a tokenizer that keeps no encodings)."""
         import torch
 
         model = self.model
@@ -107,7 +133,8 @@ class SentenceTransformerEncoder(Encoder):
         with torch.inference_mode():
             features = model.preprocess(texts)
             out = model(features)["sentence_embedding"]
-        return out.float().numpy()
+        encodings = getattr(features, "encodings", None)
+        return out.float().numpy(), None if encodings is None else [bool(e.overflowing) for e in encodings]
 
 
 def load_sentence_transformer(ref: str, device: str | None = None, revision: str | None = None,

@@ -232,7 +232,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if persist:
-            from safe_embed.detector.store import open_for_writing
+            from safe_embed.detector.journal_sync import open_for_writing
 
             cleaned = open_for_writing(detector.origin.root)  # what a crashed writer left
             if cleaned:
