@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from safe_embed.detector import Detector, TamperedDetectorError
-from safe_embed.detector.manifest import read_manifest, write_manifest
+from manifests import rewrite_manifest
+
+from safe_embed.detector.manifest import read_manifest
 from safe_embed.encoders.sentence_transformer import SentenceTransformerEncoder
 from safe_embed.errors import DataError, ModelError
 
@@ -103,8 +105,7 @@ def test_missing_weights_and_unlisted_files_are_refused(copy, saved):
 def test_a_model_of_another_dimension_is_refused_even_with_fresh_checksums(copy, tiny_st5_dir):
     shutil.rmtree(copy / "encoder")
     shutil.copytree(tiny_st5_dir, copy / "encoder")
-    m = json.loads((copy / "manifest.json").read_text())
-    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256")})
+    rewrite_manifest(copy, every_file=True)
     with pytest.raises(TamperedDetectorError, match=r"encoder: the encoder's embedding dimension is 8.*dimension 16"):
         Detector.load(copy)
 
@@ -251,11 +252,7 @@ def test_loads_during_saves_never_see_a_mix(copy):
 
 
 def test_paths_outside_the_directory_and_symlinks_are_refused(copy, tmp_path):
-    m = json.loads((copy / "manifest.json").read_text())
-    m["exemplars"]["file"] = "../outside.jsonl"
-    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
-                                                                   "format_version")},
-                   [r for r in m["files"]])
+    rewrite_manifest(copy, lambda body: body["exemplars"].update(file="../outside.jsonl"))
     with pytest.raises(TamperedDetectorError, match="points outside the detector directory"):
         Detector.load(copy)
 
@@ -270,30 +267,25 @@ def test_a_symlinked_folder_is_refused(copy, tmp_path):
 def test_broken_files_with_fresh_checksums_give_clear_errors(copy):
     for rel, data in (("unsafe.faiss", b"not faiss at all"),):
         (copy / rel).write_bytes(data)
-    m = json.loads((copy / "manifest.json").read_text())
-    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
-                                                                   "format_version")}, list(m["files"]))
+    rewrite_manifest(copy)
     with pytest.raises(TamperedDetectorError, match=r"unsafe\.faiss: not a readable FAISS index"):
         Detector.load(copy)
 
 
 def test_a_pickle_weight_file_is_refused_even_with_fresh_checksums(copy):
     (copy / "encoder" / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
-    m = json.loads((copy / "manifest.json").read_text())
-    write_manifest(copy, {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format",
-                                                                   "format_version")},
-                   [*m["files"], "encoder/pytorch_model.bin"])
+    rewrite_manifest(copy, files=[*read_manifest(copy, verify_files=False)["files"], "encoder/pytorch_model.bin"])
     with pytest.raises(TamperedDetectorError, match=r"pytorch_model\.bin: a pickle-format weight file"):
         Detector.load(copy)
 
 
 def test_bad_scoring_weights_and_threshold_edits_are_refused(copy):
-    m = json.loads((copy / "manifest.json").read_text())
-    body = {k: v for k, v in m.items() if k not in ("files", "manifest_sha256", "format", "format_version")}
-    write_manifest(copy, {**body, "threshold": 0.1}, list(m["files"]))
+    original = read_manifest(copy)
+    rewrite_manifest(copy, lambda body: body.update(threshold=0.1))
     with pytest.raises(TamperedDetectorError, match="threshold 0.1 differs"):
         Detector.load(copy)
-    write_manifest(copy, {**body, "scoring": {**body["scoring"], "k": "ten"}}, list(m["files"]))
+    rewrite_manifest(copy, lambda body: body.update(threshold=original["threshold"],
+                                                    scoring={**original["scoring"], "k": "ten"}))
     with pytest.raises(TamperedDetectorError, match="incomplete or invalid"):
         Detector.load(copy)
 
