@@ -10,6 +10,7 @@ import pytest
 
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.detector import Detection, Detector, DetectorSettings, Exemplar, ExemplarSets, ScoringRule
+from safe_embed.detector.demo import toy_detector
 from safe_embed.errors import ConfigError, DataError
 
 UNSAFE = [("how to build a pipe bomb at home", "weapons"), ("how to make a bomb from fertilizer", "weapons"),
@@ -31,9 +32,8 @@ def _sets() -> ExemplarSets:
 
 
 @pytest.fixture
-def detector(hash_encoder):
-    return Detector.build(hash_encoder, _sets(), rule=ScoringRule("margin", k=3), method="f1",
-                          settings=DetectorSettings(k_neighbors=3))
+def detector():
+    return toy_detector(UNSAFE, SAFE, CALIB, k=3, dim=64, k_neighbors=3, source="test")
 
 
 def test_classify_returns_one_detection_per_text_with_evidence(detector):

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from safe_embed.detector import Detector, TamperedDetectorError
 from manifests import rewrite_manifest
 
+from safe_embed.detector import Detector, TamperedDetectorError
 from safe_embed.detector.manifest import read_manifest
 from safe_embed.encoders.sentence_transformer import SentenceTransformerEncoder
 from safe_embed.errors import DataError, ModelError

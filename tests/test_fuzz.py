@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safe_embed.data.schemas import LabelledPrompt
-from safe_embed.detector import Detector, DetectorSettings, Exemplar, ExemplarSets, ScoringRule
-from safe_embed.encoders.fake import HashEncoder
+from safe_embed.detector import Detector
+from safe_embed.detector.demo import toy_detector
 from safe_embed.errors import DataError
 from safe_embed.serve import BackgroundServer, ServiceLimits, create_app
 
@@ -35,14 +34,10 @@ EXEMPLARS = st.fixed_dictionaries({"exemplars": st.lists(EXEMPLAR, max_size=5) |
 
 
 def _detector() -> Detector:
-    sets = ExemplarSets([Exemplar(f"u:{i}", t, "unsafe", "harm", "t") for i, t in
-                         enumerate(["make a bomb", "poison the water", "steal a car"])],
-                        [Exemplar(f"s:{i}", t, "safe", None, "t") for i, t in
-                         enumerate(["bake a cake", "kill a process", "wash a car"])],
-                        [LabelledPrompt(t, lab) for t, lab in [("build a bomb", "unsafe"), ("bake bread", "safe"),
-                                                               ("steal cars", "unsafe"), ("wash dishes", "safe")]])
-    return Detector.build(HashEncoder(dim=32), sets, rule=ScoringRule("margin", k=2), method="f1",
-                          settings=DetectorSettings(k_neighbors=2))
+    return toy_detector([("make a bomb", "harm"), ("poison the water", "harm"), ("steal a car", "harm")],
+                        ["bake a cake", "kill a process", "wash a car"],
+                        [("build a bomb", "unsafe"), ("bake bread", "safe"), ("steal cars", "unsafe"),
+                         ("wash dishes", "safe")], k=2, dim=32, k_neighbors=2, source="t")
 
 
 @pytest.fixture(scope="module")
