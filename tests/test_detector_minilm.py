@@ -85,3 +85,23 @@ def test_a_one_megabyte_prompt_is_truncated_not_a_crash(small_detector):
     assert 0.0 <= d[0].score <= 1.0 and len(d[0].neighbors) == small_detector.settings.k_neighbors
     # the model sees the first 256 word pieces: the score equals that of a 2,000-character prefix
     assert d[0].score == pytest.approx(small_detector.classify([big[:2000]])[0].score, abs=1e-5)
+
+
+def test_overflow_comes_from_the_one_tokenization_and_matches_a_token_count(small_detector, minilm, monkeypatch):
+    """A classified text is tokenized once: the overflow flags come from the encoding pass itself, equal an
+    independent count of the tokenizer's word pieces, and leave the embeddings unchanged."""
+    window = minilm.token_window()
+    words = ["kill", "a", "python", "process", "quickly", "please"]
+    texts = [" ".join(words[i % 6] for i in range(n)) for n in (10, window - 3, window - 2, window + 5, 3 * window)]
+    counted = [n > window for n in minilm.count_tokens(texts)]
+    assert counted == [False, False, False, True, True]  # the window counts [CLS] and [SEP]
+    x, over = minilm.encode_with_overflow(texts, batch_size=2)  # several batches, longest texts first
+    assert over == counted
+    np.testing.assert_allclose(x, minilm.encode(texts), atol=1e-5)
+
+    def no_second_pass(texts):
+        raise AssertionError("count_tokens called: the text was tokenized twice")
+
+    monkeypatch.setattr(minilm, "count_tokens", no_second_pass)
+    flags = [d.flags for d in small_detector.classify(texts)]
+    assert flags == [("truncated",) if c else () for c in counted]

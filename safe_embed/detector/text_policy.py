@@ -43,11 +43,6 @@ def clean_text(text: str) -> tuple[str, bool]:
     return text, repaired
 
 
-def clean_optional(value: str | None) -> str | None:
-    """:func:`clean_text` for an optional field (a category, an id); None stays None."""
-    return None if value is None else clean_text(value)[0]
-
-
 def clean_json(obj):
     """``obj`` with every string (keys included) passed through :func:`clean_text`, so it always encodes as UTF-8.
 
