@@ -31,6 +31,11 @@ from safe_embed.serve.locks import WriterFirstLock
 
 logger = logging.getLogger(__name__)
 
+# The service's batching defaults (``create_app`` and ``safe-embed serve`` read them)
+MAX_BATCH = 64  # texts in one micro-batch
+MAX_WAIT_MS = 1.0  # the wait window after a batch's first request
+ADAPTIVE_WAIT = 0.1  # the window widens to this fraction of the recent batch time
+MAX_QUEUE = 4096  # requests waiting before OverloadedError
 BATCH_WORKERS = 3  # the service's batches in flight
 
 
@@ -73,9 +78,10 @@ class MicroBatcher:
     >>> b.stop()
     """
 
-    def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 2.0,
-                 max_queue: int = 4096, lock: threading.Lock | WriterFirstLock | None = None,
-                 adaptive_wait: float = 0.1, max_adaptive_wait_ms: float = 50.0, chunk: int | None = None,
+    def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = MAX_BATCH,
+                 max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QUEUE,
+                 lock: threading.Lock | WriterFirstLock | None = None, adaptive_wait: float = ADAPTIVE_WAIT,
+                 max_adaptive_wait_ms: float = 50.0, chunk: int | None = None,
                  prepare: Callable[[list[str]], Any] | None = None, workers: int = 1) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}.")
