@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from safe_embed import __version__
+from safe_embed.detector.detector import check_text_list
 from safe_embed.detector.limits import MAX_FIELD_CHARS
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.errors import ConfigError
@@ -101,7 +102,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     lock = WriterFirstLock()  # additions go in between two index searches
     batcher = MicroBatcher(detector.classify_prepared, prepare=detector.prepare_classify, max_batch=max_batch,
                            max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait,
-                           workers=batch_workers)
+                           workers=batch_workers, check=check_text_list)
     started = time.time()
 
     @asynccontextmanager
