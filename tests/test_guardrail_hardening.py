@@ -276,10 +276,8 @@ def test_the_http_parser_is_httptools_when_installed_else_h11(monkeypatch):
     from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from safe_embed.commands.serve import HTTP_PARSERS
     from safe_embed.serve import protocol
 
-    assert HTTP_PARSERS == protocol.PARSERS
     assert issubclass(protocol.with_header_timeout(1.0, 1024), HttpToolsProtocol)
     assert issubclass(protocol.with_header_timeout(1.0, 1024, "h11"), H11Protocol)
     monkeypatch.setattr(protocol, "has_httptools", lambda: False)

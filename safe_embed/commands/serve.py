@@ -9,11 +9,10 @@ import os
 from safe_embed.commands.options import add_backend
 from safe_embed.serve.batcher import ADAPTIVE_WAIT, BATCH_WORKERS, MAX_BATCH, MAX_WAIT_MS
 from safe_embed.serve.limits import ServiceLimits
+from safe_embed.serve.protocol import PARSERS
 from safe_embed.serve.runner import CONNECTION_LIMIT
 
 logger = logging.getLogger(__name__)
-
-HTTP_PARSERS = ("auto", "httptools", "h11")  # safe_embed.serve.protocol.PARSERS (not imported: it loads uvicorn)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-workers", type=int, default=BATCH_WORKERS,
                    help="micro-batches in flight at once (default %(default)s: batches are embedded while another's "
                         "requests are answered and the next gathered; index searches stay one at a time)")
-    p.add_argument("--http-parser", default="auto", choices=HTTP_PARSERS,
+    p.add_argument("--http-parser", default="auto", choices=PARSERS,
                    help="HTTP/1.1 parser (default auto: httptools when installed, else the pure-Python h11)")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
