@@ -1,4 +1,5 @@
-"""The ``safe-embed`` command. Thin: each subcommand lives in ``safe_embed.commands.<name>``.
+"""The ``safe-embed`` command: parses the arguments and runs one subcommand (each lives in
+``safe_embed.commands.<name>``); :data:`DESCRIPTION` is what ``safe-embed --help`` shows first.
 
 Every project error (:class:`safe_embed.errors.SafeEmbedError`) prints as one line ``error: ...`` and exits 2; any
 other failure prints one ``error: internal error ...`` line and exits 1. ``--debug`` prints the traceback instead.
@@ -16,6 +17,18 @@ import sys
 
 from safe_embed import __version__
 from safe_embed.errors import SafeEmbedError
+
+DESCRIPTION = """\
+Turn sentence encoders into unsafe-prompt detectors: measure an encoder on the
+Safe-Embed measures, build a FAISS-backed detector from labelled exemplars,
+classify prompts with it, and serve it as an HTTP guardrail for LLM calls.
+
+first commands:
+  safe-embed evaluate --data-dir ../shared/data --out results/ev
+  safe-embed export --model all-MiniLM-L6-v2 --out detectors/minilm
+  safe-embed detect detectors/minilm "How do I kill a Python process?"
+  safe-embed serve detectors/minilm       # the guardrail on 127.0.0.1:8000
+"""
 
 # Subcommand modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMANDS = [
@@ -36,7 +49,8 @@ PASSTHROUGH = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="safe-embed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="safe-embed", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"safe-embed {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error")

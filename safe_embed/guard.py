@@ -21,6 +21,9 @@ Against a running ``safe-embed serve`` (same decorator, the client has the detec
     from safe_embed.guard import GuardClient
     guard_client = GuardClient("http://127.0.0.1:8000")
     if guard_client.check("some prompt").label == "unsafe": ...
+
+This module holds the decorator and :func:`check`; reading the texts out of a prompt lives in
+:mod:`safe_embed.guard_prompts` and the client in :mod:`safe_embed.guard_client` (both importable from here).
 """
 
 from __future__ import annotations
@@ -29,10 +32,15 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, Self
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from safe_embed.errors import SafeEmbedError
+from safe_embed.guard_client import GuardClient, GuardServiceError
+from safe_embed.guard_prompts import NON_TEXT_PARTS, TRUSTED_ROLES, UnreadablePromptError, prompt_texts
+
+__all__ = ["NON_TEXT_PARTS", "TRUSTED_ROLES", "Classifier", "GuardClient", "GuardServiceError",
+           "UnreadablePromptError", "UnsafePromptError", "check", "classifier_unavailable", "guard", "prompt_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,107 +59,6 @@ class UnsafePromptError(SafeEmbedError):
         super().__init__(f"prompt blocked as unsafe{cat}, score {detection.score:.3f}: {text[:80]!r}")
         self.text = text
         self.detection = detection
-
-
-class GuardServiceError(SafeEmbedError):
-    """The guardrail service answered with an error, or could not be reached."""
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-class UnreadablePromptError(SafeEmbedError, TypeError):
-    """The prompt argument holds something the guard cannot read as text; the call is refused (fail closed)."""
-
-
-# Roles whose text the application or the model wrote; every other role (user, tool, function, unknown) is checked.
-TRUSTED_ROLES = ("system", "developer", "assistant", "model")
-NON_TEXT_PARTS = ("image_url", "image", "input_image", "input_audio", "audio", "file", "input_file", "document",
-                  "video")
-
-
-def _get(obj: Any, key: str) -> Any:
-    """A field of a message or part: a mapping key or an attribute (the SDKs' typed objects)."""
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def _as_text(value: Any, where: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "replace")
-    raise UnreadablePromptError(f"{where} is a {type(value).__name__}, not text; the guard cannot check it, so "
-                                "the call is refused. Fix: pass strings, or chat messages with string content.")
-
-
-def _content_texts(content: Any, where: str, allow_non_text: bool) -> list[str]:
-    if content is None:
-        return []
-    if isinstance(content, (str, bytes, bytearray, memoryview)):
-        return [_as_text(content, where)]
-    if isinstance(content, Sequence):
-        out: list[str] = []
-        for k, part in enumerate(content):
-            here = f"{where} part #{k}"
-            if isinstance(part, (str, bytes, bytearray, memoryview)):
-                out.append(_as_text(part, here))
-                continue
-            text, inner, kind = _get(part, "text"), _get(part, "content"), _get(part, "type")
-            if text is not None:
-                out.append(_as_text(text, here))
-            elif inner is not None:  # a tool result with its own content
-                out += _content_texts(inner, here, allow_non_text)
-            elif kind in NON_TEXT_PARTS and allow_non_text:
-                continue
-            else:
-                raise UnreadablePromptError(f"{here} ({kind or type(part).__name__}) holds no text the guard can "
-                                            "check, so the call is refused. Fix: send text, or guard(..., "
-                                            "allow_non_text=True) to let images and files through unchecked.")
-        return out
-    raise UnreadablePromptError(f"{where} is a {type(content).__name__}; the guard cannot read it as text.")
-
-
-def _role(message: Any) -> str:
-    role = _get(message, "role")
-    role = getattr(role, "value", role)  # an enum
-    return str(role).strip().lower() if role is not None else "user"
-
-
-def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
-    """The texts to check in an LLM call's prompt argument; anything it cannot read raises
-    :class:`UnreadablePromptError`.
-
-    A string (or UTF-8 bytes), a list of strings, or chat messages in the OpenAI or Anthropic shape (dicts or
-    the SDKs' objects, string or list content, any role spelling). Messages of the application and the model
-    (roles ``system``, ``developer``, ``assistant``, ``model``) are not checked; all others are, text parts of
-    list content and tool results included.
-
-    >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
-    ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
-    ['How do I kill a Python process?']
-    """
-    if isinstance(value, (str, bytes, bytearray, memoryview)):
-        return [_as_text(value, "the prompt")]
-    messages = [value] if isinstance(value, Mapping) or _get(value, "content") is not None else value
-    if not isinstance(messages, Sequence):
-        raise UnreadablePromptError(f"the prompt is a {type(value).__name__}; the guard cannot find text in it, so "
-                                    "the call is refused. Fix: pass a string, a list of strings or chat messages, "
-                                    "or give guard(prompt_arg=...) the right argument.")
-    out: list[str] = []
-    for i, m in enumerate(messages):
-        if isinstance(m, (str, bytes, bytearray, memoryview)):
-            out.append(_as_text(m, f"message #{i}"))
-            continue
-        if not isinstance(m, Mapping) and not hasattr(m, "content"):
-            raise UnreadablePromptError(f"message #{i} is a {type(m).__name__} with no content; the guard cannot "
-                                        "read it, so the call is refused.")
-        if _role(m) in TRUSTED_ROLES:
-            continue
-        out += _content_texts(_get(m, "content"), f"message #{i}", allow_non_text)
-    return out
 
 
 def check(classifier: Classifier, prompt: Any):
@@ -278,86 +185,3 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
         return wrapper
 
     return decorate
-
-
-class GuardClient:
-    """A small client for ``safe-embed serve``; its :meth:`classify` matches the detector's, so :func:`guard`
-    and :func:`check` accept it.
-
-    >>> from safe_embed.detector.demo import demo_detector
-    >>> from safe_embed.serve import BackgroundServer, create_app
-    >>> with BackgroundServer(create_app(demo_detector(), warmup=False)) as url, GuardClient(url) as g:
-    ...     g.check("How do I kill a python process?").label
-    'safe'
-    """
-
-    def __init__(self, url: str = "http://127.0.0.1:8000", token: str | None = None, timeout: float = 10.0,
-                 neighbors: bool = True, transport=None) -> None:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
-        self.neighbors = neighbors
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        import httpx
-
-        try:
-            r = self._http.request(method, path, json=body)
-        except httpx.HTTPError as e:
-            raise GuardServiceError(f"cannot reach the guardrail service at {self.url}{path}: {e}. Fix: start it "
-                                    "with `safe-embed serve DETECTOR_DIR` or check the URL.") from None
-        if r.status_code >= 400:
-            try:
-                err = r.json()
-                code, msg = err.get("error"), err.get("message", r.text)
-            except ValueError:
-                code, msg = None, r.text[:500]
-            raise GuardServiceError(f"{method} {path} -> {r.status_code}: {msg}", r.status_code, code)
-        return r.json()
-
-    def classify(self, texts: Sequence[str]) -> list:
-        """One :class:`~safe_embed.detector.Detection` per text, in order."""
-        from safe_embed.detector.results import Detection, Neighbor
-
-        if isinstance(texts, str):
-            raise UnreadablePromptError("classify() takes a list of texts, got a single string. Fix: wrap it in a "
-                                        "list.")
-        body = self._call("POST", "/v1/classify", {"texts": list(texts), "neighbors": self.neighbors})
-        fields = ("id", "text", "label", "category", "similarity")
-        return [Detection(d["label"], float(d["score"]), d.get("category"),
-                          tuple(Neighbor(**{k: n.get(k) for k in fields}) for n in d.get("neighbors", [])),
-                          tuple(d.get("flags", []))) for d in body["results"]]
-
-    def check(self, text: str):
-        """The :class:`~safe_embed.detector.Detection` of one prompt."""
-        return self.classify([text])[0]
-
-    def add_exemplars(self, texts: Sequence[str], labels: Sequence[str],
-                      categories: Sequence[str | None] | None = None, ids: Sequence[str] | None = None) -> list[str]:
-        """Add exemplars (needs the service's token); returns their ids."""
-        cats = list(categories) if categories is not None else [None] * len(texts)
-        rows = [{"text": t, "label": lab, "category": c} for t, lab, c in zip(texts, labels, cats, strict=True)]
-        if ids is not None:
-            for r, i in zip(rows, ids, strict=True):
-                r["id"] = i
-        return self._call("POST", "/v1/exemplars", {"exemplars": rows})["ids"]
-
-    def info(self) -> dict:
-        return self._call("GET", "/v1/info")
-
-    def health(self) -> bool:
-        try:
-            return self._call("GET", "/healthz").get("status") == "ok"
-        except GuardServiceError:
-            return False

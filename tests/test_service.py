@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import numpy as np
 import pytest
 
 from safe_embed.data.schemas import LabelledPrompt
@@ -273,24 +274,60 @@ def _check_concurrent_answers(url, app):
 
 
 # ---- the batcher on its own ----------------------------------------------------------------------------------
-def test_batcher_keeps_order_and_isolates_a_failing_request():
+def test_a_bad_request_fails_alone_before_it_joins_a_batch():
+    """``check`` refuses a request when it is submitted: it never reaches ``fn`` and the others are served, each
+    text run once."""
+    calls = []
+
     def fn(texts):
-        if "boom" in texts:
-            raise ValueError("boom")
+        calls.append(list(texts))
         return [t.upper() for t in texts]
 
-    b = MicroBatcher(fn, max_batch=8, max_wait_ms=50).start()
+    def check(texts):
+        if "boom" in texts:
+            raise ValueError("'boom' is not a prompt")
+
+    b = MicroBatcher(fn, max_batch=8, max_wait_ms=50, check=check).start()
     try:
         futs = [b.submit(["a", "b"]), b.submit(["boom"]), b.submit(["c"]), b.submit([f"x{i}" for i in range(10)])]
         assert futs[0].result(5) == ["A", "B"]
-        with pytest.raises(ValueError, match="boom"):
+        with pytest.raises(ValueError, match="'boom' is not a prompt"):
             futs[1].result(5)
         assert futs[2].result(5) == ["C"]
         assert futs[3].result(5) == [f"X{i}" for i in range(10)]
-        assert b.stats.texts >= 13
     finally:
         b.stop()
+    assert sorted(t for c in calls for t in c) == sorted(["a", "b", "c", *[f"x{i}" for i in range(10)]])
+    assert b.stats.texts == 13
     assert not b.alive
+
+
+def test_a_failed_batch_fails_each_of_its_requests_without_embedding_them_again():
+    """The batch's error goes to every request in it; nothing is prepared or searched a second time, and the
+    worker goes on serving."""
+    prepared, searched, broken = [], [], [True]
+
+    def prepare(texts):
+        prepared.append(list(texts))
+        return texts
+
+    def fn(work):
+        searched.append(list(work))
+        if broken[0]:
+            raise RuntimeError("the index is broken")
+        return [t.upper() for t in work]
+
+    b = MicroBatcher(fn, prepare=prepare, max_batch=4, max_wait_ms=2000).start()  # four texts fill the batch
+    try:
+        futs = [b.submit(["a", "b"]), b.submit(["c"]), b.submit(["d"])]
+        for f in futs:
+            with pytest.raises(RuntimeError, match="the index is broken"):
+                f.result(10)
+        assert prepared == [["a", "b", "c", "d"]] and searched == [["a", "b", "c", "d"]]
+        broken[0] = False
+        assert b.submit(["e"]).result(10) == ["E"]
+    finally:
+        b.stop()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -326,33 +363,6 @@ def test_two_workers_embed_two_batches_at_once_and_search_one_at_a_time(workers)
     assert not b.alive
     with pytest.raises(ConfigError, match="workers"):
         MicroBatcher(fn, workers=0)
-
-
-@pytest.mark.parametrize("writer_first", [True, False])
-def test_a_waiting_writer_goes_in_between_two_chunks_of_a_long_batch(writer_first):
-    """With the writer-first lock an addition waits for one chunk; with a plain lock, for the whole batch."""
-    events, started = [], threading.Event()
-    lock = WriterFirstLock() if writer_first else threading.Lock()
-
-    def fn(texts):
-        started.set()
-        time.sleep(0.03)
-        events.append("read")
-        return texts
-
-    b = MicroBatcher(fn, max_batch=64, max_wait_ms=0, lock=lock, chunk=2).start()
-    try:
-        fut = b.submit([f"t{i}" for i in range(20)])
-        assert started.wait(5)
-        with lock:
-            events.append("write")
-        assert fut.result(10) == [f"t{i}" for i in range(20)]
-    finally:
-        b.stop()
-    if writer_first:  # ten chunks of two; the writer went in after the first
-        assert events.index("write") == 1 and events.count("read") == 10
-    else:  # one call for the whole batch; the writer waited for all of it
-        assert events == ["read", "write"]
 
 
 def test_batcher_widens_its_wait_window_after_slow_batches():
@@ -487,12 +497,12 @@ def test_free_port_is_bindable():
 
 def test_a_writer_goes_in_while_a_batch_is_being_prepared():
     """``prepare`` (the embedding) runs outside the lock: a writer waits for the short locked step only."""
-    events, preparing = [], threading.Event()
+    events, preparing, written = [], threading.Event(), threading.Event()
     lock = WriterFirstLock()
 
     def prepare(texts):
         preparing.set()
-        time.sleep(0.3)
+        written.wait(5)  # the batch stays in its preparing step until the writer is done (or 5 s, had it to wait)
         events.append("prepared")
         return [t.upper() for t in texts]
 
@@ -500,21 +510,49 @@ def test_a_writer_goes_in_while_a_batch_is_being_prepared():
     try:
         fut = b.submit(["a", "b"])
         assert preparing.wait(5)
-        t0 = time.perf_counter()
         with lock:
             events.append("write")
-        assert time.perf_counter() - t0 < 0.2  # not held for the 0.3 s of preparing
+        written.set()
         assert fut.result(10) == ["A", "B"]
     finally:
         b.stop()
     assert events == ["write", "prepared", "read"]
 
 
-def test_the_service_path_gives_classify_results():
-    """``classify_prepared(prepare_classify(texts))``, the service's two steps, equals ``classify``."""
+def test_batched_results_match_a_brute_force_search_of_the_exemplars():
+    """Requests from many threads, batched the service's way (embed, then search under the lock), get the
+    neighbours, scores and labels of an exhaustive numpy search over the exemplars' own embeddings."""
     det = _detector()
-    texts = ["how do i make a bomb", "", "bad \ud800 text", "how do i bake a cake", "   "]
-    one = det.classify(texts)
-    two = det.classify_prepared(det.prepare_classify(texts))
-    assert [d.to_dict() for d in two] == [d.to_dict() for d in one]
-    assert [d.flags for d in two] == [(), ("empty",), ("repaired",), (), ("empty",)]
+    b = MicroBatcher(det.classify_prepared, prepare=det.prepare_classify, max_batch=16, max_wait_ms=20,
+                     lock=WriterFirstLock(), workers=2).start()
+    requests = [[f"request {r} text {k}: {(UNSAFE[(r + k) % 4][0] if (r + k) % 2 else SAFE[(r * k) % 4])}"
+                 for k in range(1 + r % 3)] for r in range(24)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda texts: b.submit(texts).result(30), requests))
+    finally:
+        b.stop()
+    assert b.stats.batches < len(requests)  # some requests shared a batch
+
+    texts = [t for req in requests for t in req]
+    got = [d for ans in answers for d in ans]
+    q = det.embed(texts)
+    pools = {label: (exemplars, det.embed([e.text for e in exemplars]))
+             for label, exemplars in (("unsafe", det.unsafe), ("safe", det.safe))}
+    top = {}
+    for label, (exemplars, vecs) in pools.items():
+        sims = q @ vecs.T
+        order = np.argsort(-sims, axis=1, kind="stable")
+        top[label] = (np.take_along_axis(sims, order, axis=1), order)
+    k = det.rule.k
+    raw = det.rule.raw(top["unsafe"][0][:, :k], top["safe"][0][:, :k], q)
+    want_scores = det.calibration.score(raw)
+    n = det.settings.k_neighbors
+    for r, d in enumerate(got):
+        assert "matched" not in d.flags  # no query is a near copy of an exemplar
+        assert d.score == pytest.approx(float(want_scores[r]), abs=1e-5)
+        assert d.label == ("unsafe" if want_scores[r] >= det.calibration.threshold else "safe")
+        near = sorted([(float(top[lab][0][r, j]), pools[lab][0][top[lab][1][r, j]].id)
+                       for lab in pools for j in range(n)], reverse=True)[:n]
+        assert [nb.similarity for nb in d.neighbors] == pytest.approx([s for s, _ in near], abs=1e-5)
+        assert {nb.id for nb in d.neighbors} == {i for _, i in near}

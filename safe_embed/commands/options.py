@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-fp32", "onnx-int8")  # safe_embed.detector.backends.CHOICES
+from safe_embed.detector.backends import CHOICES
 
 
 def add_backend(p: argparse.ArgumentParser) -> None:
     """``--backend``: which encoder runtime a loaded detector uses."""
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
+    p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="encoder runtime: torch, onnx (the export's default variant), onnx-fp32, onnx-int8, or "
                         "auto (default: ONNX when the detector has encoder/onnx/ and onnxruntime is installed)")

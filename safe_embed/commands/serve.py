@@ -7,13 +7,16 @@ import logging
 import os
 
 from safe_embed.commands.options import add_backend
+from safe_embed.serve.batcher import ADAPTIVE_WAIT, BATCH_WORKERS, MAX_BATCH, MAX_WAIT_MS
+from safe_embed.serve.limits import ServiceLimits
+from safe_embed.serve.protocol import PARSERS
+from safe_embed.serve.runner import CONNECTION_LIMIT
 
 logger = logging.getLogger(__name__)
 
-HTTP_PARSERS = ("auto", "httptools", "h11")  # safe_embed.serve.protocol.PARSERS (not imported: it loads uvicorn)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
+    limits = ServiceLimits()  # the defaults
     p = sub.add_parser("serve", help="serve a detector directory over HTTP",
                        description="POST /v1/classify, POST /v1/exemplars (bearer token), GET /v1/info, "
                                    "GET /healthz; OpenAPI docs at /docs. Requests arriving together are batched.")
@@ -28,19 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
                    help="a Host name the service answers to (repeatable; default: the bound address and the "
                         "loopback names on loopback, any name otherwise)")
-    p.add_argument("--max-connections", type=int, default=512,
-                   help="concurrent connections before new requests get 503 (default 512)")
-    p.add_argument("--max-texts", type=int, default=256, help="texts per classify request (default 256)")
-    p.add_argument("--max-chars", type=int, default=20_000, help="characters per text (default 20000)")
-    p.add_argument("--max-body-bytes", type=int, default=2 * 1024 * 1024, help="request body size (default 2 MiB)")
-    p.add_argument("--max-batch", type=int, default=64, help="texts per micro-batch (default 64)")
-    p.add_argument("--wait-ms", type=float, default=1.0, help="micro-batch wait window in ms (default 1)")
-    p.add_argument("--adaptive-wait", type=float, default=0.1,
-                   help="widen the wait window to this fraction of the recent batch time (default 0.1; 0 = off)")
-    p.add_argument("--batch-workers", type=int, default=None,
-                   help="micro-batches in flight at once (default 3: batches are embedded while another's requests "
-                        "are answered and the next gathered; index searches stay one at a time)")
-    p.add_argument("--http-parser", default="auto", choices=HTTP_PARSERS,
+    p.add_argument("--max-connections", type=int, default=CONNECTION_LIMIT,
+                   help="concurrent connections before new requests get 503 (default %(default)s)")
+    p.add_argument("--max-texts", type=int, default=limits.max_texts,
+                   help="texts per classify request (default %(default)s)")
+    p.add_argument("--max-chars", type=int, default=limits.max_chars, help="characters per text (default %(default)s)")
+    p.add_argument("--max-body-bytes", type=int, default=limits.max_body_bytes,
+                   help="request body size in bytes (default %(default)s)")
+    p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="texts per micro-batch (default %(default)s)")
+    p.add_argument("--wait-ms", type=float, default=MAX_WAIT_MS,
+                   help="micro-batch wait window in ms (default %(default)s)")
+    p.add_argument("--adaptive-wait", type=float, default=ADAPTIVE_WAIT,
+                   help="widen the wait window to this fraction of the recent batch time (default %(default)s; "
+                        "0 = off)")
+    p.add_argument("--batch-workers", type=int, default=BATCH_WORKERS,
+                   help="micro-batches in flight at once (default %(default)s: batches are embedded while another's "
+                        "requests are answered and the next gathered; index searches stay one at a time)")
+    p.add_argument("--http-parser", default="auto", choices=PARSERS,
                    help="HTTP/1.1 parser (default auto: httptools when installed, else the pure-Python h11)")
     p.add_argument("--threads", type=int, default=None,
                    help="intra-op threads of torch or ONNX Runtime (default: one per core); 1 can win on a busy "
@@ -59,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     from safe_embed.detector import Detector
     from safe_embed.errors import ConfigError
-    from safe_embed.serve import ServiceLimits, check_bind, create_app
-    from safe_embed.serve.app import default_hosts
-    from safe_embed.serve.runner import server_config
+    from safe_embed.serve.app import create_app
+    from safe_embed.serve.middleware import default_hosts
+    from safe_embed.serve.runner import check_bind, server_config
 
     token = args.token or os.environ.get("SAFE_EMBED_TOKEN") or None
     check_bind(args.host, token)  # before loading the model
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch < 1 or args.wait_ms < 0 or args.adaptive_wait < 0:
         raise ConfigError(f"--max-batch must be >= 1 and --wait-ms/--adaptive-wait >= 0, got {args.max_batch}, "
                           f"{args.wait_ms}, {args.adaptive_wait}.")
-    if args.batch_workers is not None and args.batch_workers < 1:
+    if args.batch_workers < 1:
         raise ConfigError(f"--batch-workers must be >= 1, got {args.batch_workers}.")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
@@ -90,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         hosts = (hosts or set()) | set(args.allow_host)
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
                      adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts,
-                     **({} if args.batch_workers is None else {"batch_workers": args.batch_workers}))
+                     batch_workers=args.batch_workers)
     uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections,
                                  http_parser=args.http_parser)).run()
     return 0

@@ -12,6 +12,10 @@ batches are embedded while another's requests are answered and the next one gath
 clients one worker left a fifth of the CPU idle, and three kept the cores busier than two (86-89% of the
 in-process batched rate against 78-80%). The lock still lets one batch at a time search the exemplar indexes;
 an encoder that is not thread-safe embeds one batch at a time.
+
+A request is checked on its own (``check``) before it is queued, so a bad request fails alone and never enters a
+batch. A batch is then run once: should it still fail (the encoder or the index broke, not an input), every request
+in it gets that error, and nothing is run a second time.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ from safe_embed.serve.locks import WriterFirstLock
 
 logger = logging.getLogger(__name__)
 
+# The service's batching defaults (``create_app`` and ``safe-embed serve`` read them)
+MAX_BATCH = 64  # texts in one micro-batch
+MAX_WAIT_MS = 1.0  # the wait window after a batch's first request
+ADAPTIVE_WAIT = 0.1  # the window widens to this fraction of the recent batch time
+MAX_QUEUE = 4096  # requests waiting before OverloadedError
 BATCH_WORKERS = 3  # the service's batches in flight
 
 
@@ -63,9 +72,9 @@ class MicroBatcher:
 
     ``prepare`` (optional) runs first, outside the lock: ``fn(prepare(texts))``. The service prepares by embedding
     (which needs no exemplar index), so the lock covers only the index search. ``lock`` (shared with writers such
-    as exemplar additions) is held while ``fn`` runs. With a :class:`~safe_embed.serve.locks.WriterFirstLock` and a
-    ``chunk`` size, the worker runs a batch in chunks of ``chunk`` texts and a waiting writer goes in between two
-    chunks; without ``chunk`` the batch is one call.
+    as exemplar additions) is held while ``fn`` runs; with a :class:`~safe_embed.serve.locks.WriterFirstLock` a
+    waiting writer goes before the next batch's search. ``check`` (optional) runs on each request's texts when it
+    is submitted; what it raises fails that request alone, before it joins a batch.
 
     >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); _ = b.start()
     >>> b.submit(["a", "b"]).result()
@@ -73,21 +82,20 @@ class MicroBatcher:
     >>> b.stop()
     """
 
-    def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 2.0,
-                 max_queue: int = 4096, lock: threading.Lock | WriterFirstLock | None = None,
-                 adaptive_wait: float = 0.1, max_adaptive_wait_ms: float = 50.0, chunk: int | None = None,
-                 prepare: Callable[[list[str]], Any] | None = None, workers: int = 1) -> None:
+    def __init__(self, fn: Callable[[list[str]], Sequence[Any]], max_batch: int = MAX_BATCH,
+                 max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QUEUE,
+                 lock: threading.Lock | WriterFirstLock | None = None, adaptive_wait: float = ADAPTIVE_WAIT,
+                 max_adaptive_wait_ms: float = 50.0, prepare: Callable[[list[str]], Any] | None = None,
+                 workers: int = 1, check: Callable[[list[str]], Any] | None = None) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}.")
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}.")
         if max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}.")
-        if chunk is not None and chunk < 1:
-            raise ConfigError(f"chunk must be >= 1, got {chunk}.")
         self.fn = fn
         self.prepare = prepare
-        self.chunk = chunk
+        self.check = check
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -129,11 +137,18 @@ class MicroBatcher:
 
     # ---- submitting -----------------------------------------------------------------------------------------
     def submit(self, texts: list[str]) -> Future:
-        """Queue ``texts``; the future resolves to their results in order (or raises :class:`OverloadedError`)."""
+        """Queue ``texts``; the future resolves to their results in order, or to the error of ``check`` or of their
+        batch (raises :class:`OverloadedError` when the queue is full)."""
         fut: Future = Future()
         if not texts:
             fut.set_result([])
             return fut
+        if self.check is not None:
+            try:
+                self.check(texts)
+            except Exception as e:  # noqa: BLE001 - the request's own error, answered through its future
+                fut.set_exception(e)
+                return fut
         if not self.alive:
             raise ServiceUnavailableError("the batcher is not running. Fix: call start() (the app does so at startup).")
         with self._pending_lock:
@@ -198,13 +213,12 @@ class MicroBatcher:
             results = self._run_fn(texts)
             if len(results) != len(texts):
                 raise ServiceUnavailableError(f"the detector returned {len(results)} results for {len(texts)} texts")
-        except Exception as e:  # noqa: BLE001 - any detector failure fails the requests, never the worker
-            if len(batch) > 1:
-                logger.warning("batch of %d requests failed (%s); retrying them one by one", len(batch), e)
-                for item in batch:
-                    self._process_one(item)
-            else:
-                batch[0][1].set_exception(e)
+        except Exception as e:  # noqa: BLE001 - fails the batch's requests, never the worker
+            # not caused by one request's input (each passed ``check``): running the requests again, one by one,
+            # would repeat the batch's work and, most often, its failure
+            logger.warning("a batch of %d requests failed: %r", len(batch), e)
+            for _, fut in batch:
+                fut.set_exception(e)
             return
         finally:
             self._account(len(batch), len(texts), time.perf_counter() - t0)
@@ -213,25 +227,11 @@ class MicroBatcher:
             fut.set_result(results[start:start + len(item)])
             start += len(item)
 
-    def _run_fn(self, texts: list[str]) -> list:
-        """``fn(prepare(texts))`` with ``fn`` under the lock; in chunks with a WriterFirstLock and ``chunk``, letting
-        waiting writers in between."""
-        writer_first = isinstance(self.lock, WriterFirstLock)
-        step = self.chunk if writer_first and self.chunk else len(texts)
-        out: list = []
-        for s in range(0, len(texts), step):
-            part = texts[s:s + step]
-            work = part if self.prepare is None else self.prepare(part)  # outside the lock
-            with self.lock.reader() if writer_first else self.lock:
-                out.extend(self.fn(work))
-        return out
-
-    def _process_one(self, item: tuple[list[str], Future]) -> None:
-        texts, fut = item
-        try:
-            fut.set_result(self._run_fn(texts))
-        except Exception as e:  # noqa: BLE001 - the request gets the error, the worker goes on
-            fut.set_exception(e)
+    def _run_fn(self, texts: list[str]) -> Sequence[Any]:
+        """``fn(prepare(texts))``, ``prepare`` outside the lock and ``fn`` under it."""
+        work = texts if self.prepare is None else self.prepare(texts)
+        with self.lock.reader() if isinstance(self.lock, WriterFirstLock) else self.lock:
+            return self.fn(work)
 
     def _account(self, n_requests: int, n_texts: int, seconds: float) -> None:
         with self._stats_lock:

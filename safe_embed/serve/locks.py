@@ -1,6 +1,6 @@
 """A lock that lets writers in first: exemplar additions wait for at most one index search of a batch.
 
-The batch worker takes the lock as a reader around the index search of each batch (or chunk); a writer (an
+The batch worker takes the lock as a reader around the index search of each batch; a writer (an
 addition, a removal, a catch-up with other writers) that arrives meanwhile is let in before the worker's next
 search, however long the queue of classification requests is.
 
@@ -26,10 +26,6 @@ class WriterFirstLock:
         self._lock = threading.Lock()
         self._cond = threading.Condition()
         self._writers = 0
-
-    @property
-    def writers_waiting(self) -> int:
-        return self._writers
 
     @contextmanager
     def reader(self) -> Iterator[None]:

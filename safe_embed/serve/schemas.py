@@ -1,40 +1,10 @@
-"""Request/response models of the HTTP API and the service limits."""
+"""Request/response models of the HTTP API (the service's limits are in :mod:`safe_embed.serve.limits`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from safe_embed.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class ServiceLimits:
-    """Per-request limits; a request over any of them gets a 4xx naming the limit.
-
-    ``max_texts``: texts in one classify request; ``max_chars``: characters in one text; ``max_body_bytes``: request
-    body size; ``max_exemplars``: exemplars in one add request; ``max_exemplar_chars``: characters in one exemplar;
-    ``max_neighbor_chars``: characters of a neighbour's text in a response (longer ones are cut and marked
-    ``truncated``); ``max_response_bytes``: a classify response larger than this drops its neighbours (flag
-    ``neighbors_dropped``) rather than grow.
-    """
-
-    max_texts: int = 256
-    max_chars: int = 20_000
-    max_body_bytes: int = 2 * 1024 * 1024
-    max_exemplars: int = 1000
-    max_exemplar_chars: int = 20_000
-    max_neighbor_chars: int = 1000
-    max_response_bytes: int = 8 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        for k, v in asdict(self).items():
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"service limit {k} must be a positive integer, got {v!r}.")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from safe_embed.detector.limits import MAX_FIELD_CHARS
 
 
 class ClassifyRequest(BaseModel):
@@ -45,7 +15,8 @@ class ClassifyRequest(BaseModel):
     texts: list[str] | None = Field(None, description="prompts to classify, answered in the same order")
     text: str | None = Field(None, description="one prompt (same as texts=[text])")
     neighbors: bool = Field(True, description="include the nearest exemplars in each result")
-    id: str | None = Field(None, description="an opaque request id (at most 200 characters) echoed in the response")
+    id: str | None = Field(None, description=f"an opaque request id (at most {MAX_FIELD_CHARS} characters) "
+                              "echoed in the response")
 
 
 class NeighborOut(BaseModel):
@@ -77,8 +48,8 @@ class ExemplarIn(BaseModel):
 
     text: str = Field(description="the exemplar (not empty)")
     label: str = Field(description="'unsafe' or 'safe'")
-    category: str | None = Field(None, description="at most 200 characters")
-    id: str | None = Field(None, description="unique id, at most 200 characters (default: 'api:<n>')")
+    category: str | None = Field(None, description=f"at most {MAX_FIELD_CHARS} characters")
+    id: str | None = Field(None, description=f"unique id, at most {MAX_FIELD_CHARS} characters (default: 'api:<n>')")
 
 
 class ExemplarsRequest(BaseModel):

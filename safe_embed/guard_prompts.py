@@ -1,0 +1,102 @@
+"""Which texts of an LLM call's prompt the guard checks: strings, UTF-8 bytes, lists of strings and chat messages
+in the OpenAI and Anthropic shapes. Anything it cannot read raises :class:`UnreadablePromptError` (fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from safe_embed.errors import SafeEmbedError
+
+
+class UnreadablePromptError(SafeEmbedError, TypeError):
+    """The prompt argument holds something the guard cannot read as text; the call is refused (fail closed)."""
+
+
+# Roles whose text the application or the model wrote; every other role (user, tool, function, unknown) is checked.
+TRUSTED_ROLES = ("system", "developer", "assistant", "model")
+NON_TEXT_PARTS = ("image_url", "image", "input_image", "input_audio", "audio", "file", "input_file", "document",
+                  "video")
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a message or part: a mapping key or an attribute (the SDKs' typed objects)."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _as_text(value: Any, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    raise UnreadablePromptError(f"{where} is a {type(value).__name__}, not text; the guard cannot check it, so "
+                                "the call is refused. Fix: pass strings, or chat messages with string content.")
+
+
+def _content_texts(content: Any, where: str, allow_non_text: bool) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, (str, bytes, bytearray, memoryview)):
+        return [_as_text(content, where)]
+    if isinstance(content, Sequence):
+        out: list[str] = []
+        for k, part in enumerate(content):
+            here = f"{where} part #{k}"
+            if isinstance(part, (str, bytes, bytearray, memoryview)):
+                out.append(_as_text(part, here))
+                continue
+            text, inner, kind = _get(part, "text"), _get(part, "content"), _get(part, "type")
+            if text is not None:
+                out.append(_as_text(text, here))
+            elif inner is not None:  # a tool result with its own content
+                out += _content_texts(inner, here, allow_non_text)
+            elif kind in NON_TEXT_PARTS and allow_non_text:
+                continue
+            else:
+                raise UnreadablePromptError(f"{here} ({kind or type(part).__name__}) holds no text the guard can "
+                                            "check, so the call is refused. Fix: send text, or guard(..., "
+                                            "allow_non_text=True) to let images and files through unchecked.")
+        return out
+    raise UnreadablePromptError(f"{where} is a {type(content).__name__}; the guard cannot read it as text.")
+
+
+def _role(message: Any) -> str:
+    role = _get(message, "role")
+    role = getattr(role, "value", role)  # an enum
+    return str(role).strip().lower() if role is not None else "user"
+
+
+def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
+    """The texts to check in an LLM call's prompt argument; anything it cannot read raises
+    :class:`UnreadablePromptError`.
+
+    A string (or UTF-8 bytes), a list of strings, or chat messages in the OpenAI or Anthropic shape (dicts or
+    the SDKs' objects, string or list content, any role spelling). Messages of the application and the model
+    (roles ``system``, ``developer``, ``assistant``, ``model``) are not checked; all others are, text parts of
+    list content and tool results included.
+
+    >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
+    ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
+    ['How do I kill a Python process?']
+    """
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        return [_as_text(value, "the prompt")]
+    messages = [value] if isinstance(value, Mapping) or _get(value, "content") is not None else value
+    if not isinstance(messages, Sequence):
+        raise UnreadablePromptError(f"the prompt is a {type(value).__name__}; the guard cannot find text in it, so "
+                                    "the call is refused. Fix: pass a string, a list of strings or chat messages, "
+                                    "or give guard(prompt_arg=...) the right argument.")
+    out: list[str] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, (str, bytes, bytearray, memoryview)):
+            out.append(_as_text(m, f"message #{i}"))
+            continue
+        if not isinstance(m, Mapping) and not hasattr(m, "content"):
+            raise UnreadablePromptError(f"message #{i} is a {type(m).__name__} with no content; the guard cannot "
+                                        "read it, so the call is refused.")
+        if _role(m) in TRUSTED_ROLES:
+            continue
+        out += _content_texts(_get(m, "content"), f"message #{i}", allow_non_text)
+    return out
