@@ -56,6 +56,8 @@ def test_fast_dev_run(tmp_path, tiny_dir, monkeypatch, capsys):
     splits = json.loads((run / "splits.json").read_text())
     assert splits["format"] == "safe-embed/splits" and set(splits["splits"]) == {"train", "val", "test"}
     assert splits["spec"]["held_out"] == ["jbb"] and splits["spec"]["taxonomy"] == "mlcommons"
+    trained = set(splits["trained_hashes"])  # max_train_examples: the rows trained on are recorded
+    assert len(trained) == 48 and trained < {h for _, h in splits["splits"]["train"]}
     assert (run / "adapter" / "adapter_config.json").is_file() and (run / "encoder" / "modules.json").is_file()
 
 
