@@ -70,7 +70,7 @@ def test_full_fit_writes_run_dir(tmp_path, tiny_dir, monkeypatch, capsys):
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["encoder"] == str(tiny_dir)
     assert list((run / "checkpoints").glob("best-*.ckpt"))
     metrics = (run / "csv" / "metrics.csv").read_text()
-    for key in ("val/auroc", "val/fpr@tpr90", "val/cp@10", "train/loss", "compare/test_auroc"):
+    for key in ("val/auroc", "val/fpr_at_tpr_90", "val/cp@10", "train/loss", "compare/test_auroc"):
         assert key in metrics, key
     assert "val/jbb_pairs" not in metrics  # JBB is held out, so its pairs are not validated on
     records = next((run / "wandb").glob("offline-run-*/run-*.wandb")).read_bytes()
