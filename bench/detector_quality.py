@@ -144,7 +144,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     from safe_embed.detector import Detector, ScoringRule
     from safe_embed.detector.build import export_detector
-    from safe_embed.detector.scoring import DEFAULT_RULE
+    from safe_embed.scoring import DEFAULT_RULE
 
     frozen = [] if args.frozen == ["none"] else args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
                              "MiniLM frozen + head=all-MiniLM-L6-v2:head",

@@ -129,3 +129,40 @@ def test_beavertails_is_one_row_per_prompt_unsafe_if_any_response_was_harmful(da
     got = load_eval_set("beavertails", data_dir=data_dir)
     assert len(got) == len(want) < len(rows)
     assert {" ".join(p.text.split()): p.label for p in got} == want
+
+
+def test_the_seed_is_the_callers_else_the_configs_else_the_default(data_dir):
+    """``seed=None`` keeps a config's own ``seed:``; the seed used is in the provenance and splits the data."""
+    config = {"sources": [{"name": "advbench"}, {"name": "alpaca", "sample": 200}], "seed": 5}
+    own = load_exemplars(config, data_dir=data_dir)
+    assert own.provenance["seed"] == 5 and own.dataset.spec.seed == 5
+    assert load_exemplars(config, seed=7, data_dir=data_dir).provenance["seed"] == 7
+    default = load_exemplars({"sources": config["sources"]}, data_dir=data_dir)
+    assert default.provenance["seed"] == 0
+    assert _keys(default.calibration) != _keys(own.calibration)  # the seed does move the split
+
+
+def test_export_uses_the_configs_seed_and_leaves_the_callers_settings_alone(data_dir, tiny_st_dir, tmp_path):
+    from safe_embed.detector import DetectorSettings
+    from safe_embed.detector.build import export_detector
+
+    settings = DetectorSettings(k_neighbors=3)
+    config = {"sources": [{"name": "advbench"}, {"name": "alpaca", "sample": 200}], "seed": 5}
+    det = export_detector(str(tiny_st_dir), tmp_path / "det", config, settings=settings, data_dir=data_dir,
+                          cache=False)
+    assert det.settings.seed == 5 and det.settings.k_neighbors == 3
+    assert settings.seed == 0  # not mutated
+
+
+def test_build_keeps_a_configs_seed(data_dir):
+    """``Detector.build`` splits the data with the config's own ``seed:`` and records it (a default
+    ``DetectorSettings`` no longer overrides it with 0)."""
+    from safe_embed.detector import Detector, DetectorSettings
+    from safe_embed.encoders.fake import HashEncoder
+
+    config = {"sources": [{"name": "advbench"}, {"name": "alpaca", "sample": 200}], "seed": 5}
+    det = Detector.build(HashEncoder(dim=32), config, rule="margin", settings=DetectorSettings(k_neighbors=2),
+                         data_dir=data_dir)
+    own = load_exemplars(config, data_dir=data_dir)
+    assert det.settings.seed == 5 and det.settings.k_neighbors == 2 and det.splits["seed"] == 5
+    assert {e.id for e in det.unsafe + det.safe} == {e.id for e in own.unsafe + own.safe}

@@ -7,9 +7,9 @@ import pytest
 
 from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import calibrate, choose_threshold, detection_metrics
-from safe_embed.detector.scoring import ScoringRule, features, knn_vote
 from safe_embed.encoders.base import l2_normalize
 from safe_embed.errors import ConfigError
+from safe_embed.scoring import ScoringRule, features, knn_vote
 
 
 def _unit(n: int, d: int, seed: int) -> np.ndarray:
@@ -115,6 +115,13 @@ def test_logistic_rule_learns_a_separable_rule_and_round_trips():
     np.testing.assert_allclose(ScoringRule.from_dict(rule.to_dict()).raw(su, ss), raw)
     with pytest.raises(ConfigError, match="no weights"):
         ScoringRule("logistic").raw(su, ss)
+
+
+def test_the_default_rule_is_the_shipped_one():
+    """``ScoringRule()`` and export's ``--rule`` default are one rule: head_knn."""
+    from safe_embed.scoring import DEFAULT_RULE
+
+    assert ScoringRule().name == DEFAULT_RULE == "head_knn" and ScoringRule().uses_embedding
 
 
 def test_rule_parameters_are_checked():

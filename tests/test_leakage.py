@@ -83,3 +83,34 @@ def test_a_detector_from_a_run_never_calibrates_on_the_runs_training_text(tmp_pa
         calib, used = _keys(sets.calibration), _keys(sets.unsafe + sets.safe)
         assert calib and not calib & trained and not calib & tested and not used & tested
         assert sets.provenance["splits_from"] == str(run / "splits.json")
+
+
+def test_a_detector_from_a_subsampled_run_indexes_exactly_the_rows_it_trained_on(tmp_path, data_dir, tiny_st_dir):
+    """``max_train_examples`` trains on a sample of the train split; splits.json records it and export indexes
+    those rows only. An older splits.json without the record indexes every train row, as before."""
+    import json
+
+    from safe_embed.train.datamodule import SafetyDataModule
+
+    from safe_embed.data.dataset import SPLITS_FILE
+    from safe_embed.detector.build import detector_data, resolve_model
+
+    sources = [{"name": "advbench"}, {"name": "alpaca", "sample": 300}]
+    dm = SafetyDataModule(sources=sources, data_dir=str(data_dir), max_train_examples=60)
+    dm.setup("fit")
+    run = tmp_path / "run"
+    shutil.copytree(tiny_st_dir, run / "encoder")
+    dm.save_splits(run)
+    trained = _keys(dm.examples["train"])  # what the model is fed
+    every_train = _keys(dm.dataset.split("train"))
+    assert len(trained) == 60 < len(every_train)
+    sets = detector_data(resolve_model(run), data_dir=data_dir)
+    assert _keys(sets.unsafe + sets.safe) == trained
+    more = detector_data(resolve_model(run), {"sources": [*sources, {"name": "oktest"}]}, data_dir=data_dir)
+    used = _keys(more.unsafe + more.safe)
+    assert used & every_train == trained and {e.source for e in more.unsafe + more.safe} > {"advbench", "alpaca"}
+    record = json.loads((run / SPLITS_FILE).read_text())
+    assert len(record.pop("trained_hashes")) == 60
+    (run / SPLITS_FILE).write_text(json.dumps(record))
+    old = detector_data(resolve_model(run), data_dir=data_dir)
+    assert _keys(old.unsafe + old.safe) == every_train

@@ -79,6 +79,9 @@ def test_datamodule_errors(tmp_path):
         SafetyDataModule(batch_size=1)
     with pytest.raises(ConfigError, match="pair_rate"):
         SafetyDataModule(pair_rate=2.0)
+    with pytest.raises(ConfigError, match=r"split_fractions is now data\.fractions"):
+        SafetyDataModule(split_fractions=(0.8, 0.1, 0.1))
+    assert SafetyDataModule(fractions=(0.8, 0.1, 0.1)).spec.fractions == (0.8, 0.1, 0.1)
     p = tmp_path / "one.csv"
     p.write_text("text,label\n" + "".join(f"prompt {i},safe\n" for i in range(20)))
     dm = SafetyDataModule(sources=[{"path": str(p)}], held_out=[])

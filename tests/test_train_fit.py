@@ -56,6 +56,8 @@ def test_fast_dev_run(tmp_path, tiny_dir, monkeypatch, capsys):
     splits = json.loads((run / "splits.json").read_text())
     assert splits["format"] == "safe-embed/splits" and set(splits["splits"]) == {"train", "val", "test"}
     assert splits["spec"]["held_out"] == ["jbb"] and splits["spec"]["taxonomy"] == "mlcommons"
+    trained = set(splits["trained_hashes"])  # max_train_examples: the rows trained on are recorded
+    assert len(trained) == 48 and trained < {h for _, h in splits["splits"]["train"]}
     assert (run / "adapter" / "adapter_config.json").is_file() and (run / "encoder" / "modules.json").is_file()
 
 
@@ -68,7 +70,7 @@ def test_full_fit_writes_run_dir(tmp_path, tiny_dir, monkeypatch, capsys):
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["encoder"] == str(tiny_dir)
     assert list((run / "checkpoints").glob("best-*.ckpt"))
     metrics = (run / "csv" / "metrics.csv").read_text()
-    for key in ("val/auroc", "val/fpr@tpr90", "val/cp@10", "train/loss", "compare/test_auroc"):
+    for key in ("val/auroc", "val/fpr_at_tpr_90", "val/cp@10", "train/loss", "compare/test_auroc"):
         assert key in metrics, key
     assert "val/jbb_pairs" not in metrics  # JBB is held out, so its pairs are not validated on
     records = next((run / "wandb").glob("offline-run-*/run-*.wandb")).read_bytes()

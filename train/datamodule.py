@@ -2,8 +2,9 @@
 
 The data is a list of sources (:mod:`safe_embed.data.sources`; default: :data:`safe_embed.data.defaults.
 DEFAULT_SOURCES`) resolved by :func:`safe_embed.data.dataset.build_dataset`: seeded, stratified, group-aware
-train/val/test splits, with the ``held_out`` sets and the test-only benchmarks removed. ``fit`` writes the result
-to ``<run>/splits.json``; ``safe-embed export --model <run>`` reads it back.
+train/val/test splits, with the ``held_out`` sets and the test-only benchmarks removed, and at most
+``max_train_examples`` train rows in use. ``fit`` writes the result, the train rows in use included, to
+``<run>/splits.json``; ``safe-embed export --model <run>`` reads it back and indexes exactly those rows.
 
 A batch is a dict: ``text`` (list of str), ``label`` (B,) float (1 = unsafe), ``category`` (B,) long (-1 = none),
 ``weight`` (B,) float and ``twin`` (B,) long, the position in the batch of a twin with the other label (-1 =
@@ -21,8 +22,8 @@ import torch
 from safe_embed.train.examples import EvalSets, Example, eval_sets, make_examples
 from torch.utils.data import DataLoader, Sampler
 
-from safe_embed.data.dataset import DataSpec, SplitDataset, build_dataset
-from safe_embed.data.defaults import DEFAULT_SOURCES, DEFAULT_TAXONOMY, default_held_out
+from safe_embed.data.dataset import SPLITS_FILE, SplitDataset, build_dataset
+from safe_embed.data.defaults import DEFAULT_TAXONOMY, default_spec
 from safe_embed.data.splits import DEFAULT_FRACTIONS
 from safe_embed.errors import ConfigError
 
@@ -130,10 +131,13 @@ class SafetyDataModule(pl.LightningDataModule):
     def __init__(self, sources: list[dict] | None = None, held_out: list[str] | None = None,
                  taxonomy: str | None = DEFAULT_TAXONOMY, require_mapped: bool = False,
                  data_dir: str | None = None, seed: int = 0,
-                 split_fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, batch_size: int = 32,
+                 fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, batch_size: int = 32,
                  pair_rate: float = 1.0, balance_classes: bool = True, max_train_examples: int | None = None,
-                 num_workers: int = 0) -> None:
+                 num_workers: int = 0, split_fractions: tuple[float, float, float] | None = None) -> None:
         super().__init__()
+        if split_fractions is not None:
+            raise ConfigError(f"data.split_fractions is now data.fractions (the name detector configs use). Fix: "
+                              f"write `fractions: {list(split_fractions)}` under data.")
         if batch_size < 2:
             raise ConfigError(f"data.batch_size must be >= 2 for in-batch losses, got {batch_size}.")
         if not 0.0 <= pair_rate <= 1.0:
@@ -141,11 +145,8 @@ class SafetyDataModule(pl.LightningDataModule):
         if max_train_examples is not None and max_train_examples < 2:
             raise ConfigError(f"data.max_train_examples must be >= 2, got {max_train_examples}.")
         self.save_hyperparameters()
-        sources = list(DEFAULT_SOURCES if sources is None else sources)
-        self.spec = DataSpec.parse({"sources": sources,
-                                    "held_out": default_held_out(sources) if held_out is None else held_out,
-                                    "seed": seed, "fractions": tuple(split_fractions), "taxonomy": taxonomy,
-                                    "require_mapped": require_mapped})
+        self.spec = default_spec({"sources": sources, "held_out": held_out, "seed": seed, "fractions": fractions,
+                                  "taxonomy": taxonomy, "require_mapped": require_mapped})
         self.data_dir = data_dir
         self.seed = seed
         self.batch_size = batch_size
@@ -160,19 +161,14 @@ class SafetyDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is not None:
             return
-        self.dataset = build_dataset(self.spec, self.data_dir)
-        train = self.dataset.split("train")
-        if self.max_train_examples is not None and len(train) > self.max_train_examples:
-            rng = random.Random(self.seed)
-            keep = set(rng.sample(range(len(train)), self.max_train_examples))
-            train = [r for i, r in enumerate(train) if i in keep]
+        self.dataset = build_dataset(self.spec, self.data_dir).limit_train(self.max_train_examples, self.seed)
+        train = self.dataset.trained_split()
         labels = {r.label for r in train}
         if labels != {"safe", "unsafe"}:
             raise ConfigError(f"the train split has only {sorted(labels)} prompts; training needs both labels. "
                               "Fix: add sources with the other label.")
         self.categories = {c: i for i, c in enumerate(sorted({r.category for r in train
                                                              if r.label == "unsafe" and r.category}))}
-        self.train_rows = train
         self.examples = {"train": make_examples(train, self.categories, self.balance_classes),
                          "val": make_examples(self.dataset.split("val"), self.categories, self.balance_classes)}
         logger.info("train: %d examples (%d unsafe) from %s; val: %d", len(train),
@@ -186,21 +182,21 @@ class SafetyDataModule(pl.LightningDataModule):
         return self.dataset
 
     def rows(self, split: str):
-        """The rows of a split (train: after ``max_train_examples``)."""
+        """The rows of a split (train: the rows in use, after ``max_train_examples``)."""
         ds = self._require()
-        return self.train_rows if split == "train" else ds.split(split)
+        return ds.trained_split() if split == "train" else ds.split(split)
 
     def eval_sets(self, split: str) -> EvalSets:
         return eval_sets(self._require(), split)
 
     def save_splits(self, run_dir: str | Path) -> Path:
-        return self._require().save(Path(run_dir) / "splits.json")
+        return self._require().save(Path(run_dir) / SPLITS_FILE)
 
     def _loader(self, split: str, shuffle: bool, seed: int | None) -> DataLoader:
         self._require()
         ex = self.examples[split]
         if not ex:
-            raise ConfigError(f"the {split} split is empty. Fix: give data.split_fractions a non-zero {split} share "
+            raise ConfigError(f"the {split} split is empty. Fix: give data.fractions a non-zero {split} share "
                               "or more data.")
         trainer = getattr(self, "trainer", None)
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None and shuffle else (1, 0)

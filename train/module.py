@@ -2,15 +2,15 @@
 
 One ``_shared_step`` for train/val/test logs ``<stage>/loss`` and each loss term. At the end of every validation
 epoch the held-out measures of :mod:`safe_embed.train.validation` run on the val split: ``val/auroc`` (the
-default checkpoint monitor), ``val/auprc``, ``val/tpr@fpr5``, ``val/fpr@tpr90``, and the paper's measures when
-their data is in the spec (``val/contrast``, ``val/cp@10``, ``val/jbb_pairs``, ``val/avg_cosine``).
+default checkpoint monitor: detection AUROC with the exported detector's scoring rule), ``val/auprc``,
+``val/tpr_at_fpr_5``, ``val/fpr_at_tpr_90``, and the paper's measures when their data is in the spec
+(``val/contrast``, ``val/cp@10``, ``val/jbb_pairs``, ``val/avg_cosine``).
 """
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -133,20 +133,11 @@ class SafetyEncoderModule(pl.LightningModule):
             self._normalizer = AvgCosine.from_data_dir(getattr(dm, "data_dir", None))
         return self._normalizer
 
-    def score_fn(self):
-        """Scores of L2-normalized embeddings (n, d) -> (n,) by the classification head, or None without one."""
-        head = self.head()
-        if head is None:
-            return None
-        w = head.head.weight.detach().cpu().double().numpy()[0] * head.scale
-        b = float(head.head.bias.detach().cpu())
-        return lambda x: np.asarray(x, np.float64) @ w + b
-
     def held_out_measures(self, split: str = "val") -> dict[str, float]:
         """Detection measures and the paper's measures of the current weights on a split of the datamodule."""
         dm = self.trainer.datamodule
         enc = LiveEncoder(self.encoder, batch_size=self.eval_batch_size)
-        out = detection_on(enc, dm.rows(split), self.score_fn(), dm.rows("train"), seed=dm.seed)
+        out = detection_on(enc, dm.rows(split), dm.rows("train"), seed=dm.seed)
         paper = paper_measures(enc, dm.eval_sets(split), self.normalizer(), self.eval_k) if split != "train" else {}
         out.update(paper)
         return out

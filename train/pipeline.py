@@ -59,12 +59,12 @@ def write_comparison(model, datamodule, run_dir: Path, best: str | None, fit_sec
         base.model.max_seq_length = model.encoder.max_seq_length  # both read the same window
     tuned = LiveEncoder(model.encoder, batch_size=model.eval_batch_size)
     normalizer = model.normalizer()
-    test, train = datamodule.rows("test"), datamodule.rows("train")
+    test, train, val = datamodule.rows("test"), datamodule.rows("train"), datamodule.rows("val")
     sets = datamodule.eval_sets("test")
     fb = held_out_figures(base, normalizer, sets, datamodule.data_dir,
-                          detection_on(base, test, None, train, seed=datamodule.seed))
+                          detection_on(base, test, train, calibration=val, seed=datamodule.seed))
     ft = held_out_figures(tuned, normalizer, sets, datamodule.data_dir,
-                          detection_on(tuned, test, model.score_fn(), train, seed=datamodule.seed))
+                          detection_on(tuned, test, train, calibration=val, seed=datamodule.seed))
     comp = compare(fb, ft, {"trainable_params": model.trainable_params, "base_params": model.base_params,
                             "trainable_fraction": model.trainable_params / model.base_params,
                             "best_checkpoint": best, "fit_seconds": round(fit_seconds, 1)})

@@ -1,8 +1,9 @@
 """Base vs tuned on held-out data: XSTest-aug always; detection and the paper's measures on the test split.
 
 Every cosine figure is normalized by each model's OWN avg cosine on the BeaverTails sample (the paper's protocol).
-Detection scores the base model by the nearest-neighbour margin and the tuned one as validation does (its head,
-when it has one). Writes ``comparison.json``, ``comparison.md`` and ``heatmap_xstest_aug.png``.
+Detection scores both models with the exported detector's scoring rule (:mod:`safe_embed.train.validation`: head
+and neighbours on the train split, combiner on the val split). Writes ``comparison.json``, ``comparison.md`` and
+``heatmap_xstest_aug.png``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def held_out_figures(encoder: Encoder, normalizer: AvgCosine, test_sets: EvalSet
     return HeldOutFigures(avg_cosine=avg, xstest_aug_mean=sc.mean, xstest_aug_per_type=sc.per_type, test=test)
 
 
-LOWER_IS_BETTER = {"xstest_aug_mean", "contrast", "jbb_pairs", "fpr@tpr90"}
+LOWER_IS_BETTER = {"xstest_aug_mean", "contrast", "jbb_pairs", "fpr_at_tpr_90"}
 
 
 def compare(base: HeldOutFigures, tuned: HeldOutFigures, extra: dict | None = None) -> dict:
@@ -59,7 +60,8 @@ def compare(base: HeldOutFigures, tuned: HeldOutFigures, extra: dict | None = No
         if key in base.test:
             summary[f"test_{key}"] = {"base": base.test[key], "tuned": tuned.test[key]}
     return {"protocol": "cosine measures normalized by each model's own avg cosine on the BeaverTails 500+500 "
-                        "sample; detection on the test split (base: nearest-neighbour margin)",
+                        "sample; detection on the test split with the detector's scoring rule (head and neighbours on "
+                        "the train split, combiner on the val split)",
             "base": asdict(base), "tuned": asdict(tuned), "summary": summary, **(extra or {})}
 
 

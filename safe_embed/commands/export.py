@@ -12,9 +12,9 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from safe_embed.detector.scoring import DEFAULT_RULE, RULES  # numpy only; faiss stays lazy
-
-    kinds = ("auto", "flat", "hnsw", "ivf")
+    from safe_embed.detector.index import KINDS
+    from safe_embed.detector.limits import MAX_CHARS
+    from safe_embed.scoring import DEFAULT_RULE, RULES
 
     p = sub.add_parser("export", help="build a FAISS-backed unsafe-prompt detector directory",
                        description="Encode the train-split exemplars into FAISS indexes, fit the scoring rule, "
@@ -33,11 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", default="fpr", choices=("fpr", "f1"),
                    help="calibrate for a target false-positive rate (default) or for best F1")
     p.add_argument("--target-fpr", type=float, default=0.05, help="target FPR on the calibration split (default 0.05)")
-    p.add_argument("--index", default="auto", choices=kinds, help="FAISS index: auto (exact below --hnsw-above), "
+    p.add_argument("--index", default="auto", choices=KINDS, help="FAISS index: auto (exact below --hnsw-above), "
                                                                   "flat, hnsw, ivf")
     p.add_argument("--hnsw-above", type=int, default=100_000, help="auto index switches to HNSW above this size")
     p.add_argument("--k-neighbors", type=int, default=5, help="neighbours reported per detection (default 5)")
-    p.add_argument("--max-chars", type=int, default=20_000, help="texts are cut to this many characters")
+    p.add_argument("--max-chars", type=int, default=MAX_CHARS,
+                   help=f"texts are cut to this many characters (default {MAX_CHARS})")
     p.add_argument("--seed", type=int, default=None, help="split seed (default: the config's, else 0)")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
@@ -50,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from safe_embed.detector import DetectorSettings, IndexSettings, ScoringRule
+    from safe_embed.detector import DetectorSettings, IndexSettings
     from safe_embed.detector.build import export_detector
+    from safe_embed.scoring import ScoringRule
 
     settings = DetectorSettings(k_neighbors=args.k_neighbors, max_chars=args.max_chars,
                                 index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above))

@@ -4,9 +4,11 @@
 test-only benchmarks (:data:`~safe_embed.data.labelled.TEST_ONLY`) and of the ``held_out`` sets, splits the
 rest (:mod:`safe_embed.data.splits`), draws the ``sample`` sizes, generates ``target-swap`` twins in their
 originals' splits, and drops repeated texts. Training, detector export and evaluation all read the result;
-``splits.json`` records it (every row's id and text hash per split) so a later step reads it instead of
-re-deriving it. Given a run's ``splits.json`` (``assigned``), a row the run saw keeps the run's split, and a
-text the run held out stays out.
+``splits.json`` (:data:`SPLITS_FILE`) records it (every row's id and text hash per split, and which train rows a
+run trained on when it used only some: :meth:`SplitDataset.limit_train`) so a later step reads it instead of
+re-deriving it. Given a run's ``splits.json`` (``assigned``), a row the run saw keeps the run's split, a text the
+run held out stays out, and a train row the run left out of training stays out of :meth:`SplitDataset.
+trained_split`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
+SPLITS_FILE = "splits.json"  # a run's (and a detector's) split record, beside its encoder
 SPLITS_FORMAT = "safe-embed/splits"
 SPLITS_VERSION = 2
 DEFAULT_PER_PROMPT = 2
@@ -90,12 +93,14 @@ class DataSpec:
 
 @dataclass
 class Assigned:
-    """A run's recorded splits: text hash -> split, and the hashes it held out."""
+    """A run's recorded splits: text hash -> split, the hashes it held out, and the hashes of the train rows it
+    trained on (None: all of them; files written before this record have none)."""
 
     split_of: dict[str, str]
     held_out: set[str]
     spec: dict
     path: str = ""
+    trained: set[str] | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Assigned:
@@ -114,22 +119,46 @@ class Assigned:
             raise DataError(f"{path or 'splits'} is not a safe-embed splits file (format {SPLITS_FORMAT!r}, version "
                             f"{SPLITS_VERSION}). Fix: retrain with this version, or export without --model RUN.")
         split_of = {h: name for name in SPLITS for _, h in d["splits"].get(name, [])}
-        return cls(split_of, set(d.get("held_out_hashes", [])), d.get("spec", {}), path)
+        trained = d.get("trained_hashes")
+        return cls(split_of, set(d.get("held_out_hashes", [])), d.get("spec", {}), path,
+                   None if trained is None else set(trained))
 
 
 @dataclass
 class SplitDataset:
-    """Rows with their split (``train``/``val``/``test``), what was held out, and what was dropped."""
+    """Rows with their split (``train``/``val``/``test``), what was held out, what was dropped, and the text
+    hashes of the train rows in use (``trained``; None: all of them)."""
 
     spec: DataSpec
     rows: list[LabelledPrompt]
     held_out_hashes: set[str] = field(default_factory=set)
     report: dict = field(default_factory=dict)
+    trained: set[str] | None = None
 
     def split(self, name: str, label: str | None = None) -> list[LabelledPrompt]:
         if name not in SPLITS:
             raise ConfigError(f"split must be one of {list(SPLITS)}, got {name!r}.")
         return [r for r in self.rows if r.split == name and (label is None or r.label == label)]
+
+    def trained_split(self, label: str | None = None) -> list[LabelledPrompt]:
+        """The train rows in use: those a model trained on (all train rows unless :meth:`limit_train` cut them)."""
+        rows = self.split("train", label)
+        return rows if self.trained is None else [r for r in rows if text_hash(r.text) in self.trained]
+
+    def limit_train(self, n: int | None, seed: int) -> SplitDataset:
+        """This dataset with at most ``n`` train rows in use, a seeded sample (None: all); ``splits.json`` records
+        which, so a detector built over the run indexes exactly the rows it trained on.
+
+        >>> ds = SplitDataset(DataSpec([{"name": "advbench"}]),
+        ...                   [LabelledPrompt(f"p{i}", "unsafe", split="train") for i in range(5)])
+        >>> len(ds.limit_train(2, seed=0).trained_split()), len(ds.limit_train(None, seed=0).trained_split())
+        (2, 5)
+        """
+        train = self.trained_split()
+        if n is None or len(train) <= n:
+            return self
+        keep = sorted(random.Random(seed).sample(range(len(train)), n))
+        return dataclasses.replace(self, trained={text_hash(train[i].text) for i in keep})
 
     def sources(self, split: str | None = None) -> list[str]:
         return list(dict.fromkeys(r.source or "" for r in self.rows if split is None or r.split == split))
@@ -145,7 +174,8 @@ class SplitDataset:
                 "fractions": list(self.spec.fractions), "spec": self.spec.to_dict(), "counts": self.counts(),
                 "report": self.report,
                 "splits": {s: [[f"{r.source}:{r.id}", text_hash(r.text)] for r in self.split(s)] for s in SPLITS},
-                "held_out_hashes": sorted(self.held_out_hashes)}
+                "held_out_hashes": sorted(self.held_out_hashes),
+                **({} if self.trained is None else {"trained_hashes": sorted(self.trained)})}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         p = Path(path)
@@ -211,7 +241,11 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
     held_hashes |= {text_hash(k) for k in held}  # a key is its own normal form
     if not rows:
         raise ConfigError("the data spec yields no rows after removing test and held-out texts. Fix: add sources.")
-    return SplitDataset(spec, rows, held_hashes, dict(sorted(report.items())))
+    trained = None
+    if assigned is not None and assigned.trained is not None:  # the run's train rows it did not train on stay out
+        trained = {h for r in rows if r.split == "train" and
+                   ((h := text_hash(r.text)) in assigned.trained or h not in assigned.split_of)}
+    return SplitDataset(spec, rows, held_hashes, dict(sorted(report.items())), trained)
 
 
 def _split(rows: list[LabelledPrompt], spec: DataSpec, assigned: Assigned | None) -> list[LabelledPrompt]:

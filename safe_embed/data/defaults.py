@@ -11,6 +11,10 @@ harmful/benign pairs are a test set), and XSTest always is.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from safe_embed.data.dataset import DataSpec
+
 DEFAULT_SOURCES: list[dict] = [
     {"name": "guardreasoner-train"},
     {"name": "alpaca", "sample": 2000},
@@ -32,3 +36,20 @@ def default_held_out(sources: list) -> list[str]:
     """
     named = {s.get("name") if isinstance(s, dict) else getattr(s, "name", s) for s in sources}
     return [h for h in DEFAULT_HELD_OUT if h not in named]
+
+
+def default_spec(config: dict | None = None, base: Path | None = None) -> DataSpec:
+    """A data spec from the data keys of ``config`` (those of :class:`DataSpec`); ``sources`` and ``held_out``
+    unset or None, and ``taxonomy`` unset, take the default design. Training and detectors both build theirs here.
+
+    >>> spec = default_spec({"seed": 3})
+    >>> spec.held_out, spec.taxonomy, spec.seed, len(spec.sources) == len(DEFAULT_SOURCES)
+    (['jbb'], 'mlcommons', 3, True)
+    """
+    config = dict(config or {})
+    sources = config.get("sources")
+    sources = DEFAULT_SOURCES if sources is None else sources
+    held_out = config.get("held_out")
+    return DataSpec.parse({**config, "sources": sources,
+                           "held_out": default_held_out(sources) if held_out is None else held_out,
+                           "taxonomy": config.get("taxonomy", DEFAULT_TAXONOMY)}, base)

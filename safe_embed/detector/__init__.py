@@ -13,8 +13,8 @@ from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.manifest import TamperedDetectorError
 from safe_embed.detector.results import Detection, Neighbor
-from safe_embed.detector.scoring import RULES, ScoringRule
 from safe_embed.detector.settings import DetectorSettings
+from safe_embed.scoring import RULES, ScoringRule
 
 __all__ = ["RULES", "Calibration", "Detection", "Detector", "DetectorSettings", "Exemplar", "ExemplarSets",
            "IndexSettings", "Neighbor", "ScoringRule", "TamperedDetectorError", "load_exemplars"]

@@ -2,8 +2,9 @@
 
 A training run (the directory ``safe-embed fit`` prints, or its ``encoder/``) carries ``splits.json``: the
 detector then reads the run's splits instead of re-deriving them, so its exemplars come from the run's train
-split, its calibration prompts from the run's val split, and nothing the run tested on or held out is used. Without
-an exemplar config it uses the run's own data spec.
+split (the rows the run trained on, when it trained on a sample of it), its calibration prompts from the run's val
+split, and nothing the run tested on or held out is used. Without an exemplar config it uses the run's own data
+spec.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from safe_embed.data.dataset import Assigned
+from safe_embed.data.dataset import SPLITS_FILE, Assigned
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.detector import backends as bk
 from safe_embed.detector.detector import Detector
 from safe_embed.detector.encoder_dir import sentence_transformer_of
 from safe_embed.detector.exemplars import ExemplarSets, load_exemplars
-from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.errors import ModelError
+from safe_embed.scoring import DEFAULT_RULE, ScoringRule
 
 logger = logging.getLogger(__name__)
-
-SPLITS_FILE = "splits.json"
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,7 @@ def export_detector(model: str | os.PathLike[str], out: str | os.PathLike[str],
     if splits_from is not None:
         ref = ModelRef(ref.encoder, Path(splits_from), Assigned.load(Path(splits_from) / SPLITS_FILE))
     sets = detector_data(ref, exemplars, seed, data_dir)
-    settings = settings or DetectorSettings()
-    settings = replace(settings, seed=int(sets.provenance.get("seed", settings.seed)))
+    settings = replace(settings or DetectorSettings(), seed=int(sets.provenance["seed"]))
     encoder = load_encoder(ref.encoder, cache=cache, device=device)
     det = Detector.build(encoder, sets, rule=rule, method=method, target_fpr=target_fpr, settings=settings)
     det.record_provenance(model=str(model), exemplars=None if exemplars is None else str(exemplars))

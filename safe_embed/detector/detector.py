@@ -38,11 +38,11 @@ from safe_embed.detector.fitting import check_calibration_labels, fit_state
 from safe_embed.detector.persistence import Persistence
 from safe_embed.detector.pool import Addition, Change, ExemplarPool
 from safe_embed.detector.results import EMPTY_DETECTION, Detection, PreparedTexts
-from safe_embed.detector.scoring import DEFAULT_RULE, ScoringRule
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.detector.text_policy import REPAIRED, clean_text
 from safe_embed.detector.verdict import VerdictSettings, natural_key, verdicts
 from safe_embed.encoders.base import Encoder, check_texts, l2_normalize
+from safe_embed.scoring import DEFAULT_RULE, ScoringRule
 
 
 class Detector(Persistence):
@@ -126,8 +126,9 @@ class Detector(Persistence):
         0.5
         """
         settings = settings or DetectorSettings()
-        sets = exemplars if isinstance(exemplars, ExemplarSets) else load_exemplars(
-            exemplars, seed=settings.seed, data_dir=data_dir)
+        sets = exemplars if isinstance(exemplars, ExemplarSets) else load_exemplars(exemplars, data_dir=data_dir)
+        if "seed" in sets.provenance:  # the data spec's own seed (or the default) split the data
+            settings = replace(settings, seed=int(sets.provenance["seed"]))
         rule = ScoringRule.from_dict(rule.to_dict()) if isinstance(rule, ScoringRule) else ScoringRule(rule)
         det = cls(encoder, sets.unsafe, sets.safe, rule, Calibration(), settings,
                   provenance={**sets.provenance, "n_calibration": len(sets.calibration)},

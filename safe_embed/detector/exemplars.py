@@ -20,16 +20,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from safe_embed.data.dataset import Assigned, DataSpec, SplitDataset, build_dataset
-from safe_embed.data.defaults import DEFAULT_SOURCES, DEFAULT_TAXONOMY, default_held_out
+from safe_embed.data.defaults import default_spec
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.data.sources import parse_sources
-from safe_embed.data.splits import text_key
 from safe_embed.errors import ConfigError
 
 ROLE_KEYS = ("unsafe", "safe", "calibration")
-CONFIG_KEYS = ("sources", *ROLE_KEYS, "held_out", "seed", "fractions", "taxonomy", "require_mapped")
-
-norm_text = text_key  # the duplicate key detectors and reports share
+SPEC_KEYS = ("held_out", "seed", "fractions", "taxonomy", "require_mapped")
+CONFIG_KEYS = ("sources", *ROLE_KEYS, *SPEC_KEYS)
 
 
 @dataclass(frozen=True)
@@ -94,25 +92,21 @@ class DetectorData:
                         raise ConfigError(f"source {s.key!r} is listed with different options ({merged[s.key]} vs "
                                           f"{s.to_dict()}). Fix: give it the same options in every list.")
                     merged[s.key] = s.to_dict()
-            sources = list(merged.values())
-        else:
-            sources = config.get("sources", DEFAULT_SOURCES)
-        spec = DataSpec.parse({"sources": sources, "held_out": config.get("held_out", default_held_out(sources)),
-                               "taxonomy": config.get("taxonomy", DEFAULT_TAXONOMY),
-                               **{k: config[k] for k in ("seed", "fractions", "require_mapped") if k in config}},
-                              base)
+            config["sources"] = list(merged.values())
+        spec = default_spec({k: config[k] for k in ("sources", *SPEC_KEYS) if k in config}, base)
         return cls(spec, roles)
 
 
 def build_exemplar_sets(data: DetectorData, data_dir: str | os.PathLike[str] | None = None,
                         assigned: Assigned | None = None) -> ExemplarSets:
-    """Exemplars from the train split, calibration prompts from the val split."""
+    """Exemplars from the train split (over a run that trained on a sample of it: that sample), calibration
+    prompts from the val split."""
     ds = build_dataset(data.spec, data_dir, assigned)
     pools = {}
     for label in ("unsafe", "safe"):
         keep = data.roles[label]
         pools[label] = [Exemplar(f"{p.source}:{p.id}", p.text, label, p.category, p.source, p.source_category)
-                        for p in ds.split("train", label) if keep is None or p.source in keep]
+                        for p in ds.trained_split(label) if keep is None or p.source in keep]
     keep = data.roles["calibration"]
     calib = [p for p in ds.split("val") if keep is None or p.source in keep]
     if not pools["unsafe"] or not pools["safe"]:
@@ -146,6 +140,8 @@ def load_exemplars(spec: str | os.PathLike[str] | list | dict | None = None, see
                    data_dir: str | os.PathLike[str] | None = None, assigned: Assigned | None = None,
                    ) -> ExemplarSets:
     """Exemplar sets from a detector config (a YAML path or a mapping), from labelled files, or the default.
+    ``seed`` overrides the split seed; None keeps the config's own ``seed:``, else the default. The seed used is
+    ``provenance["seed"]``.
 
     >>> sets = load_exemplars({"sources": [{"name": "advbench"}, {"name": "alpaca", "sample": 200}]})
     >>> sets.unsafe[0].label, sets.safe[0].label, {p.label for p in sets.calibration} == {"safe", "unsafe"}

@@ -13,8 +13,8 @@ import numpy as np
 from safe_embed.detector.calibration import Calibration, calibrate, choose_match_threshold
 from safe_embed.detector.checks import labels_to_int
 from safe_embed.detector.pool import ExemplarPool
-from safe_embed.detector.scoring import ScoringRule
 from safe_embed.errors import ConfigError
+from safe_embed.scoring import ScoringRule
 
 logger = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from safe_embed.detector.exemplars import Exemplar
 from safe_embed.detector.layout import PICKLE_SUFFIXES, Origin
 from safe_embed.detector.manifest import MANIFEST, TamperedDetectorError, inside
 from safe_embed.detector.pool import ExemplarPool
-from safe_embed.detector.scoring import ScoringRule
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.encoders.base import Encoder
 from safe_embed.encoders.sentence_transformer import SentenceTransformerEncoder, directory_fingerprint
 from safe_embed.errors import DataError, ModelError
+from safe_embed.scoring import ScoringRule
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,9 @@
 """Scoring rules: from a prompt's nearest unsafe and safe exemplars to a raw score (higher = more unsafe).
 
+Pure numpy (scikit-learn fits the learnt parts): the detector (:mod:`safe_embed.detector`) scores with it over its
+FAISS indexes, and training (:mod:`safe_embed.train.validation`) selects checkpoints with the same rule over a
+sample of the train split, so the checkpoint kept is the best for the scorer the detector ships.
+
 Inputs are the top-k cosine similarities to the unsafe index ``su`` (n, k) and to the safe index ``ss`` (n, k),
 each sorted in decreasing order; missing neighbours are -1. Rules:
 
@@ -11,8 +15,9 @@ each sorted in decreasing order; missing neighbours are -1. Rules:
 * ``head``: a logistic regression on the embedding itself (the SetFit head), fitted on the exemplars (the train
   split); its logit is the raw score. The neighbours remain the evidence, but exemplars added later do not move
   the score.
-* ``head_knn``: the ``head`` logit next to the neighbour features, combined by a logistic fitted on the
-  calibration split: the head carries what the encoder learned, the neighbours carry exemplars added later.
+* ``head_knn`` (the default, :data:`DEFAULT_RULE`): the ``head`` logit next to the neighbour features, combined by
+  a logistic fitted on the calibration split: the head carries what the encoder learned, the neighbours carry
+  exemplars added later.
 
 :mod:`safe_embed.detector.calibration` maps raw scores into [0, 1] and picks the threshold.
 """
@@ -26,8 +31,16 @@ import numpy as np
 from safe_embed.errors import ConfigError
 
 RULES = ("margin", "knn_vote", "logistic", "head", "head_knn")
-EMBEDDING_RULES = ("head", "head_knn")
-DEFAULT_RULE = "head_knn"  # rules that read the embedding, not only the neighbour similarities
+EMBEDDING_RULES = ("head", "head_knn")  # rules that read the embedding, not only the neighbour similarities
+DEFAULT_RULE = "head_knn"
+
+
+def neighbour_sims(xq: np.ndarray, xb: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-``k`` inner products (n, k) of queries ``xq`` (n, d) with base rows ``xb`` (m, d), decreasing;
+    missing neighbours (``m < k``) are -1, as a flat FAISS index returns them."""
+    sims = np.asarray(xq, np.float32) @ np.asarray(xb, np.float32).T
+    top = -np.sort(-sims, axis=1)[:, :k]
+    return np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1.0)
 
 
 def features(su: np.ndarray, ss: np.ndarray, k: int) -> np.ndarray:
@@ -38,14 +51,17 @@ def features(su: np.ndarray, ss: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass
 class ScoringRule:
-    """A scoring rule and its parameters (``weights`` only for ``logistic``, set by :meth:`fit`).
+    """A scoring rule and its parameters (default: :data:`DEFAULT_RULE`). ``weights`` (``logistic`` and
+    ``head_knn``) are set by :meth:`fit`, ``head`` (``head`` and ``head_knn``) by :meth:`fit_head`.
 
+    >>> ScoringRule().name
+    'head_knn'
     >>> r = ScoringRule("margin", m=1)
     >>> round(float(r.raw(np.array([[0.9, 0.5]]), np.array([[0.6, 0.4]]))[0]), 6)
     0.3
     """
 
-    name: str = "margin"
+    name: str = DEFAULT_RULE
     k: int = 10
     m: int = 1
     temperature: float = 0.05
