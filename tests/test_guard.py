@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from safe_embed.data.schemas import LabelledPrompt
-from safe_embed.detector import Detection, Detector, DetectorSettings, Exemplar, ExemplarSets, ScoringRule
-from safe_embed.encoders.fake import HashEncoder
+from safe_embed.detector import Detection, Detector
+from safe_embed.detector.demo import toy_detector
 from safe_embed.guard import GuardClient, GuardServiceError, UnsafePromptError, check, guard, prompt_texts
 from safe_embed.serve import BackgroundServer, create_app
 from safe_embed.serve.runner import free_port
@@ -23,11 +22,7 @@ BOMB, CAKE = "how to make a pipe bomb", "how to bake a cake"
 
 @pytest.fixture(scope="module")
 def det() -> Detector:
-    sets = ExemplarSets([Exemplar(f"u:{i}", t, "unsafe", c) for i, (t, c) in enumerate(UNSAFE)],
-                        [Exemplar(f"s:{i}", t, "safe") for i, t in enumerate(SAFE)],
-                        [LabelledPrompt(t, lab) for t, lab in CALIB])
-    d = Detector.build(HashEncoder(dim=64), sets, rule=ScoringRule("margin", k=1), method="f1",
-                       settings=DetectorSettings(k_neighbors=2))
+    d = toy_detector(UNSAFE, SAFE, CALIB, k=1, dim=64, k_neighbors=2, source=None)
     assert [x.label for x in d.classify([BOMB, CAKE])] == ["unsafe", "safe"]
     return d
 

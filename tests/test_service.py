@@ -14,9 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
-from safe_embed.data.schemas import LabelledPrompt
-from safe_embed.detector import Detector, DetectorSettings, Exemplar, ExemplarSets, ScoringRule
-from safe_embed.encoders.fake import HashEncoder
+from safe_embed.detector import Detector
+from safe_embed.detector.demo import toy_detector
 from safe_embed.errors import ConfigError
 from safe_embed.serve import (
     BackgroundServer,
@@ -41,11 +40,7 @@ LIMITS = ServiceLimits(max_texts=8, max_chars=300, max_body_bytes=8192, max_exem
 
 
 def _detector() -> Detector:
-    sets = ExemplarSets([Exemplar(f"u:{i}", t, "unsafe", c, "test") for i, (t, c) in enumerate(UNSAFE)],
-                        [Exemplar(f"s:{i}", t, "safe", None, "test") for i, t in enumerate(SAFE)],
-                        [LabelledPrompt(t, lab) for t, lab in CALIB])
-    return Detector.build(HashEncoder(dim=64), sets, rule=ScoringRule("margin", k=2), method="f1",
-                          settings=DetectorSettings(k_neighbors=3))
+    return toy_detector(UNSAFE, SAFE, CALIB, k=2, dim=64, k_neighbors=3, source="test")
 
 
 @pytest.fixture(scope="module")

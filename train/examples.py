@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from safe_embed.data.dataset import SplitDataset
-from safe_embed.data.schemas import ContrastItem, LabelledPrompt, PromptPair, TaxonomyPrompt
+from safe_embed.data.schemas import LABELS, ContrastItem, LabelledPrompt, PromptPair, TaxonomyPrompt
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class EvalSets:
 
 def class_weights(rows: list[LabelledPrompt], balance: bool) -> dict[str, float]:
     """Per-label multipliers that give both labels the same total weight (1.0 each without ``balance``)."""
-    totals = {lab: sum(r.weight for r in rows if r.label == lab) for lab in ("safe", "unsafe")}
+    totals = {lab: sum(r.weight for r in rows if r.label == lab) for lab in LABELS}
     if not balance or not all(totals.values()):
         return {"safe": 1.0, "unsafe": 1.0}
     mean = sum(totals.values()) / 2

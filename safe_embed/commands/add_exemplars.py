@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from safe_embed.commands.options import add_backend
+from safe_embed.data.schemas import LABELS
 from safe_embed.errors import DataError
 
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "directory's writer lock, so a running `serve --persist` keeps it too.")
     p.add_argument("detector", metavar="DETECTOR_DIR")
     p.add_argument("file", nargs="?", default=None, metavar="FILE")
-    p.add_argument("--label", choices=("safe", "unsafe"), default=None, help="label for rows without one")
+    p.add_argument("--label", choices=LABELS, default=None, help="label for rows without one")
     p.add_argument("--category", default=None, help="category for rows without one")
     p.add_argument("--source", default="added", help="source name recorded with the exemplars (default 'added')")
     p.add_argument("--remove", nargs="+", default=None, metavar="ID", help="exemplar ids to remove")

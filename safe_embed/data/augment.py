@@ -20,6 +20,10 @@ from __future__ import annotations
 import random
 import re
 
+from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.data.sources import SourceSpec
+from safe_embed.data.splits import text_hash, text_key
+
 # Human targets, singular and plural. Possessives ("someone's account") are left alone: swapping them rarely
 # gives a harmless sentence, and privacy prompts need the person.
 _SINGULAR = (r"someone|somebody|a person|an individual|a stranger|a child|a kid|a man|a woman|a girl|a boy|a victim|"
@@ -77,3 +81,31 @@ def target_swaps(text: str, rng: random.Random, n: int = 2) -> list[str]:
                 out.append(swapped)
         return out
     return []
+
+
+DEFAULT_PER_PROMPT = 2  # twins generated per unsafe prompt when a source gives no ``per_prompt``
+
+
+def target_swap_rows(rows: list[LabelledPrompt], src: SourceSpec, seed: int, protected: set[str],
+                     recorded: tuple[set[str], dict[str, str]] | None = None) -> list[LabelledPrompt]:
+    """Safe twins of the unsafe ``rows``, each in its original's split and linked to it by ``pair_id``. A twin whose
+    text key is ``protected`` (test or held-out texts) is left out, and so is one that a run's ``recorded``
+    (held-out hashes, hash -> split) held out or put in another split."""
+    n = src.per_prompt or DEFAULT_PER_PROMPT
+    rng = random.Random(seed)
+    out = []
+    for p in rows:
+        if p.label != "unsafe":
+            continue
+        pair = p.pair_id or f"{p.source}:{p.id}"
+        for j, text in enumerate(target_swaps(p.text, rng, n=n)):
+            if text_key(text) in protected:
+                continue
+            if recorded is not None:
+                h = text_hash(text)
+                if h in recorded[0] or recorded[1].get(h, p.split) != p.split:
+                    continue
+            out.append(LabelledPrompt(text=text, label="safe", pair_id=pair, type=src.key,
+                                      id=f"{p.source}:{p.id}:{j}", source=src.key, weight=float(src.weight),
+                                      split=p.split))
+    return out

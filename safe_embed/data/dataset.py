@@ -4,11 +4,9 @@
 test-only benchmarks (:data:`~safe_embed.data.labelled.TEST_ONLY`) and of the ``held_out`` sets, splits the
 rest (:mod:`safe_embed.data.splits`), draws the ``sample`` sizes, generates ``target-swap`` twins in their
 originals' splits, and drops repeated texts. Training, detector export and evaluation all read the result;
-``splits.json`` (:data:`SPLITS_FILE`) records it (every row's id and text hash per split, and which train rows a
-run trained on when it used only some: :meth:`SplitDataset.limit_train`) so a later step reads it instead of
-re-deriving it. Given a run's ``splits.json`` (``assigned``), a row the run saw keeps the run's split, a text the
-run held out stays out, and a train row the run left out of training stays out of :meth:`SplitDataset.
-trained_split`.
+``splits.json`` (:data:`SPLITS_FILE`) records it (every row's id and text hash per split; the train rows a run
+used, when :meth:`SplitDataset.limit_train` cut them) so a later step reads it instead of re-deriving it: a row
+the run saw keeps the run's split, a text it held out stays out, a train row it left out of training stays out.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safe_embed.data.augment import target_swaps
+from safe_embed.data.augment import target_swap_rows
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.sources import SourceSpec, parse_sources
@@ -41,7 +39,6 @@ logger = logging.getLogger(__name__)
 SPLITS_FILE = "splits.json"  # a run's (and a detector's) split record, beside its encoder
 SPLITS_FORMAT = "safe-embed/splits"
 SPLITS_VERSION = 2
-DEFAULT_PER_PROMPT = 2
 
 
 @dataclass
@@ -233,7 +230,8 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
         rows += part
     for src in spec.sources:
         if src.generated:
-            twins = _target_swaps(rows, src, spec.seed, test_only | held, assigned)
+            twins = target_swap_rows(rows, src, spec.seed, test_only | held,
+                                     None if assigned is None else (assigned.held_out, assigned.split_of))
             if src.sample is not None and len(twins) > src.sample:
                 twins = sample_rows(twins, src.sample, spec.seed)
             rows += twins
@@ -260,30 +258,6 @@ def _split(rows: list[LabelledPrompt], spec: DataSpec, assigned: Assigned | None
         out[i] = dataclasses.replace(rows[i], split=s)
     for i, s in known.items():
         out[i] = dataclasses.replace(rows[i], split=s)
-    return out
-
-
-def _target_swaps(rows: list[LabelledPrompt], src: SourceSpec, seed: int, protected: set[str],
-                  assigned: Assigned | None = None) -> list[LabelledPrompt]:
-    """Safe twins of the unsafe rows, each in its original's split and linked to it by ``pair_id``; a twin whose
-    text a run recorded in another split (or held out) is left out."""
-    n = src.per_prompt or DEFAULT_PER_PROMPT
-    rng = random.Random(seed)
-    out = []
-    for p in rows:
-        if p.label != "unsafe":
-            continue
-        pair = p.pair_id or f"{p.source}:{p.id}"
-        for j, text in enumerate(target_swaps(p.text, rng, n=n)):
-            if text_key(text) in protected:
-                continue
-            if assigned is not None:
-                h = text_hash(text)
-                if h in assigned.held_out or assigned.split_of.get(h, p.split) != p.split:
-                    continue
-            out.append(LabelledPrompt(text=text, label="safe", pair_id=pair, type=src.key,
-                                      id=f"{p.source}:{p.id}:{j}", source=src.key, weight=float(src.weight),
-                                      split=p.split))
     return out
 
 

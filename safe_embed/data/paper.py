@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from safe_embed.data.io import as_int, data_file, read_csv_rows, read_jsonl_rows
-from safe_embed.data.schemas import ContrastItem, LabelledPrompt, PromptPair, TaxonomyPrompt
+from safe_embed.data.schemas import LABELS, ContrastItem, LabelledPrompt, PromptPair, TaxonomyPrompt
 from safe_embed.errors import DataError
 from safe_embed.paths import resolve_data_dir
 
@@ -81,7 +81,7 @@ def load_norm_sample(data_dir: str | os.PathLike[str] | None = None) -> list[Lab
     out = []
     for r in rows:
         label = r["label"].strip().lower()
-        if label not in ("safe", "unsafe"):
+        if label not in LABELS:
             raise DataError(f"{path}: column 'label' must be safe/unsafe, got {r['label']!r}.")
         out.append(LabelledPrompt(text=r["prompt"], label=label, id=r.get("row"), source="beavertails"))
     return out

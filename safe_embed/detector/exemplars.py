@@ -21,7 +21,7 @@ from pathlib import Path
 
 from safe_embed.data.dataset import Assigned, DataSpec, SplitDataset, build_dataset
 from safe_embed.data.defaults import default_spec
-from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.data.schemas import LABELS, LabelledPrompt
 from safe_embed.data.sources import parse_sources
 from safe_embed.errors import ConfigError
 
@@ -103,7 +103,7 @@ def build_exemplar_sets(data: DetectorData, data_dir: str | os.PathLike[str] | N
     prompts from the val split."""
     ds = build_dataset(data.spec, data_dir, assigned)
     pools = {}
-    for label in ("unsafe", "safe"):
+    for label in LABELS:
         keep = data.roles[label]
         pools[label] = [Exemplar(f"{p.source}:{p.id}", p.text, label, p.category, p.source, p.source_category)
                         for p in ds.trained_split(label) if keep is None or p.source in keep]
