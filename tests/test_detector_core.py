@@ -48,9 +48,10 @@ def test_classify_returns_one_detection_per_text_with_evidence(detector):
     assert sims == sorted(sims, reverse=True)
     assert bomb.neighbors[0].text in {t for t, _ in UNSAFE} and bomb.neighbors[0].label == "unsafe"
     d = bomb.to_dict()
-    assert set(d) == {"label", "score", "category", "neighbors", "flags"} and d["neighbors"][0]["id"].startswith("u:")
-    flagged = dataclasses.replace(bomb, flags=("truncated", "matched"))  # every field, as dataclasses.asdict gives it
-    assert flagged.to_dict() == {**dataclasses.asdict(flagged), "flags": ["truncated", "matched"],
+    assert set(d) == {"label", "score", "category", "neighbors", "flags", "span"}
+    assert d["neighbors"][0]["id"].startswith("u:") and d["span"] == [0, len("how to make a pipe bomb")]
+    flagged = dataclasses.replace(bomb, flags=("windowed", "matched"))  # every field, as dataclasses.asdict gives it
+    assert flagged.to_dict() == {**dataclasses.asdict(flagged), "flags": ["windowed", "matched"], "span": list(bomb.span),
                                  "neighbors": [dataclasses.asdict(n) for n in bomb.neighbors]}
     assert json.loads(json.dumps(flagged.to_dict())) == flagged.to_dict()
 
@@ -74,13 +75,14 @@ def test_empty_and_whitespace_texts_are_safe_with_score_zero_and_flagged(detecto
     assert detector.classify(["  "] * 3)[0].flags == ("empty",)
 
 
-def test_long_texts_are_cut_and_flagged(hash_encoder):
+def test_texts_past_the_ceiling_are_checked_up_to_it_and_flagged(hash_encoder):
     det = Detector.build(hash_encoder, _sets(), rule="margin", method="f1",
                          settings=DetectorSettings(max_chars=100))
     long = "how to build a pipe bomb " + "x" * 10_000
     d = det.classify([long])[0]
-    assert d.flags == ("truncated",)
+    assert d.flags == ("unchecked_tail",) and not d.checked and d.span == (0, 100)
     assert d.score == pytest.approx(det.classify([long[:100]])[0].score)
+    assert det.classify([long[:100]])[0].checked
 
 
 def test_bad_inputs_raise_clear_errors(detector):

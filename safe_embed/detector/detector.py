@@ -5,8 +5,9 @@ Input policy (documented in the README):
 * every text first goes through :mod:`safe_embed.detector.text_policy` (lone surrogates replaced, NUL removed,
   NFC); a repaired text gets the flag ``"repaired"``. Any string is a valid input;
 * an empty or whitespace-only text is ``safe`` with score 0.0, no category, no neighbours, flag ``"empty"``;
-* a text longer than ``max_chars`` characters is cut to ``max_chars`` before tokenizing, and the encoder reads
-  at most its token window; such texts get the flag ``"truncated"``.
+* a text longer than the encoder's token window is read in overlapping windows (flag ``"windowed"``; the most
+  unsafe window decides and its span is reported); past ``max_chars`` characters nothing is read (flag
+  ``"unchecked_tail"``); see :mod:`safe_embed.detector.coverage`.
 
 Exemplars are added in two steps, so that a caller can persist an addition before it takes effect:
 :meth:`Detector.prepare_add` validates everything and embeds (nothing changes; any problem raises), and
@@ -32,14 +33,15 @@ import numpy as np
 
 from safe_embed.detector import backends as bk
 from safe_embed.detector.calibration import Calibration
+from safe_embed.detector.coverage import combine, embed_units, original_view, units_of
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.fitting import check_calibration_labels, fit_state
 from safe_embed.detector.persistence import Persistence
 from safe_embed.detector.pool import Addition, Change, ExemplarPool
-from safe_embed.detector.results import EMPTY_DETECTION, Detection, PreparedTexts
+from safe_embed.detector.results import Detection, PreparedTexts
 from safe_embed.detector.settings import DetectorSettings
-from safe_embed.detector.text_policy import REPAIRED, clean_text
+from safe_embed.detector.text_policy import clean_text
 from safe_embed.detector.verdict import VerdictSettings, natural_key, verdicts
 from safe_embed.encoders.base import Encoder, check_texts, l2_normalize
 from safe_embed.scoring import DEFAULT_RULE, ScoringRule
@@ -171,15 +173,13 @@ class Detector(Persistence):
         with self._encoder_guard():
             return bk.embed_texts(self.encoder, texts, self.settings.max_chars, show_progress)
 
-    def _embed_checked(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
-        """:meth:`embed`, and per text whether it was cut (``max_chars`` or the token window), from the same
-        tokenization."""
+    def _embed_with_overflow(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
+        """:meth:`embed`, and per text whether it overflowed the encoder's window, from the same tokenization."""
         if not texts:
             return self._no_vectors(), []
-        max_chars = self.settings.max_chars
         with self._encoder_guard():
-            x, over = self.encoder.encode_with_overflow([t[:max_chars] for t in texts])
-        return l2_normalize(x), [o or len(t) > max_chars for t, o in zip(texts, over, strict=True)]
+            x, over = self.encoder.encode_with_overflow(texts)
+        return l2_normalize(x), over
 
     def _no_vectors(self) -> np.ndarray:
         dim = self.encoder.dimension or (self._pool.dimension if hasattr(self, "_pool") else 0)
@@ -213,42 +213,38 @@ class Detector(Persistence):
         return out
 
     def prepare_classify(self, texts: Sequence[str]) -> PreparedTexts:
-        """The text policy and the embeddings of ``texts``, as one batch; reads no exemplar index.
+        """The text policy, the text views and the windows of ``texts``, embedded as one batch; reads no exemplar
+        index (see :mod:`~safe_embed.detector.coverage`).
 
         >>> from safe_embed.detector.demo import demo_detector
         >>> det = demo_detector()
         >>> p = det.prepare_classify(["hello", " "])
-        >>> p.todo, p.vectors.shape[0], [d.flags for d in det.classify_prepared(p)]
-        ((0,), 1, [(), ('empty',)])
+        >>> [u.index for u in p.units], p.vectors.shape[0], [d.flags for d in det.classify_prepared(p)]
+        ([0], 1, [(), ('empty',)])
         """
         cleaned = [clean_text(t) for t in check_texts(texts, allow_empty=True)]
         clean = tuple(c[0] for c in cleaned)
-        todo = tuple(i for i, t in enumerate(clean) if t.strip())
-        x, truncated = self._embed_checked([clean[i] for i in todo])
-        return PreparedTexts(clean, tuple(c[1] for c in cleaned), todo, x, tuple(truncated))
+        units, unchecked = units_of(clean, original_view, self.settings.max_chars)
+        units, x, unwindowed = embed_units(self.encoder, units, self._embed_with_overflow, self.embed,
+                                           self._encoder_guard())
+        unchecked = tuple(u or i in unwindowed for i, u in enumerate(unchecked))
+        return PreparedTexts(clean, tuple(c[1] for c in cleaned), tuple(units), x, unchecked)
 
     def classify_prepared(self, prepared: PreparedTexts) -> list[Detection]:
         """Search the exemplar indexes and score a :meth:`prepare_classify` batch: one :class:`Detection` per text."""
-        out = [EMPTY_DETECTION] * len(prepared.texts)
-        if prepared.todo:
-            for i, det in zip(prepared.todo, self._score(prepared.vectors, prepared.truncated), strict=True):
-                out[i] = det
-        for i, repaired in enumerate(prepared.repaired):
-            if repaired:
-                out[i] = replace(out[i], flags=(*out[i].flags, REPAIRED))
-        return out
+        return combine(prepared, self._score(prepared.vectors) if prepared.units else [])
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated scores (n,) only."""
         return np.array([d.score for d in self.classify(texts)], np.float64)
 
-    def _score(self, x: np.ndarray, truncated: Sequence[bool]) -> list[Detection]:
+    def _score(self, x: np.ndarray) -> list[Detection]:
         k = self.rule.k
         found = self._pool.search(x, max(k, self.settings.k_neighbors))
         raw = self.rule.raw(found["unsafe"][0][:, :k], found["safe"][0][:, :k], x)
         settings = VerdictSettings(self.calibration.threshold, self.settings.match_threshold,
                                    self.settings.k_neighbors)
-        return verdicts(self.calibration.score(raw), found, truncated, self._pool.indexes, x, settings)
+        return verdicts(self.calibration.score(raw), found, self._pool.indexes, x, settings)
 
     # ---- learning without retraining ------------------------------------------------------------------------
     def prepare_add(self, texts: Sequence[str], labels: Sequence[str],

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-MAX_CHARS = 20_000  # a text to classify is cut to this many characters before tokenizing (flag ``truncated``)
+MAX_CHARS = 100_000  # a text is read (in windows) up to this many characters; the rest is flagged ``unchecked_tail``
 MAX_EXEMPLAR_CHARS = 20_000  # an exemplar longer than this is refused (neighbour texts come back in responses)
 MAX_FIELD_CHARS = 200  # ids, categories and sources

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EMPTY, TRUNCATED, MATCHED = "empty", "truncated", "matched"  # detection flags (``repaired``: text_policy.py)
+# detection flags (``repaired``: text_policy.py; a deciding view other than the original is flagged by its name)
+EMPTY, MATCHED, WINDOWED, UNCHECKED_TAIL = "empty", "matched", "windowed", "unchecked_tail"
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,16 @@ class Neighbor:
 class Detection:
     """The verdict for one prompt: ``label`` (unsafe/safe), ``score`` in [0, 1] (0.5 or more = unsafe),
     ``category`` (majority of the nearest unsafe exemplars' categories when ``label`` is unsafe, else None),
-    ``neighbors`` (the top-k exemplars of both classes) and ``flags`` (``empty``, ``truncated``, ``repaired``,
-    ``matched``: a near copy of an exemplar, which gave its label).
+    ``neighbors`` (the top-k exemplars of both classes), ``flags`` and ``span``: the character span of the part of
+    the prompt that decided (the whole prompt when it fits the encoder's window).
+
+    Flags: ``empty``; ``repaired`` (see the text policy); ``matched`` (a near copy of an exemplar, which gave its
+    label); ``windowed`` (read in overlapping windows: the verdict is the most unsafe one's); the name of the text
+    view that decided when it is not the prompt as given (``normalized``, ``decoded:base64``, ...; its span is in
+    that view's text); ``unchecked_tail`` (longer than the detector's ceiling: the rest was not read).
 
     >>> Detection("safe", 0.0, None, flags=("empty",)).to_dict()
-    {'label': 'safe', 'score': 0.0, 'category': None, 'neighbors': [], 'flags': ['empty']}
+    {'label': 'safe', 'score': 0.0, 'category': None, 'neighbors': [], 'flags': ['empty'], 'span': None}
     """
 
     label: str
@@ -41,12 +47,31 @@ class Detection:
     category: str | None
     neighbors: tuple[Neighbor, ...] = ()
     flags: tuple[str, ...] = ()
+    span: tuple[int, int] | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether every character of the prompt was read (no ``unchecked_tail``)."""
+        return UNCHECKED_TAIL not in self.flags
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; built field by field (``dataclasses.asdict`` deep-copies and costs a service ~15% of
         its per-request time)."""
         return {"label": self.label, "score": self.score, "category": self.category,
-                "neighbors": [n.to_dict() for n in self.neighbors], "flags": list(self.flags)}
+                "neighbors": [n.to_dict() for n in self.neighbors], "flags": list(self.flags),
+                "span": None if self.span is None else list(self.span)}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of a prompt the encoder reads whole: text ``index`` in the batch, its ``view``, and the character
+    span ``start:end`` of the view's text that ``body`` holds."""
+
+    index: int
+    view: str
+    start: int
+    end: int
+    body: str
 
 
 EMPTY_DETECTION = Detection("safe", 0.0, None, (), (EMPTY,))
@@ -54,14 +79,15 @@ EMPTY_DETECTION = Detection("safe", 0.0, None, (), (EMPTY,))
 
 @dataclass(frozen=True)
 class PreparedTexts:
-    """Texts after the text policy, with the embeddings of the non-empty ones (see
-    :meth:`~safe_embed.detector.detector.Detector.prepare_classify`).
+    """Texts after the text policy, cut into embedded units (see
+    :meth:`~safe_embed.detector.detector.Detector.prepare_classify` and :mod:`~safe_embed.detector.coverage`).
 
-    ``todo``: positions of the non-empty texts, in order; ``vectors`` and ``truncated`` have one row per position.
+    ``units``: the views and windows of the non-empty texts; ``vectors`` has one row per unit; ``unchecked``: per
+    text, whether a part of it was not read (past the ceiling, or a window the encoder could not cut).
     """
 
     texts: tuple[str, ...]
     repaired: tuple[bool, ...]
-    todo: tuple[int, ...]
+    units: tuple[Unit, ...]
     vectors: np.ndarray = field(repr=False)
-    truncated: tuple[bool, ...] = ()
+    unchecked: tuple[bool, ...] = ()

@@ -155,7 +155,8 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
                      "match_threshold": torch_state["match_threshold"]},
         "input_policy": {"text": "lone surrogates replaced, NUL removed, NFC; flag 'repaired'",
                          "empty": "label safe, score 0.0, flag 'empty'",
-                         "long": "cut to max_chars characters, then the encoder's token window; flag 'truncated'"},
+                         "long": "read in overlapping windows up to max_chars characters (flag 'windowed'); the "
+                                 "rest is not read (flag 'unchecked_tail')"},
         "categories": det.categories,
         "provenance": det.provenance,
     }

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
-from safe_embed.detector.results import MATCHED, TRUNCATED, Detection, Neighbor
+from safe_embed.detector.results import MATCHED, Detection, Neighbor
 
 CATEGORY_DEPTH = 64  # how far an unsafe verdict looks for a categorised exemplar when its neighbours have none
 
@@ -40,8 +39,8 @@ def matched_score(score: float, unsafe_sim: float, safe_sim: float, tau: float) 
     return float(max(0.0, min(score, 1.0 - strength - 1e-9)))
 
 
-def verdicts(scores: np.ndarray, found: dict[str, tuple[np.ndarray, np.ndarray]], truncated: Sequence[bool],
-             indexes: dict[str, ExemplarIndex], x: np.ndarray, settings: VerdictSettings) -> list[Detection]:
+def verdicts(scores: np.ndarray, found: dict[str, tuple[np.ndarray, np.ndarray]], indexes: dict[str, ExemplarIndex],
+             x: np.ndarray, settings: VerdictSettings) -> list[Detection]:
     """One :class:`Detection` per row of ``x`` (n, d), from its calibrated ``scores`` (n,) and ``found``: label ->
     (similarities (n, k), positions (n, k)) of its nearest exemplars in ``indexes``."""
     (du, iu), (ds, is_) = found["unsafe"], found["safe"]
@@ -50,7 +49,7 @@ def verdicts(scores: np.ndarray, found: dict[str, tuple[np.ndarray, np.ndarray]]
     out = []
     for r in range(len(x)):
         score = float(scores[r])
-        flags = [TRUNCATED] if truncated[r] else []
+        flags = []
         if tau is not None and max(du[r, 0], ds[r, 0]) >= tau:  # a near copy of an exemplar takes its label
             score = matched_score(score, float(du[r, 0]), float(ds[r, 0]), tau)
             flags.append(MATCHED)

@@ -40,6 +40,11 @@ class Encoder(ABC):
         """Each text's length in the encoder's tokens, special tokens included (None when unknown)."""
         return None
 
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]] | None:
+        """Each text's tokens as character spans ``(start, end)``, special tokens left out (None when unknown): the
+        places a long text can be cut into windows the encoder reads whole."""
+        return None
+
     @abstractmethod
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         """Encode non-empty ``texts``; return raw float embeddings (n, d)."""

@@ -101,6 +101,9 @@ class CachedEncoder(Encoder):
     def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
         return self.inner.count_tokens(texts)
 
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]] | None:
+        return self.inner.token_spans(texts)
+
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         return self.inner._encode(texts, batch_size, show_progress)
 

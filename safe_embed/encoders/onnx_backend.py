@@ -189,6 +189,13 @@ class OnnxEncoder(Encoder):
         return int(self.config["max_seq_length"])
 
     def count_tokens(self, texts) -> list[int] | None:
+        return [len(e.ids) for e in self._untruncated(texts, special=True)]
+
+    def token_spans(self, texts) -> list[list[tuple[int, int]]] | None:
+        return [[(int(a), int(b)) for a, b in e.offsets] for e in self._untruncated(texts, special=False)]
+
+    def _untruncated(self, texts, special: bool) -> list:
+        """The encodings of ``texts`` by a copy of the tokenizer that neither cuts nor pads."""
         if self._counter is None:
             from tokenizers import Tokenizer
 
@@ -200,7 +207,7 @@ class OnnxEncoder(Encoder):
                     counter.no_padding()
                     self._counter = counter
         texts = [t.lower() for t in texts] if self.config["do_lower_case"] else list(texts)
-        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=True)]
+        return self._counter.encode_batch(texts, add_special_tokens=special)
 
     def _forward(self, texts: list[str]) -> tuple[np.ndarray, list[bool]]:
         """One batch: tokenize, run the transformer, pool, normalize; and which texts overflowed the window."""

@@ -90,6 +90,14 @@ class SentenceTransformerEncoder(Encoder):
         ids = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
+    def token_spans(self, texts) -> list[list[tuple[int, int]]] | None:
+        tok = getattr(self.model, "tokenizer", None)
+        if tok is None or not getattr(tok, "is_fast", False):  # offsets need a fast tokenizer
+            return None
+        out = tok(list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True,
+                  verbose=False)["offset_mapping"]
+        return [[(int(a), int(b)) for a, b in spans] for spans in out]
+
     def _encode(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         model = self.model
         if len(texts) <= batch_size and not show_progress and model.device.type == "cpu":

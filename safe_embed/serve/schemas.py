@@ -34,8 +34,11 @@ class DetectionOut(BaseModel):
     category: str | None = Field(description="majority category of the nearest unsafe exemplars (unsafe only)")
     neighbors: list[NeighborOut] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list,
-                             description="'empty', 'truncated', 'repaired' (see the input policy), "
+                             description="'empty', 'repaired', 'matched', 'windowed', 'unchecked_tail', the deciding "
+                                         "text view ('normalized', 'decoded:base64', ...; see the input policy), "
                                          "'neighbors_dropped' (the response would have been too large)")
+    span: list[int] | None = Field(None, description="[start, end): the characters that decided (of the deciding "
+                                                     "view's text)")
 
 
 class ClassifyResponse(BaseModel):
