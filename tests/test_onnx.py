@@ -178,7 +178,9 @@ def test_the_detector_lists_and_checksums_its_onnx_files(onnx_detector_dir):
     m = json.loads((onnx_detector_dir / "manifest.json").read_text())
     assert {"encoder/onnx/model.onnx", "encoder/onnx/model_int8.onnx", "encoder/onnx/onnx_config.json",
             "encoder/onnx/tokenizer.json", "unsafe-int8.faiss", "safe-int8.faiss"} <= set(m["files"])
-    assert m["onnx"] == {"path": "encoder/onnx", "default": "int8", "variants": ["fp32", "int8"]}
+    assert {k: m["onnx"][k] for k in ("path", "default", "variants")} == {
+        "path": "encoder/onnx", "default": "int8", "variants": ["fp32", "int8"]}
+    assert m["onnx"]["int8"]["weight_range"] == [-63, 63]  # the recipe exact on every CPU is recorded
     assert set(m["calibration_by_backend"]) == {"onnx-fp32", "onnx-int8"}
     assert m["index_by_space"]["int8"]["unsafe"]["ntotal"] == 4
 
