@@ -4,6 +4,7 @@ per-backend calibration and exemplar indexes, checksums, the CLI flags, and the 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,9 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
+onnx = pytest.importorskip("onnx")
+
+from onnx import numpy_helper
 
 from safe_embed.cli import main
 from safe_embed.detector import Detector, ScoringRule, TamperedDetectorError
@@ -74,9 +78,14 @@ def test_minilm_fp32_within_1e4_and_int8_close(minilm, tmp_path):
     want = minilm.encode(texts)
     assert np.abs(OnnxEncoder(out, "fp32").encode(texts) - want).max() < 1e-4
     got = OnnxEncoder(out, "int8").encode(texts)
-    assert cosines(got, want).min() > 0.99 and cosines(got, want).mean() > 0.995  # measured: 0.996 / 0.998
+    assert cosines(got, want).min() > 0.99 and cosines(got, want).mean() > 0.995  # measured: 0.995 / 0.997
     cfg = json.loads((out / "onnx_config.json").read_text())
     assert cfg["export"]["fp32_max_abs_diff"] < 1e-4 and cfg["export"]["int8"]["per_channel"] is True
+    # 7-bit weights, recorded: no two adjacent u8 x s8 products overflow AVX2's int16 (exact on every kernel family)
+    assert cfg["export"]["int8"]["weight_range"] == [-63, 63] and "AVX2" in cfg["export"]["int8"]["exact_on"]
+    weights = [numpy_helper.to_array(i) for i in onnx.load(str(out / "model_int8.onnx")).graph.initializer
+               if i.name.endswith("/weight_int8")]
+    assert len(weights) == 36 and max(int(np.abs(w.astype(np.int16)).max()) for w in weights) == 63
     assert cfg["export"]["int8"]["method"].startswith("static int8") and cfg["export"]["int8"]["batch_invariant"]
     # all 36 weight MatMuls of the 6 layers; the [CLS] outlier channel of the feed-forward input stays fp32
     assert cfg["export"]["int8"]["n_matmuls"] == 36 and 1 <= cfg["export"]["int8"]["n_outlier_channels"] <= 48
@@ -126,6 +135,21 @@ def test_export_refuses_a_layout_it_cannot_run(tiny_st5_dir, tmp_path):
         export_onnx(tiny_st5_dir, tmp_path / "x", quantize="int4")
 
 
+def test_an_8_bit_int8_export_still_loads_and_warns_that_it_depends_on_the_cpu(tiny_onnx_dir, tmp_path, caplog):
+    d = copy_of(tiny_onnx_dir, tmp_path)
+    want = OnnxEncoder(d).encode(TEXTS)
+    with caplog.at_level(logging.WARNING, logger="safe_embed.encoders.onnx_backend"):
+        OnnxEncoder(d).encode(TEXTS)
+    assert not caplog.records  # the current export: 7-bit weights, exact on every CPU
+    cfg = json.loads((d / "onnx_config.json").read_text())
+    del cfg["export"]["int8"]["weight_range"]  # as an export made with 8-bit weights recorded it
+    (d / "onnx_config.json").write_text(json.dumps(cfg))
+    with caplog.at_level(logging.WARNING, logger="safe_embed.encoders.onnx_backend"):
+        np.testing.assert_array_equal(OnnxEncoder(d).encode(TEXTS), want)
+        OnnxEncoder(d, "fp32").encode(TEXTS)  # fp32 has no integer kernels to warn about
+    assert len(caplog.records) == 1 and "8-bit weights" in caplog.text and "depend on the CPU" in caplog.text
+
+
 def test_the_encoder_refuses_a_modified_onnx_file(tiny_onnx_dir, tmp_path):
     d = tmp_path / "e"
     shutil.copytree(tiny_onnx_dir, d)
@@ -154,7 +178,9 @@ def test_the_detector_lists_and_checksums_its_onnx_files(onnx_detector_dir):
     m = json.loads((onnx_detector_dir / "manifest.json").read_text())
     assert {"encoder/onnx/model.onnx", "encoder/onnx/model_int8.onnx", "encoder/onnx/onnx_config.json",
             "encoder/onnx/tokenizer.json", "unsafe-int8.faiss", "safe-int8.faiss"} <= set(m["files"])
-    assert m["onnx"] == {"path": "encoder/onnx", "default": "int8", "variants": ["fp32", "int8"]}
+    assert {k: m["onnx"][k] for k in ("path", "default", "variants")} == {
+        "path": "encoder/onnx", "default": "int8", "variants": ["fp32", "int8"]}
+    assert m["onnx"]["int8"]["weight_range"] == [-63, 63]  # the recipe exact on every CPU is recorded
     assert set(m["calibration_by_backend"]) == {"onnx-fp32", "onnx-int8"}
     assert m["index_by_space"]["int8"]["unsafe"]["ntotal"] == 4
 

@@ -1,5 +1,7 @@
-"""The int8 recipe: outlier channels, activation and weight quantization against brute force, and the rewritten
-graph run by ONNX Runtime against a numpy simulation of the same integer arithmetic."""
+"""The int8 recipe: outlier channels, activation and weight quantization against brute force, the integer
+arithmetic of ONNX Runtime's two u8 x s8 kernel families (exact int32 with VNNI; adjacent products summed into a
+saturating int16 on AVX2) simulated in numpy, and the rewritten graph run by ONNX Runtime against those
+simulations, which the recipe makes identical."""
 
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
 
 from safe_embed.encoders.onnx_quantize import (
+    ACTIVATION_MAX,
     INT8_RECIPE,
+    INT16_MAX,
     MAX_OUTLIERS,
+    WEIGHT_MAX,
     activation_qparams,
     channel_ranges,
     is_current_recipe,
     outlier_channels,
+    pair_sum_bound,
     quantize_weight,
     rewrite_int8,
     weight_matmuls,
@@ -53,10 +59,49 @@ def test_quantize_weight_is_symmetric_per_column_within_half_a_step():
     w[:, 3] = 0.0  # an all-zero column gets a finite scale
     wq, scale = quantize_weight(w)
     assert wq.dtype == np.int8 and scale.shape == (10,) and np.isfinite(scale).all()
-    assert wq.min() >= -127 and wq.max() <= 127
-    np.testing.assert_allclose(np.abs(wq).max(axis=0)[[0, 1, 2, 4]], 127)  # each column uses its full range
+    assert WEIGHT_MAX == 63 and wq.min() >= -63 and wq.max() <= 63  # 7 bits
+    np.testing.assert_allclose(np.abs(wq).max(axis=0)[[0, 1, 2, 4]], 63)  # each column uses its full range
     assert (np.abs(wq * scale - w) <= scale / 2 + 1e-7).all()
     assert (wq[:, 3] == 0).all()
+    assert np.abs(quantize_weight(w, 127)[0]).max() == 127  # the older 8-bit recipe's range
+    with pytest.raises(ValueError, match=r"level must be in 1\.\.127, got 128"):
+        quantize_weight(w, 128)
+
+
+# ---- the integer arithmetic of ONNX Runtime's u8 x s8 kernels, as numpy --------------------------------------
+def vnni_int32(a: np.ndarray, zp: int, w: np.ndarray) -> np.ndarray:
+    """VNNI (vpdpbusd): u8 a (m, k) x s8 w (k, n) accumulated in int32, exactly; minus the zero point's share."""
+    a, w = a.astype(np.int64), w.astype(np.int64)
+    return a @ w - zp * w.sum(0)
+
+
+def avx2_int32(a: np.ndarray, zp: int, w: np.ndarray) -> np.ndarray:
+    """AVX2 (vpmaddubsw, then vpmaddwd by ones): products of adjacent k pairs summed into a saturating int16, the
+    pairs then summed in int32; minus the zero point's share (computed apart, exactly)."""
+    a, w = a.astype(np.int64), w.astype(np.int64)
+    if a.shape[1] % 2:  # the kernel pads k with zeros
+        a, w = np.pad(a, ((0, 0), (0, 1))), np.pad(w, ((0, 1), (0, 0)))
+    products = a[:, :, None] * w[None]  # (m, k, n)
+    pairs = products.reshape(a.shape[0], -1, 2, w.shape[1]).sum(2)
+    return np.clip(pairs, -INT16_MAX - 1, INT16_MAX).sum(1) - zp * w.sum(0)
+
+
+def test_the_recipe_is_exact_on_both_kernel_families_where_the_8_bit_recipe_saturates():
+    assert pair_sum_bound() == 2 * 255 * 63 <= INT16_MAX < pair_sum_bound(127)
+    assert INT8_RECIPE["weight_range"] == [-WEIGHT_MAX, WEIGHT_MAX]
+    assert INT8_RECIPE["activation_range"] == [0, ACTIVATION_MAX]
+    rng = np.random.default_rng(4)
+    w = np.abs(rng.normal(size=(33, 6))).astype(np.float32) + 1.0  # same-signed rows: pairs add up, k odd
+    w[:, 5] *= -1
+    full = np.full((1, 33), 255, np.uint8)  # the largest activation, which a runtime input can reach
+    spread = rng.integers(0, 256, size=(50, 33)).astype(np.uint8)
+    for a in (full, spread, np.zeros_like(full)):
+        wq, _ = quantize_weight(w)
+        np.testing.assert_array_equal(avx2_int32(a, 7, wq), vnni_int32(a, 7, wq))
+    old, _ = quantize_weight(w, 127)
+    differ = avx2_int32(full, 7, old) != vnni_int32(full, 7, old)
+    assert differ.all()  # every column saturates on AVX2 with 8-bit weights
+    assert (avx2_int32(full, 7, old)[:, 5] > vnni_int32(full, 7, old)[:, 5]).all()  # negative sums clip upwards
 
 
 def two_matmul_graph(w1: np.ndarray, w2: np.ndarray):
@@ -75,6 +120,7 @@ def run(model, x: np.ndarray) -> np.ndarray:
 
 
 def test_rewritten_graph_matches_the_integer_arithmetic_and_keeps_outliers_exact():
+    """ONNX Runtime on this CPU (whichever kernel family it has) gives what both simulated families give."""
     rng = np.random.default_rng(2)
     k, n = 256, 12
     w1, w2 = (rng.normal(size=(k, n)).astype(np.float32) for _ in range(2))
@@ -94,24 +140,55 @@ def test_rewritten_graph_matches_the_integer_arithmetic_and_keeps_outliers_exact
 
     x = rng.normal(size=(3, 4, k)).astype(np.float32)
     x[:, 0, 7] = 28.0
+    x[0, 1], x[0, 2] = 10.0, -10.0  # beyond the calibrated range: uint8 255 and 0 everywhere (the extreme pairs)
     got = run(model, x)
-    # numpy simulation: uint8 x without channel 7, per-column int8 weights without row 7, channel 7 in fp32
+    # uint8 x without channel 7, per-column int8 weights without row 7, channel 7 in fp32
     keep = np.arange(k) != 7
     scale, zp = activation_qparams(lo[keep], hi[keep])
-    xq = np.clip(np.round(x / scale) + int(zp), 0, 255) - int(zp)
+    xq = np.clip(np.round(x / scale) + int(zp), 0, 255).astype(np.uint8).reshape(-1, k)
+    assert xq[:, keep].max() == 255 and xq[:, keep].min() == 0
+    xq[:, 7] = int(zp)  # the outlier channel's int8 row is zero; any value gives the same product
     want = np.zeros_like(got)
     for w in (w1, w2):
         w_int = w.copy()
         w_int[7] = 0
         wq, ws = quantize_weight(w_int)
-        want += (xq @ wq.astype(np.float32)) * scale * ws + x[..., [7]] @ w[[7]]
+        vnni, avx2 = vnni_int32(xq, int(zp), wq), avx2_int32(xq, int(zp), wq)
+        np.testing.assert_array_equal(vnni, avx2)  # the recipe: both kernel families compute the same integers
+        want += (vnni.reshape(got.shape) * scale * ws).astype(np.float32) + x[..., [7]] @ w[[7]]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    exact = x @ w1 + x @ w2
-    assert np.abs(got - exact).max() < 0.05 * np.abs(exact).max()  # close to fp32 despite the outlier
+    inside = x.copy()
+    inside[0, 1:3] = x[1, 1:3]  # within the calibrated range: close to fp32 despite the outlier
+    exact = inside @ w1 + inside @ w2
+    assert np.abs(run(model, inside) - exact).max() < 0.05 * np.abs(exact).max()
     # only the outlier channel set: the result is the fp32 product exactly
     only = np.zeros_like(x)
     only[..., 7] = x[..., 7]
     np.testing.assert_allclose(run(model, only), only @ w1 + only @ w2, rtol=1e-5, atol=1e-5)
+
+
+def test_the_simulations_describe_onnx_runtime_with_8_bit_weights(monkeypatch):
+    """With the 8-bit weights of the older recipe, crafted to saturate, ONNX Runtime gives one family's sums
+    (VNNI's on a CPU with VNNI, AVX2's on one without; the two differ here, so an unknown third fails)."""
+    import safe_embed.encoders.onnx_quantize as q
+
+    eight_bit = q.quantize_weight
+    monkeypatch.setattr(q, "quantize_weight", lambda w: eight_bit(w, 127))
+    rng = np.random.default_rng(5)
+    w = np.abs(rng.normal(size=(64, 4))).astype(np.float32) + 1.0
+    w[:, 1] *= -1
+    model = two_matmul_graph(w, np.zeros_like(w))
+    rewrite_int8(model, {"x": (np.full(64, -1.0, np.float32), np.full(64, 1.0, np.float32))})
+    x = np.ones((1, 2, 64), np.float32)
+    x[0, 1] = rng.uniform(-1, 1, 64)
+    got = run(model, x).reshape(2, 4)
+    scale, zp = activation_qparams(np.array([-1.0]), np.array([1.0]))
+    xq = np.clip(np.round(x.reshape(2, 64) / scale) + int(zp), 0, 255).astype(np.uint8)
+    wq, ws = eight_bit(w, 127)
+    sums = {"vnni": vnni_int32(xq, int(zp), wq), "avx2": avx2_int32(xq, int(zp), wq)}
+    assert (sums["vnni"][0] != sums["avx2"][0]).all()  # the all-255 row saturates every column on AVX2
+    matches = [f for f, v in sums.items() if np.allclose(got, v * scale * ws, rtol=1e-5, atol=1e-4)]
+    assert len(matches) == 1, f"ONNX Runtime's int8 sums match neither kernel family: {got}"
 
 
 def test_a_batch_mixes_nothing_between_its_rows():
@@ -130,3 +207,5 @@ def test_an_export_with_an_older_recipe_is_not_current():
     old = {**INT8_RECIPE, "method": "onnxruntime static quantization (QDQ)"}
     assert not is_current_recipe({"export": {"int8": old}})
     assert not is_current_recipe({"export": {"int8": {**INT8_RECIPE, "outlier_channels": {"factor": 3.0}}}})
+    eight_bit = {k: v for k, v in INT8_RECIPE.items() if k not in ("weight_range", "activation_range", "exact_on")}
+    assert not is_current_recipe({"export": {"int8": eight_bit}})  # 8-bit weights: saturates on AVX2

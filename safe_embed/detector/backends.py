@@ -95,7 +95,8 @@ def parse_state(state: dict) -> tuple[ScoringRule, Calibration, float | None]:
 def onnx_meta(onnx_dir: Path, rel: str) -> dict:
     """The manifest's ``onnx`` entry for an exported directory (``rel``: its path inside the detector)."""
     cfg = read_onnx_config(onnx_dir)
-    return {"path": rel, "default": cfg["default"], "variants": sorted(cfg["files"])}
+    int8 = (cfg.get("export") or {}).get("int8")  # the int8 recipe (weight_range, exact_on, ...); None: fp32 only
+    return {"path": rel, "default": cfg["default"], "variants": sorted(cfg["files"]), "int8": int8}
 
 
 def onnxruntime_available() -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 
 from safe_embed.checksums import sha256_file
 from safe_embed.encoders.base import Encoder, l2_normalize
+from safe_embed.encoders.onnx_quantize import exact_on_every_cpu
 from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,10 @@ class OnnxEncoder(Encoder):
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ModelError(f"ONNX Runtime cannot load {self.file} ({first}). Fix: re-export the model with "
                              "export_onnx.") from None
+        if self.variant == "int8" and not exact_on_every_cpu(self.config):
+            logger.warning("%s was quantized with 8-bit weights, whose int8 products saturate on CPUs without VNNI "
+                           "(AVX2), so its embeddings and verdicts depend on the CPU. Fix: export it again with "
+                           "export_onnx (7-bit weights: exact on every CPU).", self.file)
         self._input_names = [i.name for i in session.get_inputs()]
         unknown = [n for n in self._input_names if n not in ("input_ids", "attention_mask", "token_type_ids")]
         if unknown:

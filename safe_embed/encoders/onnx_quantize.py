@@ -5,7 +5,8 @@ does not depend on the other texts of its batch (dynamic quantization picks acti
 one client's prompts move another's score in a micro-batched service). The recipe (:data:`INT8_RECIPE`), applied
 to every MatMul whose second input is a weight:
 
-- the weight becomes int8 with one symmetric scale per output column;
+- the weight becomes int8 with one symmetric scale per output column, in [-:data:`WEIGHT_MAX`, :data:`WEIGHT_MAX`]
+  (7 bits), so the integer product is exact on every CPU kernel (see below);
 - the activation becomes uint8 by a ``QuantizeLinear`` with one scale and zero point for the whole tensor (MinMax
   over the calibration prompts), shared by the MatMuls that read the same tensor (query, key and value);
 - ONNX Runtime's ``MatMulIntegerToFloat`` multiplies them and writes float, so outputs are not requantized;
@@ -15,7 +16,14 @@ to every MatMul whose second input is a weight:
   the feed-forward input (24 against below 7 elsewhere in MiniLM's first layer); folded into a per-tensor scale
   it would leave the other tokens a handful of levels.
 
-The attention's activation-activation MatMuls stay fp32. Export-time code.
+The attention's activation-activation MatMuls stay fp32.
+
+Why 7-bit weights: ONNX Runtime's u8 x s8 kernels come in two families. With VNNI (AVX-512 VNNI, AVX-VNNI) a dot
+product accumulates u8 x s8 products in int32, exactly. Without it (AVX2, AVX-512 without VNNI) ``vpmaddubsw``
+first adds two adjacent u8 x s8 products into a saturating int16, then widens to int32; with 8-bit weights that pair
+reaches 2 x 255 x 127 = 64770 and clips at 32767, so the same graph gives different embeddings on different CPUs.
+With |w| <= :data:`WEIGHT_MAX` a pair is at most 2 x 255 x 63 = 32130 < 32767 for any uint8 activation, even one
+beyond the calibrated range, so both families compute the same exact integer sums. Export-time code.
 """
 
 from __future__ import annotations
@@ -32,8 +40,14 @@ logger = logging.getLogger(__name__)
 
 OUTLIER_FACTOR = 2.0  # a channel above this many times the tensor's 99th-percentile channel magnitude is an outlier
 MAX_OUTLIERS = 8  # outlier channels kept in fp32 per activation tensor, at most
+ACTIVATION_MAX = 255  # uint8 activations use the full 0..255 (QuantizeLinear saturates there)
+INT16_MAX = 32767  # the saturating int16 that AVX2's vpmaddubsw adds two u8 x s8 products into
+WEIGHT_MAX = 63  # int8 weights in [-63, 63]: 2 * ACTIVATION_MAX * WEIGHT_MAX = 32130 <= INT16_MAX, never saturates
 INT8_RECIPE = {"method": "static int8, MatMulIntegerToFloat (float outputs)", "op_types": ["MatMul"],
                "weight_type": "QInt8", "weight_scale": "symmetric, per output column", "per_channel": True,
+               "weight_range": [-WEIGHT_MAX, WEIGHT_MAX], "activation_range": [0, ACTIVATION_MAX],
+               "exact_on": "VNNI (int32 dot products) and AVX2/AVX-512 without VNNI (u8 x s8 pairs in saturating "
+                           f"int16): 2 x {ACTIVATION_MAX} x {WEIGHT_MAX} <= {INT16_MAX}",
                "activation_type": "QUInt8", "activation_scale": "per tensor, MinMax over the calibration prompts",
                "outlier_channels": {"factor": OUTLIER_FACTOR, "of": "99th-percentile channel magnitude",
                                     "max_per_tensor": MAX_OUTLIERS, "kept": "fp32"},
@@ -113,14 +127,23 @@ def outlier_channels(lo: np.ndarray, hi: np.ndarray) -> list[int]:
 def activation_qparams(lo: np.ndarray, hi: np.ndarray) -> tuple[np.float32, np.uint8]:
     """uint8 scale and zero point covering [min(lo), max(hi)] and 0 (ONNX Runtime's MinMax convention)."""
     low, high = min(float(lo.min()), 0.0), max(float(hi.max()), 0.0)
-    scale = (high - low) / 255.0 if high > low else 1.0
-    return np.float32(scale), np.uint8(np.clip(round(-low / scale), 0, 255))
+    scale = (high - low) / float(ACTIVATION_MAX) if high > low else 1.0
+    return np.float32(scale), np.uint8(np.clip(round(-low / scale), 0, ACTIVATION_MAX))
 
 
-def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 weight (K, N) and its per-column fp32 scales (N,), symmetric in [-127, 127]."""
-    scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale.astype(np.float32)
+def quantize_weight(w: np.ndarray, level: int = WEIGHT_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weight (K, N) and its per-column fp32 scales (N,), symmetric in [-level, level] (the recipe's
+    :data:`WEIGHT_MAX`; 127 was the 8-bit recipe, which saturates AVX2's int16 pair sums)."""
+    if not 1 <= level <= 127:
+        raise ValueError(f"an int8 weight level must be in 1..127, got {level}. Fix: pass WEIGHT_MAX (63).")
+    scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / float(level)
+    return np.clip(np.round(w / scale), -level, level).astype(np.int8), scale.astype(np.float32)
+
+
+def pair_sum_bound(weight_max: int = WEIGHT_MAX, activation_max: int = ACTIVATION_MAX) -> int:
+    """The largest magnitude of two adjacent u8 x s8 products (what AVX2 adds into one int16); the recipe is exact
+    on every kernel family when it is at most :data:`INT16_MAX`."""
+    return 2 * activation_max * weight_max
 
 
 def rewrite_int8(model, ranges: dict[str, tuple[np.ndarray, np.ndarray]]) -> int:
@@ -206,6 +229,14 @@ def quantize_int8(src: Path, dst: Path, tokenizer, inputs: list[str], max_length
     logger.info("int8: %d MatMuls quantized, %d outlier channels in fp32, %d calibration prompts", n_matmuls,
                 n_outliers, len(texts))
     return {"n_calibration": len(texts), "n_matmuls": n_matmuls, "n_outlier_channels": n_outliers}
+
+
+def exact_on_every_cpu(onnx_config: dict) -> bool:
+    """Whether an export's ``onnx_config.json`` (as a dict) records int8 weights small enough that no two adjacent
+    u8 x s8 products overflow AVX2's int16 (:func:`pair_sum_bound`); an 8-bit export records no ``weight_range``."""
+    int8 = (onnx_config.get("export") or {}).get("int8") or {}
+    bounds = int8.get("weight_range")
+    return bool(bounds) and pair_sum_bound(max(abs(int(b)) for b in bounds)) <= INT16_MAX
 
 
 def is_current_recipe(onnx_config: dict) -> bool:
