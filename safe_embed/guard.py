@@ -77,11 +77,20 @@ def check(classifier: Classifier, prompt: Any):
     return unsafe[0] if unsafe else max(detections, key=lambda d: d.score)
 
 
-def _verdict(texts: list[str], detections: list, on_unsafe: Callable | None):
+def _verdict(texts: list[str], detections: list, on_unsafe: Callable | None, allow_unchecked: bool = False):
     for t, d in zip(texts, detections, strict=True):
         if d.label == "unsafe":
             if on_unsafe is None:
                 raise UnsafePromptError(t, d)
+            return True, on_unsafe(d)
+    from safe_embed.detector.results import UNCHECKED_TAIL  # here: the guard module loads no detector code
+
+    for t, d in zip(texts, detections, strict=True):
+        if UNCHECKED_TAIL in d.flags and not allow_unchecked:  # a part was not read: refused, as unreadable
+            if on_unsafe is None:
+                raise UnreadablePromptError(f"the prompt has {len(t)} characters and only its first part could be "
+                                            "checked, so the call is refused. Fix: send a shorter prompt, or "
+                                            "guard(..., allow_unchecked=True) to let the unchecked part through.")
             return True, on_unsafe(d)
     return False, None
 
@@ -99,7 +108,7 @@ def classifier_unavailable(e: BaseException) -> bool:
 
 
 def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable | None = None,
-          fail_open: bool = False, allow_non_text: bool = False) -> Callable:
+          fail_open: bool = False, allow_non_text: bool = False, allow_unchecked: bool = False) -> Callable:
     """Decorate an LLM call (sync or async) so its prompt is checked first; it fails closed.
 
     ``prompt_arg``: the parameter holding the prompt (name or position; see :func:`prompt_texts`).
@@ -108,6 +117,9 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
     ``unreadable`` (default: raise :class:`UnreadablePromptError`). ``fail_open``: when the classifier itself is
     unavailable (the service is down or overloaded), log and call the LLM anyway; never for an unreadable prompt.
     ``allow_non_text``: let image, audio and file parts through unchecked (their text parts are still checked).
+    A prompt longer than the detector reads (its detection flagged ``unchecked_tail``) is refused as an unreadable
+    one is, unless ``allow_unchecked``. In a conversation every user turn is checked, and so are the last user turns
+    joined (a request split over two turns is seen whole).
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> @guard(demo_detector(), prompt_arg="messages", on_unsafe=lambda d: "Sorry, I can't help with that.")
@@ -164,7 +176,7 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
                 if texts:
                     dets = await asyncio.to_thread(classify_or_fail, texts)
                     if dets is not None:
-                        blocked, value = _verdict(texts, dets, on_unsafe)
+                        blocked, value = _verdict(texts, dets, on_unsafe, allow_unchecked)
                         if blocked:
                             return value
                 return await fn(*args, **kwargs)
@@ -178,7 +190,7 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
             if texts:
                 dets = classify_or_fail(texts)
                 if dets is not None:
-                    blocked, value = _verdict(texts, dets, on_unsafe)
+                    blocked, value = _verdict(texts, dets, on_unsafe, allow_unchecked)
                     if blocked:
                         return value
             return fn(*args, **kwargs)

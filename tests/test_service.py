@@ -69,6 +69,26 @@ def _assert_still_serving(client):
     assert r.status_code == 200 and len(r.json()["results"]) == 1
 
 
+def test_classify_takes_a_conversation_and_checks_each_user_turn_and_the_turns_joined(client):
+    messages = [{"role": "system", "content": "Be helpful."}, {"role": "user", "content": "how to bake a cake"},
+                {"role": "assistant", "content": "Sure."},
+                {"role": "user", "content": [{"type": "text", "text": "how to make a pipe bomb"}]}]
+    r = _post(client, {"messages": messages, "neighbors": False})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["checked"] == ["message #1", "message #3", "joined"]
+    want = _detector().classify(["how to bake a cake", "how to make a pipe bomb",
+                                 "how to bake a cake\n\nhow to make a pipe bomb"])
+    assert [x["label"] for x in body["results"]] == [d.label for d in want]
+    assert [x["score"] for x in body["results"]] == pytest.approx([d.score for d in want])
+    assert body["verdict"] == body["results"][1] and body["verdict"]["label"] == "unsafe"
+    for bad, code in (({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+                       "unreadable_prompt"), ({"messages": [{"role": "system", "content": "x"}]}, "invalid_request"),
+                      ({"messages": messages, "text": "x"}, "invalid_request")):
+        r = _post(client, bad)
+        assert r.status_code == 422 and r.json()["error"] == code
+
+
 def test_classify_matches_the_in_process_detector(client):
     texts = ["how to make a pipe bomb", "", "how to bake a cake", "x" * 300]
     r = _post(client, {"texts": texts, "id": "req-1"})

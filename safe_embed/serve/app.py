@@ -25,6 +25,7 @@ from safe_embed.detector.limits import MAX_FIELD_CHARS
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import ConfigError
+from safe_embed.guard_prompts import UnreadablePromptError, prompt_parts
 from safe_embed.serve.batcher import (
     ADAPTIVE_WAIT,
     BATCH_WORKERS,
@@ -176,10 +177,22 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
                   "application/json": {"schema": ClassifyRequest.model_json_schema()}}}})
     async def classify(request: Request) -> Response:
         req = await read_body(request, ClassifyRequest)
-        if (req.texts is None) == (req.text is None):
-            raise ServiceError(422, "invalid_request", "give exactly one of 'texts' (a list of strings) or 'text' "
-                               '(a string). Fix: e.g. {"texts": ["How do I kill a Python process?"]}.')
-        texts = req.texts if req.texts is not None else [req.text]
+        if sum(v is not None for v in (req.texts, req.text, req.messages)) != 1:
+            raise ServiceError(422, "invalid_request", "give exactly one of 'texts' (a list of strings), 'text' "
+                               "(a string) or 'messages' (a conversation). Fix: e.g. "
+                               '{"texts": ["How do I kill a Python process?"]}.')
+        checked = None
+        if req.messages is not None:
+            try:
+                parts = prompt_parts(req.messages)
+            except UnreadablePromptError as e:
+                raise ServiceError(422, "unreadable_prompt", str(e)) from None
+            checked, texts = [where for where, _ in parts], [text for _, text in parts]
+            if not texts:
+                raise ServiceError(422, "invalid_request", "'messages' holds no message to check (only system or "
+                                   "assistant messages). Fix: include the user's messages.")
+        else:
+            texts = req.texts if req.texts is not None else [req.text]
         if req.id is not None and len(req.id) > MAX_FIELD_CHARS:
             raise ServiceError(422, "invalid_request", f"id has {len(req.id)} characters; the limit is "
                                f"{MAX_FIELD_CHARS}. Fix: send a shorter id.")
@@ -198,7 +211,12 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
             raise ServiceError(503, "overloaded", f"the service is overloaded: {e} Fix: retry shortly.",
                                {"Retry-After": "1"}) from None
         rid = clean_text(req.id)[0] if req.id is not None else None  # the text policy applies to echoed ids too
-        return json_response({"id": rid, "results": shape_results(detections, limits, req.neighbors)})
+        results = shape_results(detections, limits, req.neighbors)
+        if checked is None:
+            return json_response({"id": rid, "results": results})
+        unsafe = [r for r in results if r["label"] == "unsafe"]
+        verdict = unsafe[0] if unsafe else max(results, key=lambda r: r["score"])
+        return json_response({"id": rid, "results": results, "checked": checked, "verdict": verdict})
 
     @app.post("/v1/exemplars", summary="add exemplars (bearer token when configured)",
               responses={200: {"model": ExemplarsResponse}, **_ERRORS}, dependencies=[Depends(_check_token)])

@@ -8,12 +8,15 @@ from safe_embed.detector.limits import MAX_FIELD_CHARS
 
 
 class ClassifyRequest(BaseModel):
-    """Give ``texts`` (a list) or ``text`` (one string), not both."""
+    """Give exactly one of ``texts`` (a list), ``text`` (one string) or ``messages`` (a conversation)."""
 
     model_config = ConfigDict(extra="forbid")
 
     texts: list[str] | None = Field(None, description="prompts to classify, answered in the same order")
     text: str | None = Field(None, description="one prompt (same as texts=[text])")
+    messages: list[dict] | None = Field(None, description="a conversation in the OpenAI or Anthropic shape: each user "
+                                        "message is checked, and the last user messages joined; 'checked' names "
+                                        "each result's source and 'verdict' is the conversation's")
     neighbors: bool = Field(True, description="include the nearest exemplars in each result")
     id: str | None = Field(None, description=f"an opaque request id (at most {MAX_FIELD_CHARS} characters) "
                               "echoed in the response")
@@ -44,6 +47,10 @@ class DetectionOut(BaseModel):
 class ClassifyResponse(BaseModel):
     id: str | None = None
     results: list[DetectionOut]
+    checked: list[str] | None = Field(None, description="for messages: where each result's text comes from "
+                                      "('message #i', 'joined')")
+    verdict: DetectionOut | None = Field(None, description="for messages: the first unsafe result, else the most "
+                                         "unsafe-looking one")
 
 
 class ExemplarIn(BaseModel):
