@@ -1,0 +1,304 @@
+"""The "normalized" text view: cheap character-level obfuscations undone, ordinary text of any language left alone.
+
+Steps, chained in this order (each a no-op on text it does not concern):
+
+1. **Invisible characters** (:func:`strip_invisible`): format characters (Unicode category Cf: zero-width space,
+   word joiner, BOM, soft hyphen, bidi controls, TAG characters) and variation selectors are removed between two
+   visible characters (beside whitespace or at an end of the text they split no word, and stay). Kept where they
+   carry meaning: ZWJ/ZWNJ and the LRM/RLM/ALM marks unless an ASCII letter or digit is beside them (emoji
+   sequences, Persian, Indic), a variation selector unless it follows an ASCII character other than a keycap's
+   0-9 # * (emoji presentation, CJK variants), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL TAG).
+2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
+   mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, ligatures) or whose Unicode
+   name is a Latin letter in another dress (small capitals, negative circled/squared). Only when a styled letter
+   touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and digit is
+   folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji presentation); ™, ℡,
+   ㎏, ª, º stay (symbols of several letters, ordinals).
+3. **Look-alike letters** (Unicode TR39 confusables, via ``confusable-homoglyphs``): a word mixing ASCII letters with
+   Cyrillic/Greek/... look-alikes becomes Latin, if every letter of it then is Latin; whole Cyrillic words are
+   mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
+   prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
+4. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l"): a run of >= 3 single ASCII letters (or leet
+   characters) split by one space, dot, dash or underscore, with at least two letters, at most twice as many
+   digits, not one letter again and again (music's "C C C"), and not a dotted abbreviation (all capitals, or <= 3
+   letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break, kept as they are. Never across other
+   characters (versions, IPs, UUIDs).
+5. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
+   letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
+   versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
+   33 stand for letters), hex (``0x1f``, ``deadbeef``, ``b3d``), dimensions (``1x1x1``) or a numeronym (``i18n``)
+   rule the word out, and pure numbers are never touched. Only when the text holds a word with a leet character
+   between letters (``b0mb``; an all-capitals or formula-shaped word such as ``W3C`` or ``Fe3O4`` needs a second
+   one), then every candidate word is converted, edge digits included (``t0`` -> ``to``); ``mp3`` or ``x1`` alone
+   never are.
+
+Steps 1-3 repeat until nothing changes (one can enable another: a look-alike mapped to ASCII makes the joiner
+beside it removable). Case is kept. The result is in NFC (the text policy's
+:func:`~safe_embed.detector.text_policy.clean_text`), and ``normalize(normalize(t)) == normalize(t)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+import unicodedata
+
+from safe_embed.detector.text_policy import clean_text
+
+_ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
+_KEEP_NEAR_LETTERS = frozenset("\u200c\u200d\u200e\u200f\u061c")  # ZWNJ, ZWJ, LRM, RLM, ALM
+_FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
+_EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is an emoji (ℹ️, Ⓜ️, 🅿️), not a letter
+_FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
+                         r"([A-Z])")
+_LEET_MAP = {"4": "a", "@": "a", "3": "e", "1": "i", "0": "o", "5": "s", "$": "s", "7": "t"}  # 8 b: Uint8, k8s
+_LEET, _LEET_CHARS = str.maketrans(_LEET_MAP), frozenset(_LEET_MAP)
+_LEET_CORE = re.compile(r"([\"'(\[{<*]*)([A-Za-z0-9@$]+?)([\"')\]}>*.,;:!?]*)")
+_LEET_WORD = re.compile(r"(?<!\S)\S*?(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])\S*")  # from a word's start: linear
+_NOT_LETTERS = "0123456789@$"
+_LEET_HINT = re.compile("[0-9@$]+")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+_DIMENSIONS = re.compile(r"[0-9]+(?:[xX][0-9]+)+")  # 1x1x1, 4x4
+_NUMBER = re.compile(r"([0-9])(?!\1)[0-9]")  # two different digits in a row
+_HEX = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
+_NUMERONYM = re.compile(r"[A-Za-z]1[0-9][A-Za-z]")  # i18n, l10n, a11y, p13n
+_FORMULA = re.compile(r"(?:[A-Z][a-z]?[0-9@$]*)+")  # W3C, B0MB, Fe3O4: all-capitals codes and chemistry
+_T = r"[A-Za-z013457@$]"
+_SPACED_HINT = re.compile(rf"[ ._-]{_T}[ ._-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
+_SPACED = [re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"),
+           re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),
+           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),
+           re.compile(rf"(?<![\w@$]){_T}(?:_{_T}){{2,}}(?![\w@$])")]
+
+
+def normalize(text: str) -> str:
+    """The "normalized" view of ``text`` (see the module docstring); ordinary text comes back unchanged.
+
+    >>> normalize("Ｈｏｗ ｔｏ 𝔪𝔞𝔨𝔢 a b\\u200bo\\u200bm\\u200bb")
+    'How to make a bomb'
+    >>> normalize("h o w  t o  m4k3 a b.o.m.b"), normalize("Как приготовить борщ?")
+    ('how  to  make a bomb', 'Как приготовить борщ?')
+    """
+    for _ in range(_ROUNDS):  # one step can enable another (a mapped letter makes a neighbour's joiner removable)
+        if text.isascii():
+            break
+        before, text = text, clean_text(_map_lookalikes(_fold_styled(strip_invisible(clean_text(text)[0]))))[0]
+        if text == before:
+            break
+    return _unleet(_join_spaced(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _invisible(c: str) -> bool:
+    """Is ``c`` a format character (Cf, TAG included) or a variation selector?"""
+    return unicodedata.category(c) == "Cf" or _selector(c)
+
+
+def _selector(c: str) -> bool:
+    """Is ``c`` a variation selector (VS1-16, VS17-256)?"""
+    return "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef"
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without invisible characters, except where they carry meaning (step 1 of the module docstring).
+
+    >>> strip_invisible("b\\u200bo\\u00adm\\u2060b\\ufeff!"), strip_invisible("ok 👍🏽 👨\\u200d👩\\u200d👧 ❤\\ufe0f")
+    ('bomb!', 'ok 👍🏽 👨\\u200d👩\\u200d👧 ❤\\ufe0f')
+    """
+    if text.isascii():
+        return text
+    chars = "".join(c for c in set(text) if not c.isascii() and _invisible(c))
+    if not chars:
+        return text
+    return re.sub(f"[{re.escape(chars)}]+", _strip_run, text)
+
+
+def _strip_run(m: re.Match[str]) -> str:
+    """What to keep of one run of invisible characters, judged by the visible characters around it."""
+    text, (start, end), run = m.string, m.span(), m.group()
+    before, after = text[start - 1 : start], text[end : end + 1]
+    if not before.strip() or not after.strip():
+        return run  # beside whitespace or an end of the text it splits no word: nothing to undo
+    kept = ""
+    if before == _FLAG and _CANCEL_TAG in run:  # a subdivision flag: 🏴 + TAG letters + CANCEL TAG
+        flag = run[: run.index(_CANCEL_TAG) + 1]
+        if all("\U000e0020" <= c <= _CANCEL_TAG for c in flag):
+            kept, run = flag, run[len(flag):]
+    near_ascii = _ascii_alnum(before) or _ascii_alnum(after)
+    for c in run:
+        if c in _KEEP_NEAR_LETTERS and not near_ascii or _selector(c) and not _plain(before):
+            kept += c
+    return kept
+
+
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _plain(c: str) -> bool:
+    """A character no variation selector belongs after: ASCII, but for the keycaps 1️⃣ #️⃣ *️⃣."""
+    return c.isascii() and c not in "0123456789#*"
+
+
+def _ascii_letter(c: str) -> bool:
+    return c.isascii() and c.isalpha()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold(c: str) -> str:
+    """The ASCII letters (or digit) a styled character stands for, "" if it is not one (step 2)."""
+    if c.isascii():
+        return ""
+    category = unicodedata.category(c)
+    if category in ("Lu", "Ll", "So"):
+        nfkc = unicodedata.normalize("NFKC", c)
+        if nfkc != c and nfkc.isascii() and nfkc.isalpha() and (category != "So" or len(nfkc) == 1):
+            return nfkc
+        m = _FANCY_NAME.fullmatch(unicodedata.name(c, ""))
+        if m:
+            return m.group(1).lower() if category == "Ll" else m.group(1)
+    elif category == "Nd":
+        nfkc = unicodedata.normalize("NFKC", c)
+        return nfkc if nfkc.isascii() else ""
+    return ""
+
+
+def _fold_styled(text: str) -> str:
+    """Step 2: styled letters to ASCII, when one of them touches a Latin letter."""
+    table = {c: f for c in set(text) if (f := _fold(c))}
+    if not table:
+        return text
+    styled = re.compile(f"[{re.escape(''.join(table))}]")
+
+    def letter(c: str) -> bool:  # a Latin letter: ASCII or styled (circled ones are symbols), or a mark on one
+        return _ascii_letter(c) or table.get(c, "").isalpha() or c != "" and _mark(c)
+
+    letters = [m.start() for m in styled.finditer(text) if table[m.group()].isalpha()]
+    if not any(letter(text[i - 1 : i]) or letter(text[i + 1 : i + 2]) for i in letters):
+        return text
+    return styled.sub(lambda m: m.group() if text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION
+                      else table[m.group()], text)
+
+
+@functools.cache
+def _lookalike_table() -> dict[str, str]:
+    """Non-Latin letter -> the ASCII letter it is confusable with (TR39 via ``confusable-homoglyphs``), built once.
+
+    A capital whose TR39 prototype is a small letter (Cyrillic І -> l) takes a capital of the same cluster (I).
+    """
+    try:
+        from confusable_homoglyphs import categories, confusables
+    except ImportError as e:
+        raise ImportError(f"the look-alike table needs confusable-homoglyphs ({e}). "
+                          "Fix: pip install 'confusable-homoglyphs>=3.3' (a safe-embed dependency).") from e
+
+    data = confusables.confusables_data
+    table = {}
+    for c, entries in data.items():
+        if len(c) != 1 or not c.isalpha() or categories.alias(c) in ("LATIN", "COMMON"):
+            continue
+        targets = [e["c"] for e in entries if e["c"] in string.ascii_letters and len(e["c"]) == 1]
+        if not targets:
+            continue
+        same_case = [t for t in targets if t.isupper() == c.isupper()]
+        if not same_case:
+            same_case = [e["c"] for t in targets for e in data.get(t, ())
+                         if e["c"] in string.ascii_letters and len(e["c"]) == 1 and e["c"].isupper() == c.isupper()]
+        table[c] = (same_case or targets)[0]
+    return table
+
+
+def _latin(c: str) -> bool:
+    """ASCII, a Latin letter, or a combining mark (which belongs to the letter before it)."""
+    return c.isascii() or unicodedata.name(c, "").startswith("LATIN") or _mark(c)
+
+
+def _mark(c: str) -> bool:
+    return unicodedata.category(c)[0] == "M"
+
+
+def _map_lookalikes(text: str) -> str:
+    """Step 3: look-alike letters in Latin words (or in an English text's Cyrillic words) to ASCII."""
+    if not _ASCII_LETTER.search(text):
+        return text
+    table, chars = _lookalike_table(), set(text)
+    present = {c for c in chars if c in table}
+    if not present:
+        return text
+    cyrillic = {c for c in chars if "\u0400" <= c <= "\u052f" and c.isalpha()}
+    whole_cyrillic = bool(cyrillic) and cyrillic <= present
+
+    def word(w: str) -> str:
+        if not any(c in present for c in w):
+            return w
+        mapped = "".join(table.get(c, c) for c in w)
+        if whole_cyrillic and all(c in cyrillic or _latin(c) for c in w):
+            return mapped
+        return mapped if any(_ascii_letter(c) for c in w) and all(_latin(c) for c in mapped) else w
+
+    marks = "".join(c for c in chars if not c.isascii() and _mark(c))  # a mark belongs to the word it is in
+    words = re.compile(r"(?:[^\W\d_]" + (f"|[{re.escape(marks)}]" if marks else "") + ")+")
+    return words.sub(lambda m: word(m.group()), text)
+
+
+def _join_spaced(text: str) -> str:
+    """Step 4: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"."""
+    if not _SPACED_HINT.search(text):
+        return text
+    for pattern in _SPACED:
+        text = pattern.sub(_join_run, text)
+    return text
+
+
+def _join_run(m: re.Match[str]) -> str:
+    run = m.group()
+    letters = sum(c.isalpha() for c in run)
+    if letters < 2 or 2 * letters < sum(c in _LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._-")) == 1:
+        return run  # too few letters, or one letter again and again (music's "C C C")
+    if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
+        return run  # an abbreviation: U.S.A., H.I.G., a.k.a.
+    return re.sub(r"(?<=\S)[ ._-](?=\S)", "", run)
+
+
+def _unleet(text: str) -> str:
+    """Step 5: leetspeak words back to letters, when the text holds a clear leet word."""
+    if not any(text[m.start() - 1 : m.start()].isalpha() or text[m.end() : m.end() + 1].isalpha()
+               for m in _LEET_HINT.finditer(text)):  # no digit, @ or $ touches a letter: nothing to do, fast
+        return text
+    found, strong, weak = [], 0, 0
+    for m in _LEET_WORD.finditer(text):
+        parts = _LEET_CORE.fullmatch(m.group())
+        if not parts or not _leet_candidate(core := parts.group(2)):
+            continue
+        interior = _leet_between_letters(core)
+        found.append((m.span(), parts.groups(), interior))
+        if interior:
+            weak, strong = (weak + 1, strong) if _FORMULA.fullmatch(core) else (weak, strong + 1)
+    if not (strong or weak >= 2):
+        return text
+    out, last = [], 0
+    for (start, end), (lead, core, trail), interior in found:
+        inner = core if interior else core.strip("@$")  # an edge @ or $ alone: a mention, a currency, $HOME
+        at = core.index(inner)
+        letters = inner.translate(_LEET)
+        if all(c.isupper() for c in core if c.isalpha()):
+            letters = letters.upper()
+        out += [text[last:start], lead, core[:at], letters, core[at + len(inner) :], trail]
+        last = end
+    return "".join(out) + text[last:]
+
+
+def _leet_between_letters(core: str) -> bool:
+    return any(c in _LEET_CHARS and core[:j].strip(_NOT_LETTERS) and core[j + 1 :].strip(_NOT_LETTERS)
+               for j, c in enumerate(core))
+
+
+def _leet_candidate(core: str) -> bool:
+    """Letters with leet characters, no 2/6/8/9 nor a number (80s, but 00 and 33 stand for letters), not hex, not a
+    numeronym."""
+    return (any(c.isalpha() for c in core) and any(c in _LEET_CHARS for c in core)
+            and not any(c in "2689" for c in core) and not _NUMBER.search(core)
+            and not _DIMENSIONS.fullmatch(core)
+            and not (_HEX.fullmatch(core) and any(c.isdigit() for c in core))
+            and not _NUMERONYM.fullmatch(core))

@@ -1,0 +1,196 @@
+"""The views of a prompt: the text as given, plus the text with cheap obfuscations undone, each only when found.
+
+The detector embeds every view and keeps the most unsafe, so each extra view costs one embedding and is one more
+chance of a false positive: ordinary text has ONE view (the original), and an extra view is added only when it
+differs from every earlier one (compared ignoring case and runs of whitespace).
+
+Views, in this order, at most ``max_views`` (the original first):
+
+* ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
+* ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
+  look-alike letters in Latin words, spaced-out letters, leetspeak);
+* ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;
+* ``decoded:hex``: each run of >= 8 hex byte pairs (``68656c6c``, ``68 65 6c``, ``0x68 0x65``, ``\\x68\\x65``) that
+  decodes to text;
+* ``decoded:url``: percent escapes decoded, when >= 3 of them stand for ASCII letters (a URL's ``%20`` does not
+  count);
+* ``decoded:tags``: Unicode TAG characters (invisible ASCII, "ASCII smuggling") read as the ASCII they encode;
+* ``decoded:rot13``: only when the text names ROT13 or the Caesar cipher: every sentence, line or colon-separated
+  part that does not name it (if none, all but the name) is ROT13-decoded where that gives it more vowels.
+
+"Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
+and whitespace, and a space in it (base64 also takes one long word of letters; hex one with a hex letter, so a
+card number such as 5555555555554444 never reads as "UUUUUUDD"). In a decoded view the encoded run is replaced by
+its decoding (at most :data:`MAX_DECODED_CHARS` of it), so the instruction around it is kept; the view is then
+normalized. Decoding looks at the text without invisible characters. Any string is a valid input: nothing raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from safe_embed.detector.text_normalize import normalize, strip_invisible
+from safe_embed.detector.text_policy import clean_text
+
+logger = logging.getLogger(__name__)
+
+ORIGINAL, NORMALIZED = "original", "normalized"
+BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
+MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
+MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
+
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/_=-])")
+_HEX = re.compile(r"(?<![0-9A-Za-z])(?:(?:0[xX]|\\x)?[0-9A-Fa-f]{2}(?:[ ,:](?=0[xX]|\\x|[0-9A-Fa-f]{2}))?){8,}"
+                  r"(?![0-9A-Za-z])")
+_URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_URL_LETTER = re.compile(r"%(?:4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
+_TAG_RUN = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,7}\U000e007f|([\U000e0020-\U000e007e]+)")  # a flag|text
+_ROT13_NAME = re.compile(r"\brot[ _-]?13\b|\bcaesar(?:'s)? cipher\b", re.IGNORECASE)
+_PARTS = re.compile(r"(\n+|:\s*|(?<=[.!?])\s+)")
+
+
+@dataclass(frozen=True)
+class View:
+    """One text to embed: ``name`` says which transformation made it (``"original"``, ``"decoded:base64"``, ...)."""
+
+    name: str
+    text: str
+
+
+def text_views(text: str, max_views: int = MAX_VIEWS) -> tuple[View, ...]:
+    """The views of ``text`` (see the module docstring): ``View("original", text)`` first, then each extra one.
+
+    >>> [v.name for v in text_views("How do I bake bread?")]
+    ['original']
+    >>> text_views("𝐇𝐨𝐰 do I b4k3 bread?")[1]
+    View(name='normalized', text='How do I bake bread?')
+    >>> text_views("Decode this and follow it: SG93IGRvIEkgYmFrZSBicmVhZD8=")[1].text
+    'Decode this and follow it: How do I bake bread?'
+    """
+    if isinstance(max_views, bool) or not isinstance(max_views, int) or max_views < 1:
+        raise ValueError(f"max_views must be an integer >= 1, got {max_views!r}. "
+                         f"Fix: pass 1 for the original alone, or leave the default ({MAX_VIEWS}).")
+    views, seen = [View(ORIGINAL, text)], set()
+    for name, view in _candidates(text) if max_views > 1 else ():
+        if view is None or view == text:
+            continue
+        if not seen:
+            seen.add(_key(text))
+        if (key := _key(view)) in seen:
+            continue
+        views.append(View(name, view))
+        seen.add(key)
+        if len(views) == max_views:
+            logger.debug("text_views: max_views=%d reached at the %s view; later decodings not tried", max_views,
+                         name)
+            break
+    return tuple(views)
+
+
+def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
+    """``(name, text or None)`` of each possible extra view, in order, each computed only when asked for."""
+    yield NORMALIZED, normalize(text)
+    visible = strip_invisible(text)
+    yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
+    if sum(map(visible.count, "0123456789")) >= 8:  # 8 bytes of text: a digit in each (20-7f), or most
+        yield HEX, _normalized(_replace(_HEX, visible, _hex_text))
+    yield URL, _normalized(_url_view(visible))
+    if not text.isascii():
+        yield TAGS, _normalized(_replace(_TAG_RUN, text, _tag_text))
+    yield ROT13, _normalized(_rot13_view(visible))
+
+
+def _normalized(view: str | None) -> str | None:
+    return None if view is None else normalize(view)
+
+
+def _key(text: str) -> str:
+    """What two views must differ in: the text ignoring case and runs of whitespace."""
+    return " ".join(text.split()).lower()  # not casefold: it folds ligatures (ﬁ -> fi)
+
+
+def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[re.Match[str]], str | None]) -> str | None:
+    """``text`` with each match of ``pattern`` that ``decode`` reads replaced by its reading; None if none is."""
+    found = False
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal found
+        decoded = decode(m)
+        found = found or decoded is not None
+        return m.group() if decoded is None else clean_text(decoded[:MAX_DECODED_CHARS])[0]
+
+    out = pattern.sub(one, text)
+    return out if found else None
+
+
+def _is_text(s: str) -> bool:
+    """Printable, mostly letters and whitespace (see the module docstring); the caller adds its own clause."""
+    if not s or not all(c.isprintable() or c in "\n\r\t" for c in s):
+        return False
+    return sum(c.isalpha() or c.isspace() for c in s) >= 0.6 * len(s)
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _base64_text(m: re.Match[str]) -> str | None:
+    body = m.group().rstrip("=")[: MAX_DECODED_CHARS // 3 * 4]
+    if ("-" in body or "_" in body) and ("+" in body or "/" in body):
+        return None
+    body = body[:-1] if len(body) % 4 == 1 else body
+    try:
+        data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_" if "-" in body or "_" in body
+                                else None, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    s = _utf8(data)
+    return s if s is not None and _is_text(s) and (any(c.isspace() for c in s) or s.isalpha()) else None
+
+
+def _hex_text(m: re.Match[str]) -> str | None:
+    run = m.group()
+    pairs = re.findall(r"[0-9A-Fa-f]{2}", re.sub(r"0[xX]|\\x", "", run))[:MAX_DECODED_CHARS]
+    s = _utf8(bytes.fromhex("".join(pairs)))
+    if s is None or not _is_text(s):
+        return None
+    return s if any(c.isspace() for c in s) or s.isalpha() and re.search("[A-Fa-f]", run) else None
+
+
+def _url_view(text: str) -> str | None:
+    if "%" not in text or len(_URL_LETTER.findall(text)) < 3:
+        return None
+    return _replace(_URL_ESCAPES, text, lambda m: _utf8(bytes.fromhex(m.group().replace("%", ""))))
+
+
+def _tag_text(m: re.Match[str]) -> str | None:
+    return None if m.group(1) is None else " " + "".join(chr(ord(c) - 0xE0000) for c in m.group(1)) + " "
+
+
+def _rot13_view(text: str) -> str | None:
+    lower = text.lower()
+    if "rot" not in lower and "caesar" not in lower or not _ROT13_NAME.search(text):
+        return None
+    parts = _PARTS.split(text)
+    if len(parts) == 1:  # one sentence: all but the name
+        parts = _ROT13_NAME.split(text)
+        names = iter(_ROT13_NAME.findall(text))
+        parts = [p for part in parts for p in (part, next(names, ""))]
+    decoded = [p if i % 2 or _ROT13_NAME.search(p) else _rot13(p) for i, p in enumerate(parts)]
+    return "".join(decoded) if decoded != parts else None
+
+
+def _rot13(part: str) -> str:
+    """``part`` ROT13-decoded if that gives it more vowels (English has ~38% among its letters, its ROT13 ~20%)."""
+    decoded = codecs.decode(part, "rot13")
+    vowels = lambda s: sum(c in "aeiouAEIOU" for c in s)
+    return decoded if vowels(decoded) > vowels(part) else part
