@@ -241,7 +241,8 @@ def test_info_health_and_openapi(client, service):
     spec = client.get("/openapi.json").json()
     assert {"/v1/classify", "/v1/exemplars", "/v1/info", "/healthz"} <= set(spec["paths"])
     body = spec["paths"]["/v1/classify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["title"] == "ClassifyRequest" and set(body["properties"]) == {"texts", "text", "neighbors", "id"}
+    assert body["title"] == "ClassifyRequest"
+    assert set(body["properties"]) == {"texts", "text", "messages", "neighbors", "id"}
     assert "ExemplarsRequest" in spec["components"]["schemas"] and "ClassifyResponse" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
 

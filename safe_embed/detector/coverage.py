@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,23 +28,10 @@ from safe_embed.detector.results import (
     Unit,
 )
 from safe_embed.detector.text_policy import REPAIRED
+from safe_embed.detector.text_views import ORIGINAL
 from safe_embed.encoders.base import Encoder
 
-ORIGINAL = "original"  # the view of the text as given
 WINDOW_MARGIN = 4  # tokens kept free in a window: a cut text may tokenize to a few more pieces than its span
-
-
-@dataclass(frozen=True)
-class PlainView:
-    """A text view: its ``name`` and ``text``."""
-
-    name: str
-    text: str
-
-
-def original_view(text: str) -> tuple[PlainView, ...]:
-    """The text as given, its only view."""
-    return (PlainView(ORIGINAL, text),)
 
 
 def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[int, int]]:

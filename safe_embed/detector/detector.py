@@ -33,7 +33,7 @@ import numpy as np
 
 from safe_embed.detector import backends as bk
 from safe_embed.detector.calibration import Calibration
-from safe_embed.detector.coverage import combine, embed_units, original_view, units_of
+from safe_embed.detector.coverage import combine, embed_units, units_of
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.fitting import check_calibration_labels, fit_state
@@ -42,6 +42,7 @@ from safe_embed.detector.pool import Addition, Change, ExemplarPool
 from safe_embed.detector.results import Detection, PreparedTexts
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.detector.text_policy import clean_text
+from safe_embed.detector.text_views import text_views
 from safe_embed.detector.verdict import VerdictSettings, natural_key, verdicts
 from safe_embed.encoders.base import Encoder, check_texts, l2_normalize
 from safe_embed.scoring import DEFAULT_RULE, ScoringRule
@@ -224,7 +225,7 @@ class Detector(Persistence):
         """
         cleaned = [clean_text(t) for t in check_texts(texts, allow_empty=True)]
         clean = tuple(c[0] for c in cleaned)
-        units, unchecked = units_of(clean, original_view, self.settings.max_chars)
+        units, unchecked = units_of(clean, text_views, self.settings.max_chars)
         units, x, unwindowed = embed_units(self.encoder, units, self._embed_with_overflow, self.embed,
                                            self._encoder_guard())
         unchecked = tuple(u or i in unwindowed for i, u in enumerate(unchecked))

@@ -20,6 +20,7 @@ from safe_embed.detector.checks import check_field, label_of, labels_to_int
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
 from safe_embed.detector.limits import MAX_EXEMPLAR_CHARS
+from safe_embed.detector.text_normalize import normalize
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import DataError
@@ -188,7 +189,7 @@ class ExemplarPool:
 
 
 def _exemplar_text(text: str, i: int) -> str:
-    t = clean_text(text)[0]
+    t = normalize(clean_text(text)[0])  # stored under its normalized text: an obfuscated attack is kept as read
     if not t.strip():
         raise DataError(f"exemplar #{i} is empty. Fix: give non-empty texts.")
     if len(t) > MAX_EXEMPLAR_CHARS:
