@@ -22,7 +22,8 @@ from onnx import numpy_helper
 from safe_embed.cli import main
 from safe_embed.detector import Detector, ScoringRule, TamperedDetectorError
 from safe_embed.detector.build import add_onnx
-from safe_embed.encoders.onnx_backend import INSTALL_FIX, OnnxEncoder, require_onnxruntime
+from safe_embed.encoders.onnx_backend import OnnxEncoder
+from safe_embed.encoders.onnx_runtime import INSTALL_FIX, require_onnxruntime
 from safe_embed.encoders.onnx_export import export_onnx
 from safe_embed.encoders.sentence_transformer import SentenceTransformerEncoder
 from safe_embed.errors import ConfigError, ModelError

@@ -27,7 +27,8 @@ from safe_embed.detector.fitting import check_calibration_labels, fit_state
 from safe_embed.detector.pool import ExemplarPool
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import Encoder, l2_normalize
-from safe_embed.encoders.onnx_backend import INSTALL_FIX, ONNX_CONFIG, read_onnx_config
+from safe_embed.encoders.onnx_backend import ONNX_CONFIG, read_onnx_config
+from safe_embed.encoders.onnx_runtime import INSTALL_FIX
 from safe_embed.errors import ConfigError, ModelError
 from safe_embed.scoring import ScoringRule
 

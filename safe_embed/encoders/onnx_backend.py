@@ -21,6 +21,7 @@ import numpy as np
 from safe_embed.checksums import sha256_file
 from safe_embed.encoders.base import Encoder, l2_normalize
 from safe_embed.encoders.onnx_quantize import exact_on_every_cpu
+from safe_embed.encoders.onnx_runtime import require_onnxruntime
 from safe_embed.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -28,17 +29,7 @@ logger = logging.getLogger(__name__)
 ONNX_CONFIG = "onnx_config.json"
 FORMAT = "safe-embed-onnx"
 FORMAT_VERSION = 1
-INSTALL_FIX = "pip install 'safe-embed[onnx]'"
 POOLING_MODES = ("mean", "mean_sqrt_len_tokens", "cls", "max", "lasttoken")
-
-
-def require_onnxruntime():
-    """Import and return ``onnxruntime``, or raise a one-line :class:`ModelError` naming the install command."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ModelError(f"ONNX Runtime is not installed (the onnx backend needs it). Fix: {INSTALL_FIX}") from None
-    return onnxruntime
 
 
 def read_onnx_config(path: str | Path) -> dict[str, Any]:

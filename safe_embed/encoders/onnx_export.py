@@ -24,17 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from safe_embed.checksums import sha256_file
-from safe_embed.encoders.onnx_backend import (
-    FORMAT,
-    FORMAT_VERSION,
-    INSTALL_FIX,
-    ONNX_CONFIG,
-    POOLING_MODES,
-    pool,
-    require_onnxruntime,
-)
+from safe_embed.encoders.onnx_backend import FORMAT, FORMAT_VERSION, ONNX_CONFIG, POOLING_MODES, pool
 from safe_embed.encoders.onnx_fuse import MS_DOMAIN, fuse_attention
 from safe_embed.encoders.onnx_quantize import INT8_RECIPE, is_current_recipe, quantize_int8
+from safe_embed.encoders.onnx_runtime import INSTALL_FIX, require_onnxruntime
 from safe_embed.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)

@@ -96,7 +96,7 @@ def channel_ranges(model, feeds) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     of input dicts), from the fp32 ``model`` run with those activations as extra outputs."""
     import onnx
 
-    from safe_embed.encoders.onnx_backend import require_onnxruntime
+    from safe_embed.encoders.onnx_runtime import require_onnxruntime
 
     ort = require_onnxruntime()
     acts = list(dict.fromkeys(n.input[0] for n in weight_matmuls(model)))
