@@ -91,3 +91,17 @@ def write_json(out: str | os.PathLike[str] | None, name: str, payload: dict) -> 
     path.write_text(json.dumps(_strict(payload), indent=2, default=float, allow_nan=False) + "\n", encoding="utf-8")
     print(f"\nwrote {path}")
     return path
+
+
+def eval_prompts(det, name: str | dict) -> list:
+    """The prompts of evaluation set ``name`` (``alpaca:test``, ``jbb``, a file source spec...) with the splits as
+    ``det``'s data assigned them: what ``evaluate_named_set(det, name)`` measures."""
+    from safe_embed.data.dataset import Assigned
+    from safe_embed.data.splits import DEFAULT_FRACTIONS
+    from safe_embed.detector.eval_sets import load_eval_set
+
+    if det.splits is None:
+        return load_eval_set(name, seed=det.settings.seed, data_dir=data_dir())
+    return load_eval_set(name, seed=int(det.splits.get("seed", det.settings.seed)),
+                         fractions=tuple(det.splits.get("fractions", DEFAULT_FRACTIONS)), data_dir=data_dir(),
+                         assigned=Assigned.from_json(det.splits, "the detector's splits.json"))

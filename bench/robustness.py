@@ -1,0 +1,214 @@
+"""Robustness to an attacker's cheap rewrites: recall (unsafe) and FPR (safe) per rewrite at the stored threshold.
+
+Unsafe prompts: the test splits of AdvBench, ALERT, Safety-Tuned LLaMAs, Do-Not-Answer and JBB's harmful
+behaviours; safe: the test splits of Alpaca, OKTest, GuardReasoner (its safe rows) and JBB's benign twins, and
+Arena-Hard (not registered: read whole as a file source). Splits are the detector's own (its splits.json); a set
+its data held out (JBB by default) is taken whole. Each set gets an equal share of the sample, a smaller set giving
+the rest to the others (a seeded draw). Every rewrite of bench/_rewrites.py is applied to every sampled prompt: the
+two-turn rewrites are scored by ``safe_embed.guard.check`` on the conversation (what ``guard()`` decides), the
+others by ``detector.classify``. The benign prefix and suffix are Alpaca-test and Arena-Hard prompts outside the
+sample (at most 60 words each, one line), joined into a paragraph.
+
+    python bench/robustness.py                                  # the default detector, 600 unsafe / 650 safe
+    python bench/robustness.py --detector DIR --quick           # 60 / 65
+    python bench/robustness.py --only prefix_300 base64 --out /tmp/r.json
+
+Prints recall and FPR per rewrite with their change from the unrewritten prompts, the FPR on ordinary traffic
+(Alpaca, Arena-Hard), and three missed unsafe prompts per rewrite; writes every figure to
+``bench/results/robustness.json`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, data_dir, ensure_detector, eval_prompts, machine, table, write_json
+from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
+
+UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb")
+SAFE_SETS = ("alpaca", "oktest", "jbb", "guardreasoner-train", "arena-hard")
+ORDINARY = ("alpaca", "arena-hard")  # ordinary traffic: their FPR gets columns of its own
+ARENA_FILE = "arena_hard/arena_hard_prompts.csv"
+TEMPLATES_FILE = "gptfuzz/GPTFuzzer.csv"
+FILLER_MAX_WORDS = 60
+NONE = Rewrite("none", "the prompt as it is", lambda text, seed: text)
+
+
+def set_specs(det, root: Path) -> dict[tuple[str, str], str | dict]:
+    """(label, set) -> its evaluation-set spec: the test split, the whole set when the detector held it out."""
+    held = set((det.splits or {}).get("spec", {}).get("held_out", []))
+    arena = {"path": str(root / ARENA_FILE), "text": "prompt", "label": "label"}
+    return {(label, name): arena if name == "arena-hard" else name if name in held else f"{name}:test"
+            for label, names in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for name in names}
+
+
+def draw(groups: dict, n: int, rng: random.Random) -> dict:
+    """Equal shares of ``n`` across ``groups`` (key -> list); a group smaller than its share gives the rest to
+    the others. A seeded draw, each group's rows in their own order."""
+    sizes, left = {}, n
+    order = sorted(groups, key=lambda g: len(groups[g]))
+    for i, g in enumerate(order):
+        sizes[g] = min(len(groups[g]), left // (len(order) - i))
+        left -= sizes[g]
+    return {g: [groups[g][i] for i in sorted(rng.sample(range(len(groups[g])), sizes[g]))] for g in groups}
+
+
+def filler_pool(sets: dict, sampled: set[str]) -> list[str]:
+    """Ordinary one-line prompts (Alpaca test, Arena-Hard) of at most FILLER_MAX_WORDS words, none of the sample."""
+    from safe_embed.data import text_key
+
+    return [p.text for name in ORDINARY for p in sets["safe", name] if text_key(p.text) not in sampled
+            and "\n" not in p.text.strip() and len(p.text.split()) <= FILLER_MAX_WORDS]
+
+
+def load_templates(root: Path) -> list[tuple[str, str]]:
+    with open(root / TEMPLATES_FILE, newline="", encoding="utf-8") as f:
+        return [(r["id"], r["text"]) for r in csv.DictReader(f)]
+
+
+def run_rewrite(det, rw: Rewrite, texts: list[str], seed: int) -> dict:
+    """Rewrite every text and score it: flagged (n,), scores (n,), truncated (n,), rewritten, token counts."""
+    from safe_embed.guard import check
+
+    out = [rw(t, seed) for t in texts]
+    dets = [check(det, m) for m in out] if rw.conversation else det.classify(out)
+    tokens = None if rw.conversation else det.encoder.count_tokens(out)
+    return {"flagged": np.array([d.label == "unsafe" for d in dets]), "scores": np.array([d.score for d in dets]),
+            "truncated": np.array(["truncated" in d.flags for d in dets]), "rewritten": out, "tokens": tokens}
+
+
+def summarize(res: dict, base: dict | None, prompts: list[tuple[str, object]], rng: random.Random) -> dict:
+    """Recall, FPR, per-set rates, changes against ``base`` (the unrewritten run) and three missed unsafe prompts;
+    ``prompts``: (set, prompt) pairs."""
+    y = np.array([p.label == "unsafe" for _, p in prompts])
+    src = np.array([s for s, _ in prompts])
+    f = res["flagged"]
+    per_set = {f"{'recall' if lab == 'unsafe' else 'fpr'}/{s}": float(f[(y == (lab == "unsafe")) & (src == s)].mean())
+               for lab, sets in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for s in sets}
+    row = {"recall": float(f[y].mean()), "fpr": float(f[~y].mean()), "per_set": per_set,
+           "fpr_ordinary": {s: per_set[f"fpr/{s}"] for s in ORDINARY},
+           "truncated": float(res["truncated"].mean()),
+           "tokens_median": None if res["tokens"] is None else float(np.median(res["tokens"]))}
+    missed = np.flatnonzero(y & ~f)
+    if base is not None:
+        row["delta_recall"] = row["recall"] - base["recall"]
+        row["delta_fpr"] = row["fpr"] - base["fpr"]
+        row["unsafe_lost"] = int((y & base["flagged"] & ~f).sum())  # caught unrewritten, missed rewritten
+        row["safe_newly_flagged"] = int((~y & ~base["flagged"] & f).sum())
+        lost = [i for i in missed if base["flagged"][i]]
+        missed = np.array(lost if len(lost) >= 3 else list(missed))
+    pick = sorted(rng.sample(list(missed), min(3, len(missed))))
+    row["missed_examples"] = [{"set": str(src[i]), "score": float(res["scores"][i]), "prompt": prompts[i][1].text,
+                               "rewritten": shown(res["rewritten"][i])[:300]} for i in pick]
+    return row
+
+
+def shown(x) -> str:
+    return x if isinstance(x, str) else " | ".join(m["content"] for m in x)
+
+
+def sample_prompts(det, root: Path, n_unsafe: int, n_safe: int, seed: int) -> tuple[dict, dict, dict]:
+    """The sets' specs, their prompts ((label, set) -> prompts) and the seeded sample of each."""
+    specs = set_specs(det, root)
+    sets = {key: [p for p in eval_prompts(det, spec) if p.label == key[0]] for key, spec in specs.items()}
+    rng = random.Random(seed)
+    sample = {**draw({k: v for k, v in sets.items() if k[0] == "unsafe"}, n_unsafe, rng),
+              **draw({k: v for k, v in sets.items() if k[0] == "safe"}, n_safe, rng)}
+    return specs, sets, sample
+
+
+def template_counts(frame: JailbreakFrame, prompts: list, flagged: np.ndarray, seed: int) -> dict:
+    """Template id -> {label: {flagged, n}} for the jailbreak-frame run, ids in file order."""
+    out: dict = {}
+    for (_, p), f in zip(prompts, flagged, strict=True):
+        c = out.setdefault(frame.template_for(p.text, seed)[0], {"unsafe": {"flagged": 0, "n": 0},
+                                                                  "safe": {"flagged": 0, "n": 0}})[p.label]
+        c["flagged"] += int(f)
+        c["n"] += 1
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def report(rows: dict, n: str) -> None:
+    f3, d3 = "{:.3f}".format, lambda x: "" if x is None else f"{x:+.3f}"
+    print(table([{"rewrite": k, "recall": f3(r["recall"]), "Δrecall": d3(r.get("delta_recall")), "FPR": f3(r["fpr"]),
+                  "ΔFPR": d3(r.get("delta_fpr")), "FPR alpaca": f3(r["fpr_ordinary"]["alpaca"]),
+                  "FPR arena-hard": f3(r["fpr_ordinary"]["arena-hard"]), "truncated": f3(r["truncated"]),
+                  "tokens p50": "" if r["tokens_median"] is None else f"{r['tokens_median']:.0f}", "n": n}
+                 for k, r in rows.items()]))
+    print("\nMissed unsafe prompts (three per rewrite; caught before the rewrite where there are three such):")
+    for k, r in rows.items():
+        for ex in r["missed_examples"]:
+            print(f"  {k:<18} {ex['score']:.2f}  {ex['set']:<19} {ex['prompt'][:100]!r}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", default=None, help="detector directory (default: the MiniLM default detector, "
+                                                     "built once into bench/results/detector_minilm)")
+    ap.add_argument("--n-unsafe", type=int, default=600)
+    ap.add_argument("--n-safe", type=int, default=650)
+    ap.add_argument("--quick", action="store_true", help="60 unsafe / 65 safe prompts")
+    ap.add_argument("--seed", type=int, default=0, help="the sample, the filler text and the template draws")
+    ap.add_argument("--only", nargs="+", default=None, metavar="REWRITE", help="these rewrites only")
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/robustness.json)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from safe_embed.data import text_key
+    from safe_embed.detector import Detector
+    from safe_embed.paths import resolve_data_dir
+
+    n_unsafe, n_safe = (60, 65) if args.quick else (args.n_unsafe, args.n_safe)
+    path = ensure_detector(args.detector)
+    at_start = machine()
+    t0 = time.time()
+    det = Detector.load(path)
+    root = resolve_data_dir(data_dir())
+    specs, sets, sample = sample_prompts(det, root, n_unsafe, n_safe, args.seed)
+    prompts = [(name, p) for (_, name), rows in sample.items() for p in rows]
+    filler = filler_pool(sets, {text_key(p.text) for _, p in prompts})
+    rewrites = standard_rewrites(filler, load_templates(root))
+    unknown = sorted(set(args.only or []) - set(rewrites))
+    if unknown:
+        sys.exit(f"error: unknown rewrite(s) {unknown}. Fix: use names from {list(rewrites)}.")
+
+    texts = [p.text for _, p in prompts]
+    rows, base, seconds, templates = {}, None, {}, {}
+    for rw in [NONE, *(rewrites[n] for n in args.only or rewrites)]:
+        t = time.time()
+        res = run_rewrite(det, rw, texts, args.seed)
+        seconds[rw.name] = round(time.time() - t, 1)
+        print(f"{rw.name}: {seconds[rw.name]:.0f} s", file=sys.stderr)
+        rows[rw.name] = {"about": rw.about, **summarize(res, base, prompts, random.Random(f"{args.seed}{rw.name}"))}
+        base = base or {"recall": rows["none"]["recall"], "fpr": rows["none"]["fpr"], "flagged": res["flagged"]}
+        if isinstance(rw.fn, JailbreakFrame):
+            templates = template_counts(rw.fn, prompts, res["flagged"], args.seed)
+
+    n = f"{sum(p.label == 'unsafe' for _, p in prompts)}/{sum(p.label == 'safe' for _, p in prompts)}"
+    print(f"\n{path} at its stored threshold {det.calibration.threshold:g}; seed {args.seed}; n = unsafe/safe\n")
+    report(rows, n)
+    write_json(args.out, "robustness", {
+        "detector": str(path.relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path),
+        "manifest_sha256": json.loads((path / "manifest.json").read_text())["manifest_sha256"],
+        "encoder": det.encoder.name, "threshold": det.calibration.threshold, "seed": args.seed,
+        "sizes": {"requested": {"unsafe": n_unsafe, "safe": n_safe},
+                  "drawn": {f"{lab}/{name}": len(v) for (lab, name), v in sample.items()},
+                  "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},
+        "sets": {f"{lab}/{name}": spec for (lab, name), spec in specs.items()},
+        "templates": {"file": TEMPLATES_FILE, "ids_used": list(templates), "per_template": templates},
+        "filler": {"sources": list(ORDINARY), "max_words": FILLER_MAX_WORDS, "prompts": len(filler)},
+        "rewrites": rows, "seconds": seconds, "seconds_total": round(time.time() - t0, 1), "machine": at_start})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
