@@ -159,4 +159,5 @@ def test_split_turns_are_two_user_messages_holding_the_request(rw):
 def test_split_turns_are_read_by_the_guard(rw):
     from safe_embed.guard import prompt_texts
 
-    assert prompt_texts(rw["split_turns"](REQUEST, 0)) == list(halves(REQUEST))
+    first, second = halves(REQUEST)
+    assert prompt_texts(rw["split_turns"](REQUEST, 0)) == [first, second, f"{first}\n\n{second}"]  # turns, joined
