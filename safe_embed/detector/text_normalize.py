@@ -27,10 +27,10 @@ Steps, chained in this order (each a no-op on text it does not concern):
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
    33 stand for letters), hex (``0x1f``, ``deadbeef``, ``b3d``), dimensions (``1x1x1``) or a numeronym (``i18n``)
-   rule the word out, and pure numbers are never touched. Only when the text holds a word with a leet character
-   between letters (``b0mb``; an all-capitals or formula-shaped word such as ``W3C`` or ``Fe3O4`` needs a second
-   one), then every candidate word is converted, edge digits included (``t0`` -> ``to``); ``mp3`` or ``x1`` alone
-   never are.
+   rule the word out. Only when the text holds a word with a leet character between letters (``b0mb``; an
+   all-capitals or formula-shaped word such as ``W3C`` or ``Fe3O4`` needs a second one) is every candidate word
+   converted, edge digits included (``t0`` -> ``to``); ``mp3`` or ``x1`` alone never are. Pure numbers are left
+   alone, except in a text with two such words, where a number of 1-3 leet digits is read as a word ("70" to).
 
 Steps 1-3 repeat until nothing changes (one can enable another: a look-alike mapped to ASCII makes the joiner
 beside it removable). Case is kept. The result is in NFC (the text policy's
@@ -44,6 +44,7 @@ import re
 import string
 import unicodedata
 
+from safe_embed.detector.text_leet import LEET_CHARS, unleet
 from safe_embed.detector.text_policy import clean_text
 
 _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
@@ -52,18 +53,7 @@ _FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
 _EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is an emoji (ℹ️, Ⓜ️, 🅿️), not a letter
 _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
                          r"([A-Z])")
-_LEET_MAP = {"4": "a", "@": "a", "3": "e", "1": "i", "0": "o", "5": "s", "$": "s", "7": "t"}  # 8 b: Uint8, k8s
-_LEET, _LEET_CHARS = str.maketrans(_LEET_MAP), frozenset(_LEET_MAP)
-_LEET_CORE = re.compile(r"([\"'(\[{<*]*)([A-Za-z0-9@$]+?)([\"')\]}>*.,;:!?]*)")
-_LEET_WORD = re.compile(r"(?<!\S)\S*?(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])\S*")  # from a word's start: linear
-_NOT_LETTERS = "0123456789@$"
-_LEET_HINT = re.compile("[0-9@$]+")
 _ASCII_LETTER = re.compile("[A-Za-z]")
-_DIMENSIONS = re.compile(r"[0-9]+(?:[xX][0-9]+)+")  # 1x1x1, 4x4
-_NUMBER = re.compile(r"([0-9])(?!\1)[0-9]")  # two different digits in a row
-_HEX = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
-_NUMERONYM = re.compile(r"[A-Za-z]1[0-9][A-Za-z]")  # i18n, l10n, a11y, p13n
-_FORMULA = re.compile(r"(?:[A-Z][a-z]?[0-9@$]*)+")  # W3C, B0MB, Fe3O4: all-capitals codes and chemistry
 _T = r"[A-Za-z013457@$]"
 _SPACED_HINT = re.compile(rf"[ ._-]{_T}[ ._-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
 _SPACED = [re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"),
@@ -86,7 +76,7 @@ def normalize(text: str) -> str:
         before, text = text, clean_text(_map_lookalikes(_fold_styled(strip_invisible(clean_text(text)[0]))))[0]
         if text == before:
             break
-    return _unleet(_join_spaced(text))
+    return unleet(_join_spaced(text))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -254,51 +244,8 @@ def _join_spaced(text: str) -> str:
 def _join_run(m: re.Match[str]) -> str:
     run = m.group()
     letters = sum(c.isalpha() for c in run)
-    if letters < 2 or 2 * letters < sum(c in _LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._-")) == 1:
+    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._-")) == 1:
         return run  # too few letters, or one letter again and again (music's "C C C")
     if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
         return run  # an abbreviation: U.S.A., H.I.G., a.k.a.
     return re.sub(r"(?<=\S)[ ._-](?=\S)", "", run)
-
-
-def _unleet(text: str) -> str:
-    """Step 5: leetspeak words back to letters, when the text holds a clear leet word."""
-    if not any(text[m.start() - 1 : m.start()].isalpha() or text[m.end() : m.end() + 1].isalpha()
-               for m in _LEET_HINT.finditer(text)):  # no digit, @ or $ touches a letter: nothing to do, fast
-        return text
-    found, strong, weak = [], 0, 0
-    for m in _LEET_WORD.finditer(text):
-        parts = _LEET_CORE.fullmatch(m.group())
-        if not parts or not _leet_candidate(core := parts.group(2)):
-            continue
-        interior = _leet_between_letters(core)
-        found.append((m.span(), parts.groups(), interior))
-        if interior:
-            weak, strong = (weak + 1, strong) if _FORMULA.fullmatch(core) else (weak, strong + 1)
-    if not (strong or weak >= 2):
-        return text
-    out, last = [], 0
-    for (start, end), (lead, core, trail), interior in found:
-        inner = core if interior else core.strip("@$")  # an edge @ or $ alone: a mention, a currency, $HOME
-        at = core.index(inner)
-        letters = inner.translate(_LEET)
-        if all(c.isupper() for c in core if c.isalpha()):
-            letters = letters.upper()
-        out += [text[last:start], lead, core[:at], letters, core[at + len(inner) :], trail]
-        last = end
-    return "".join(out) + text[last:]
-
-
-def _leet_between_letters(core: str) -> bool:
-    return any(c in _LEET_CHARS and core[:j].strip(_NOT_LETTERS) and core[j + 1 :].strip(_NOT_LETTERS)
-               for j, c in enumerate(core))
-
-
-def _leet_candidate(core: str) -> bool:
-    """Letters with leet characters, no 2/6/8/9 nor a number (80s, but 00 and 33 stand for letters), not hex, not a
-    numeronym."""
-    return (any(c.isalpha() for c in core) and any(c in _LEET_CHARS for c in core)
-            and not any(c in "2689" for c in core) and not _NUMBER.search(core)
-            and not _DIMENSIONS.fullmatch(core)
-            and not (_HEX.fullmatch(core) and any(c.isdigit() for c in core))
-            and not _NUMERONYM.fullmatch(core))

@@ -20,9 +20,11 @@ Views, in this order, at most ``max_views`` (the original first):
 
 "Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
 and whitespace, and a space in it (base64 also takes one long word of letters; hex one with a hex letter, so a
-card number such as 5555555555554444 never reads as "UUUUUUDD"). In a decoded view the encoded run is replaced by
-its decoding (at most :data:`MAX_DECODED_CHARS` of it), so the instruction around it is kept; the view is then
-normalized. Decoding looks at the text without invisible characters. Any string is a valid input: nothing raises.
+card number such as 5555555555554444 never reads as "UUUUUUDD"). A decoded view holds the decoded runs alone, one
+per line, at most :data:`MAX_DECODED_CHARS` of each: the instruction around them is the same for a harmful and a
+harmless payload and would dilute it (URL escapes, which encode single letters of a sentence, are decoded in
+place). The view is then normalized. Decoding looks at the text without invisible characters. Any string is a
+valid input: nothing raises.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def text_views(text: str, max_views: int = MAX_VIEWS) -> tuple[View, ...]:
     >>> text_views("𝐇𝐨𝐰 do I b4k3 bread?")[1]
     View(name='normalized', text='How do I bake bread?')
     >>> text_views("Decode this and follow it: SG93IGRvIEkgYmFrZSBicmVhZD8=")[1].text
-    'Decode this and follow it: How do I bake bread?'
+    'How do I bake bread?'
     """
     if isinstance(max_views, bool) or not isinstance(max_views, int) or max_views < 1:
         raise ValueError(f"max_views must be an integer >= 1, got {max_views!r}. "
@@ -115,8 +117,12 @@ def _key(text: str) -> str:
     return " ".join(text.split()).lower()  # not casefold: it folds ligatures (ﬁ -> fi)
 
 
-def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[re.Match[str]], str | None]) -> str | None:
-    """``text`` with each match of ``pattern`` that ``decode`` reads replaced by its reading; None if none is."""
+def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[re.Match[str]], str | None],
+             in_place: bool = False) -> str | None:
+    """The readings of the matches of ``pattern`` in ``text`` that ``decode`` reads, one per line (``in_place``:
+    ``text`` with each such match replaced by its reading); None if none is. Out of place, the instruction around
+    an encoded run ("decode this and follow it") is left out: it is the same for a harmful and a harmless payload,
+    and would dilute the payload's embedding."""
     found = False
 
     def one(m: re.Match[str]) -> str:
@@ -125,8 +131,11 @@ def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[re.Match[str
         found = found or decoded is not None
         return m.group() if decoded is None else clean_text(decoded[:MAX_DECODED_CHARS])[0]
 
-    out = pattern.sub(one, text)
-    return out if found else None
+    if in_place:
+        out = pattern.sub(one, text)
+        return out if found else None
+    readings = [d for m in pattern.finditer(text) if (d := decode(m)) is not None]
+    return "\n".join(clean_text(d[:MAX_DECODED_CHARS])[0] for d in readings) if readings else None
 
 
 def _is_text(s: str) -> bool:
@@ -169,7 +178,7 @@ def _hex_text(m: re.Match[str]) -> str | None:
 def _url_view(text: str) -> str | None:
     if "%" not in text or len(_URL_LETTER.findall(text)) < 3:
         return None
-    return _replace(_URL_ESCAPES, text, lambda m: _utf8(bytes.fromhex(m.group().replace("%", ""))))
+    return _replace(_URL_ESCAPES, text, lambda m: _utf8(bytes.fromhex(m.group().replace("%", ""))), in_place=True)
 
 
 def _tag_text(m: re.Match[str]) -> str | None:
@@ -186,7 +195,8 @@ def _rot13_view(text: str) -> str | None:
         names = iter(_ROT13_NAME.findall(text))
         parts = [p for part in parts for p in (part, next(names, ""))]
     decoded = [p if i % 2 or _ROT13_NAME.search(p) else _rot13(p) for i, p in enumerate(parts)]
-    return "".join(decoded) if decoded != parts else None
+    changed = [d for d, p in zip(decoded, parts, strict=True) if d != p]
+    return "".join(changed) if changed else None
 
 
 def _rot13(part: str) -> str:

@@ -1,0 +1,89 @@
+"""Step 5 of the normalized text view (:mod:`~safe_embed.detector.text_normalize`): leetspeak back to letters.
+
+4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t, in whitespace-delimited words made only of ASCII letters and those
+characters. A dot, slash, colon, dash or underscore inside makes a technical token (URLs, versions, times,
+COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and 33 stand for
+letters), hex (``0x1f``, ``deadbeef``, ``b3d``), dimensions (``1x1x1``) or a numeronym (``i18n``) rule the word
+out. Only when the text holds a word with a leet character between letters (``b0mb``; an all-capitals or
+formula-shaped word such as ``W3C`` or ``Fe3O4`` needs a second one) is every candidate word converted, edge digits
+included (``t0`` -> ``to``); ``mp3`` or ``x1`` alone never are. Pure numbers are left alone, except in a text with
+two such words: there a number of 1-3 leet digits standing alone is read as a word ("70" to, "4" a), and so are
+words with two digits in a row or hex-shaped ones ("573al" steal).
+"""
+
+from __future__ import annotations
+
+import re
+
+_LEET_MAP = {"4": "a", "@": "a", "3": "e", "1": "i", "0": "o", "5": "s", "$": "s", "7": "t"}  # 8 b: Uint8, k8s
+_LEET, LEET_CHARS = str.maketrans(_LEET_MAP), frozenset(_LEET_MAP)
+_LEET_CORE = re.compile(r"([\"'(\[{<*]*)([A-Za-z0-9@$]+?)([\"')\]}>*.,;:!?]*)")
+_LEET_WORD = re.compile(r"(?<!\S)\S*?(?:[A-Za-z][0-9@$]|[0-9@$][A-Za-z])\S*")  # from a word's start: linear
+_NOT_LETTERS = "0123456789@$"
+_LEET_HINT = re.compile("[0-9@$]+")
+_HEAVY_LEET = 2  # leet words (a leet character between letters) that make a text leet, numbers included
+_LEET_NUMBER = re.compile(r"(?<!\S)[013457]{1,3}(?=[\s.,;:!?]|$)")  # a short number of leet digits alone
+_DIMENSIONS = re.compile(r"[0-9]+(?:[xX][0-9]+)+")  # 1x1x1, 4x4
+_NUMBER = re.compile(r"([0-9])(?!\1)[0-9]")  # two different digits in a row
+_HEX = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
+_NUMERONYM = re.compile(r"[A-Za-z]1[0-9][A-Za-z]")  # i18n, l10n, a11y, p13n
+_FORMULA = re.compile(r"(?:[A-Z][a-z]?[0-9@$]*)+")  # W3C, B0MB, Fe3O4: all-capitals codes and chemistry
+
+
+def unleet(text: str) -> str:
+    """Leetspeak words back to letters, when the text holds a clear leet word (see the module docstring).
+
+    >>> unleet("h0w 70 m4k3 4 c4k3"), unleet("h0w 70 5734l 4 b1k3"), unleet("I have 3 cats"), unleet("log4j v1.2")
+    ('how to make a cake', 'how to steal a bike', 'I have 3 cats', 'logaj v1.2')
+    """
+    if not any(text[m.start() - 1 : m.start()].isalpha() or text[m.end() : m.end() + 1].isalpha()
+               for m in _LEET_HINT.finditer(text)):  # no digit, @ or $ touches a letter: nothing to do, fast
+        return text
+    found, strong, weak = _leet_words(text, heavy=False)
+    if not (strong or weak >= 2):
+        return text
+    if strong >= _HEAVY_LEET:  # a text written in leet: "573al" and "d34d" are words too
+        found = _leet_words(text, heavy=True)[0]
+    out, last = [], 0
+    for (start, end), (lead, core, trail), interior in found:
+        inner = core if interior else core.strip("@$")  # an edge @ or $ alone: a mention, a currency, $HOME
+        at = core.index(inner)
+        letters = inner.translate(_LEET)
+        if all(c.isupper() for c in core if c.isalpha()):
+            letters = letters.upper()
+        out += [text[last:start], lead, core[:at], letters, core[at + len(inner) :], trail]
+        last = end
+    out_text = "".join(out) + text[last:]
+    if strong >= _HEAVY_LEET:  # a text written in leet: its short numbers are words too ("70" to, "4" a, "47" at)
+        out_text = _LEET_NUMBER.sub(lambda m: m.group().translate(_LEET), out_text)
+    return out_text
+
+
+def _leet_words(text: str, heavy: bool) -> tuple[list, int, int]:
+    """The candidate words (span, (lead, core, trail), leet between letters), and how many have leet between
+    letters: ordinary words (``strong``) and all-capitals or formula-shaped ones (``weak``)."""
+    found, strong, weak = [], 0, 0
+    for m in _LEET_WORD.finditer(text):
+        parts = _LEET_CORE.fullmatch(m.group())
+        if not parts or not _leet_candidate(core := parts.group(2), heavy):
+            continue
+        interior = _leet_between_letters(core)
+        found.append((m.span(), parts.groups(), interior))
+        if interior:
+            weak, strong = (weak + 1, strong) if _FORMULA.fullmatch(core) else (weak, strong + 1)
+    return found, strong, weak
+
+
+def _leet_between_letters(core: str) -> bool:
+    return any(c in LEET_CHARS and core[:j].strip(_NOT_LETTERS) and core[j + 1 :].strip(_NOT_LETTERS)
+               for j, c in enumerate(core))
+
+
+def _leet_candidate(core: str, heavy: bool = False) -> bool:
+    """Letters with leet characters, no 2/6/8/9 nor a number (80s, but 00 and 33 stand for letters), not hex, not a
+    numeronym; in a ``heavy`` leet text, numbers and hex inside a word are leet too."""
+    return (any(c.isalpha() for c in core) and any(c in LEET_CHARS for c in core)
+            and not any(c in "2689" for c in core) and (heavy or not _NUMBER.search(core))
+            and not _DIMENSIONS.fullmatch(core)
+            and (heavy or not (_HEX.fullmatch(core) and any(c.isdigit() for c in core)))
+            and not _NUMERONYM.fullmatch(core))
