@@ -76,15 +76,21 @@ def load_templates(root: Path) -> list[tuple[str, str]]:
         return [(r["id"], r["text"]) for r in csv.DictReader(f)]
 
 
+OVER_WINDOW = {"windowed", "unchecked_tail", "truncated"}  # flags of a prompt longer than the encoder's window
+
+
 def run_rewrite(det, rw: Rewrite, texts: list[str], seed: int) -> dict:
-    """Rewrite every text and score it: flagged (n,), scores (n,), truncated (n,), rewritten, token counts."""
+    """Rewrite every text and score it: flagged (n,), scores (n,), over_window (n,: longer than the encoder's
+    window: flagged ``windowed`` or ``unchecked_tail``, or ``truncated`` by a detector from before windows),
+    rewritten, token counts."""
     from safe_embed.guard import check
 
     out = [rw(t, seed) for t in texts]
     dets = [check(det, m) for m in out] if rw.conversation else det.classify(out)
     tokens = None if rw.conversation else det.encoder.count_tokens(out)
     return {"flagged": np.array([d.label == "unsafe" for d in dets]), "scores": np.array([d.score for d in dets]),
-            "truncated": np.array(["truncated" in d.flags for d in dets]), "rewritten": out, "tokens": tokens}
+            "over_window": np.array([bool(OVER_WINDOW & set(d.flags)) for d in dets]), "rewritten": out,
+            "tokens": tokens}
 
 
 def summarize(res: dict, base: dict | None, prompts: list[tuple[str, object]], rng: random.Random) -> dict:
@@ -97,7 +103,7 @@ def summarize(res: dict, base: dict | None, prompts: list[tuple[str, object]], r
                for lab, sets in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for s in sets}
     row = {"recall": float(f[y].mean()), "fpr": float(f[~y].mean()), "per_set": per_set,
            "fpr_ordinary": {s: per_set[f"fpr/{s}"] for s in ORDINARY},
-           "truncated": float(res["truncated"].mean()),
+           "over_window": float(res["over_window"].mean()),
            "tokens_median": None if res["tokens"] is None else float(np.median(res["tokens"]))}
     missed = np.flatnonzero(y & ~f)
     if base is not None:
@@ -142,7 +148,7 @@ def report(rows: dict, n: str) -> None:
     f3, d3 = "{:.3f}".format, lambda x: "" if x is None else f"{x:+.3f}"
     print(table([{"rewrite": k, "recall": f3(r["recall"]), "Δrecall": d3(r.get("delta_recall")), "FPR": f3(r["fpr"]),
                   "ΔFPR": d3(r.get("delta_fpr")), "FPR alpaca": f3(r["fpr_ordinary"]["alpaca"]),
-                  "FPR arena-hard": f3(r["fpr_ordinary"]["arena-hard"]), "truncated": f3(r["truncated"]),
+                  "FPR arena-hard": f3(r["fpr_ordinary"]["arena-hard"]), "over window": f3(r["over_window"]),
                   "tokens p50": "" if r["tokens_median"] is None else f"{r['tokens_median']:.0f}", "n": n}
                  for k, r in rows.items()]))
     print("\nMissed unsafe prompts (three per rewrite; caught before the rewrite where there are three such):")
