@@ -37,7 +37,13 @@ from typing import Any, Protocol
 
 from safe_embed.errors import SafeEmbedError
 from safe_embed.guard_client import GuardClient, GuardServiceError
-from safe_embed.guard_prompts import NON_TEXT_PARTS, TRUSTED_ROLES, UnreadablePromptError, prompt_texts
+from safe_embed.guard_prompts import (
+    NON_TEXT_PARTS,
+    TRUSTED_ROLES,
+    UnreadablePromptError,
+    deciding,
+    prompt_texts,
+)
 
 __all__ = ["NON_TEXT_PARTS", "TRUSTED_ROLES", "Classifier", "GuardClient", "GuardServiceError",
            "UnreadablePromptError", "UnsafePromptError", "check", "classifier_unavailable", "guard", "prompt_texts"]
@@ -73,8 +79,7 @@ def check(classifier: Classifier, prompt: Any):
     if not texts:
         return None
     detections = classifier.classify(texts)
-    unsafe = [d for d in detections if d.label == "unsafe"]
-    return unsafe[0] if unsafe else max(detections, key=lambda d: d.score)
+    return detections[deciding(detections)]
 
 
 def _verdict(texts: list[str], detections: list, on_unsafe: Callable | None, allow_unchecked: bool = False):

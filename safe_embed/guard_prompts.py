@@ -126,3 +126,15 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
     if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined
         out.append(("joined", JOIN_SEPARATOR.join(turns[-JOINED_TURNS:])))
     return out
+
+
+def deciding(detections: Sequence) -> int:
+    """The position of the detection that decides a prompt's texts: the first unsafe one, else the most
+    unsafe-looking one (the first on a tie). ``detections`` is not empty.
+
+    >>> from types import SimpleNamespace as D
+    >>> deciding([D(label="safe", score=0.4), D(label="unsafe", score=0.6), D(label="unsafe", score=0.9)])
+    1
+    """
+    unsafe = [i for i, d in enumerate(detections) if d.label == "unsafe"]
+    return unsafe[0] if unsafe else max(range(len(detections)), key=lambda i: detections[i].score)

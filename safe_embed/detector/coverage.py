@@ -87,13 +87,14 @@ def embed_units(encoder: Encoder, units: list[Unit], embed_with_overflow: Callab
         spans = encoder.token_spans([units[k].body for k in long])
     if spans is None:
         return units, x, {units[k].index for k in long}
-    window = max(1, (encoder.token_window() or 2) - 2 - WINDOW_MARGIN)
+    full = max(1, (encoder.token_window() or 2) - 2)  # the tokens of one window, special tokens left out
+    window = max(1, full - WINDOW_MARGIN)
     units = list(units)
     extra: list[Unit] = []
     for k, sp in zip(long, spans, strict=True):
         u = units[k]
         ws = window_spans(sp, window)
-        first = window_spans(sp, (encoder.token_window() or 2) - 2)[0] if ws else (0, len(u.body))
+        first = (sp[0][0], sp[min(full, len(sp)) - 1][1]) if sp else (0, len(u.body))
         units[k] = Unit(u.index, u.view, first[0], first[1], u.body)  # the encoder read the first full window
         extra += [Unit(u.index, u.view, a, b, u.body[a:b]) for a, b in ws[1:]]
     if not extra:

@@ -25,7 +25,7 @@ from safe_embed.detector.limits import MAX_FIELD_CHARS
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import ConfigError
-from safe_embed.guard_prompts import UnreadablePromptError, prompt_parts
+from safe_embed.guard_prompts import UnreadablePromptError, deciding, prompt_parts
 from safe_embed.serve.batcher import (
     ADAPTIVE_WAIT,
     BATCH_WORKERS,
@@ -214,8 +214,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         results = shape_results(detections, limits, req.neighbors)
         if checked is None:
             return json_response({"id": rid, "results": results})
-        unsafe = [r for r in results if r["label"] == "unsafe"]
-        verdict = unsafe[0] if unsafe else max(results, key=lambda r: r["score"])
+        verdict = results[deciding(detections)]
         return json_response({"id": rid, "results": results, "checked": checked, "verdict": verdict})
 
     @app.post("/v1/exemplars", summary="add exemplars (bearer token when configured)",
