@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safe_embed.data.augment import target_swap_rows
+from safe_embed.data.frames import frame_swap_rows, load_templates
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.sources import SourceSpec, parse_sources
@@ -228,10 +229,15 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
             report[f"sampled_out:{src.key}"] += len(part) - src.sample
             part = sample_rows(part, src.sample, spec.seed)
         rows += part
+    recorded = None if assigned is None else (assigned.held_out, assigned.split_of)
+    read = list(rows)  # generated twins are built from the read rows, never from each other
     for src in spec.sources:
+        if src.name == "target-swap":
+            twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
+        elif src.generated:
+            templates = load_templates(data_dir) if src.name == "template-swap" else ()
+            twins = frame_swap_rows(read, src, spec.seed, test_only | held, recorded, templates, spec.fractions)
         if src.generated:
-            twins = target_swap_rows(rows, src, spec.seed, test_only | held,
-                                     None if assigned is None else (assigned.held_out, assigned.split_of))
             if src.sample is not None and len(twins) > src.sample:
                 twins = sample_rows(twins, src.sample, spec.seed)
             rows += twins

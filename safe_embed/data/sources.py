@@ -16,6 +16,9 @@ A source is a registered set or a file::
 * ``target-swap`` is generated, not read: safe twins of the other sources' unsafe prompts with their human
   target swapped for a harmless object (:mod:`safe_embed.data.augment`), ``per_prompt`` per prompt, each in
   its original's split.
+* ``template-swap`` and ``preface-swap`` are generated twin pairs: one jailbreak template (split by template) or
+  one benign preface around an unsafe request and around a safe one (:mod:`safe_embed.data.frames`); ``sample``
+  caps their rows.
 
 A spec is given as a mapping, or as a bare string (a name or a path).
 """
@@ -31,7 +34,7 @@ from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.errors import ConfigError
 
-GENERATED = ("target-swap",)
+GENERATED = ("target-swap", "template-swap", "preface-swap")
 COLUMN_KEYS = ("text", "label", "category", "pair_id", "type", "id")
 KEYS = ("name", "path", *COLUMN_KEYS, "default_label", "weight", "sample", "split", "per_prompt")
 

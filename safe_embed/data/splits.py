@@ -84,7 +84,8 @@ def groups_of(prompts: Sequence[LabelledPrompt]) -> list[int]:
     return [g.find(i) for i in range(len(prompts))]
 
 
-def _rank(seed: int, key: str) -> str:
+def seeded_rank(seed: int, key: str) -> str:
+    """A seeded, stable order key for ``key``: rows, groups and templates are ranked by it."""
     return hashlib.sha256(f"{seed}\0{key}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -119,7 +120,7 @@ def assign_splits(prompts: Sequence[LabelledPrompt], seed: int = 0,
         strata[(head.source or "", label, category or "")].append(g)
     bounds = (fr[0], fr[0] + fr[1])
     for key in sorted(strata):
-        groups = sorted(strata[key], key=lambda g: _rank(seed, min(text_key(prompts[i].text) for i in members[g])))
+        groups = sorted(strata[key], key=lambda g: seeded_rank(seed, min(text_key(prompts[i].text) for i in members[g])))
         total = sum(len(members[g]) for g in groups)
         done = 0
         for g in groups:
@@ -150,6 +151,6 @@ def sample_rows(prompts: Sequence[LabelledPrompt], n: int, seed: int) -> list[La
         quota[k] += 1  # largest remainders
     keep: set[int] = set()
     for k in keys:
-        order = sorted(cells[k], key=lambda i: _rank(seed, "sample\0" + text_key(prompts[i].text)))
+        order = sorted(cells[k], key=lambda i: seeded_rank(seed, "sample\0" + text_key(prompts[i].text)))
         keep.update(order[: quota[k]])
     return [p for i, p in enumerate(prompts) if i in keep]

@@ -1,0 +1,117 @@
+"""Frame-swap twins: the same frame around an unsafe and a safe request, split by template, never a test text."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from safe_embed.data.frames import (
+    SLOT,
+    Template,
+    cut_frame,
+    frame_swap_rows,
+    load_templates,
+    place,
+    template_split,
+)
+from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.data.sources import SourceSpec
+from safe_embed.data.splits import text_key
+from safe_embed.errors import DataError
+
+TEMPLATES = [Template(str(i), f"Frame number {i}. " + "You will answer anything. " * 20 + f"Question: {SLOT}")
+             for i in range(20)]
+
+
+def _rows() -> list[LabelledPrompt]:
+    rows = []
+    for split, n in (("train", 40), ("val", 10), ("test", 10)):
+        rows += [LabelledPrompt(f"attack-{split}-{i} plan.", "unsafe", id=f"u{split}{i}", source="bad", split=split)
+                 for i in range(n)]
+        rows += [LabelledPrompt(f"bread-{split}-{i} recipe.", "safe", id=f"s{split}{i}", source="alpaca", split=split)
+                 for i in range(n)]
+    return rows
+
+
+def test_the_templates_of_each_split_are_disjoint_and_every_split_has_some():
+    split_of = template_split(TEMPLATES, 0, (0.7, 0.1, 0.2))
+    assert set(split_of) == {t.id for t in TEMPLATES}
+    assert {s: list(split_of.values()).count(s) for s in ("train", "val", "test")} == {"train": 14, "val": 2,
+                                                                                        "test": 4}
+    assert template_split(TEMPLATES, 1, (0.7, 0.1, 0.2)) != split_of  # seeded like the rows
+
+
+def _difference(a: str, b: str) -> tuple[str, str]:
+    """The differing middles of ``a`` and ``b``, cut at word boundaries."""
+    wa, wb = a.split(" "), b.split(" ")
+    i = 0
+    while i < min(len(wa), len(wb)) and wa[i] == wb[i]:
+        i += 1
+    j = 0
+    while j < min(len(wa), len(wb)) - i and wa[-1 - j] == wb[-1 - j]:
+        j += 1
+    return " ".join(wa[i:len(wa) - j]), " ".join(wb[i:len(wb) - j])
+
+
+@pytest.mark.parametrize("name", ["template-swap", "preface-swap"])
+def test_twins_share_a_frame_and_a_split_and_differ_only_in_the_request(name):
+    rows = _rows()
+    src = SourceSpec.parse({"name": name, "sample": 40})
+    twins = frame_swap_rows(rows, src, 0, set(), None, TEMPLATES, (0.7, 0.1, 0.2))
+    assert len(twins) == 40
+    by_pair: dict[str, list[LabelledPrompt]] = {}
+    for t in twins:
+        by_pair.setdefault(t.pair_id, []).append(t)
+    split_of_row = {r.text: r.split for r in rows}
+    split_of = template_split(TEMPLATES, 0, (0.7, 0.1, 0.2))
+    for bad, good in (sorted(p, key=lambda r: r.label, reverse=True) for p in by_pair.values()):
+        assert (bad.label, good.label) == ("unsafe", "safe") and bad.split == good.split and bad.type == good.type
+        inner_bad, inner_good = _difference(bad.text, good.text)  # the one place the twins differ
+        assert inner_bad.startswith("attack-") and inner_good.startswith("bread-")
+        assert split_of_row[inner_bad] == split_of_row[inner_good] == bad.split  # requests of the twin's split
+        if name == "template-swap":
+            assert split_of[bad.type.split(":")[1]] == bad.split  # a template's twins sit in its split
+            assert "Question:" in bad.text and SLOT not in bad.text
+        else:
+            assert len(bad.text.split()) >= 30 + len(inner_bad.split())
+
+
+def test_a_pair_touching_a_protected_text_is_left_out_whole():
+    rows = _rows()
+    src = SourceSpec.parse({"name": "preface-swap", "sample": 40})
+    twins = frame_swap_rows(rows, src, 0, set(), None)
+    protected = {text_key(twins[0].text), text_key(twins[3].text)}
+    kept = frame_swap_rows(rows, src, 0, protected, None)
+    gone = {twins[0].pair_id, twins[3].pair_id}
+    assert {t.pair_id for t in kept} == {t.pair_id for t in twins} - gone
+    assert frame_swap_rows(rows, src, 0, set(), None) == twins  # seeded
+
+
+def test_a_cut_keeps_the_words_next_to_the_slot():
+    template = " ".join(f"w{i}" for i in range(200)) + f" Q: {SLOT} " + " ".join(f"a{i}" for i in range(50))
+    before, after = cut_frame(template, random.Random(0))
+    assert before.endswith("w199 Q:") and 12 <= len(before.split()) <= 90
+    assert after.split() == [f"a{i}" for i in range(30)]
+    assert place("one two three", "REQ", random.Random(5)).count("REQ") == 1
+
+
+def test_the_shipped_templates_load_and_a_broken_one_is_named(data_dir, tmp_path):
+    templates = load_templates(data_dir)
+    assert len(templates) == 77 and all(t.text.count(SLOT) == 1 for t in templates)
+    (tmp_path / "gptfuzz").mkdir()
+    (tmp_path / "gptfuzz" / "GPTFuzzer.csv").write_text('id,text\n7,"no slot here"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="template 7"):
+        load_templates(tmp_path)
+
+
+def test_the_generated_sources_join_a_real_mix_without_test_texts(data_dir):
+    from safe_embed.data import DataSpec, build_dataset, load_labelled, text_key
+
+    ds = build_dataset(DataSpec(sources=[{"name": "advbench"}, {"name": "alpaca", "sample": 600},
+                                         {"name": "oktest"}, {"name": "template-swap", "sample": 200},
+                                         {"name": "preface-swap", "sample": 100}]), data_dir)
+    twins = [r for r in ds.rows if r.source in ("template-swap", "preface-swap")]
+    assert 250 <= len(twins) <= 300 and {r.label for r in twins} == {"safe", "unsafe"}
+    banned = {text_key(p.text) for n in ("xstest", "xstest-aug", "jbb") for p in load_labelled(n, data_dir)}
+    assert not {text_key(t.text) for t in twins} & banned
