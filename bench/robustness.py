@@ -21,7 +21,6 @@ Prints recall and FPR per rewrite with their change from the unrewritten prompts
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import random
@@ -39,7 +38,6 @@ UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb
 SAFE_SETS = ("alpaca", "oktest", "jbb", "guardreasoner-train", "arena-hard")
 ORDINARY = ("alpaca", "arena-hard")  # ordinary traffic: their FPR gets columns of its own
 ARENA_FILE = "arena_hard/arena_hard_prompts.csv"
-TEMPLATES_FILE = "gptfuzz/GPTFuzzer.csv"
 FILLER_MAX_WORDS = 60
 NONE = Rewrite("none", "the prompt as it is", lambda text, seed: text)
 
@@ -71,9 +69,17 @@ def filler_pool(sets: dict, sampled: set[str]) -> list[str]:
             and "\n" not in p.text.strip() and len(p.text.split()) <= FILLER_MAX_WORDS]
 
 
-def load_templates(root: Path) -> list[tuple[str, str]]:
-    with open(root / TEMPLATES_FILE, newline="", encoding="utf-8") as f:
-        return [(r["id"], r["text"]) for r in csv.DictReader(f)]
+def unseen_templates(det, root: Path) -> list[tuple[str, str]]:
+    """The jailbreak templates the detector's data never trained, validated or calibrated on: all 77 for a
+    detector without ``template-swap`` twins, else the templates its seed put in the test split."""
+    from safe_embed.data.frames import load_templates, template_split
+
+    templates = load_templates(root)
+    spec = (det.splits or {}).get("spec", {})
+    if not any(s.get("name") == "template-swap" for s in spec.get("sources", [])):
+        return [(t.id, t.text) for t in templates]
+    split = template_split(templates, int(det.splits.get("seed", 0)), tuple(det.splits.get("fractions")))
+    return [(t.id, t.text) for t in templates if split[t.id] == "test"]
 
 
 OVER_WINDOW = {"windowed", "unchecked_tail", "truncated"}  # flags of a prompt longer than the encoder's window
@@ -182,7 +188,7 @@ def main() -> int:
     specs, sets, sample = sample_prompts(det, root, n_unsafe, n_safe, args.seed)
     prompts = [(name, p) for (_, name), rows in sample.items() for p in rows]
     filler = filler_pool(sets, {text_key(p.text) for _, p in prompts})
-    rewrites = standard_rewrites(filler, load_templates(root))
+    rewrites = standard_rewrites(filler, unseen_templates(det, root))
     unknown = sorted(set(args.only or []) - set(rewrites))
     if unknown:
         sys.exit(f"error: unknown rewrite(s) {unknown}. Fix: use names from {list(rewrites)}.")
@@ -210,7 +216,7 @@ def main() -> int:
                   "drawn": {f"{lab}/{name}": len(v) for (lab, name), v in sample.items()},
                   "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},
         "sets": {f"{lab}/{name}": spec for (lab, name), spec in specs.items()},
-        "templates": {"file": TEMPLATES_FILE, "ids_used": list(templates), "per_template": templates},
+        "templates": {"file": "gptfuzz/GPTFuzzer.csv", "ids_used": list(templates), "per_template": templates},
         "filler": {"sources": list(ORDINARY), "max_words": FILLER_MAX_WORDS, "prompts": len(filler)},
         "rewrites": rows, "seconds": seconds, "seconds_total": round(time.time() - t0, 1), "machine": at_start})
     return 0

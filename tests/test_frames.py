@@ -115,3 +115,22 @@ def test_the_generated_sources_join_a_real_mix_without_test_texts(data_dir):
     assert 250 <= len(twins) <= 300 and {r.label for r in twins} == {"safe", "unsafe"}
     banned = {text_key(p.text) for n in ("xstest", "xstest-aug", "jbb") for p in load_labelled(n, data_dir)}
     assert not {text_key(t.text) for t in twins} & banned
+
+
+def test_the_wrapped_evaluation_set_holds_unseen_templates_and_test_requests_only(data_dir):
+    from safe_embed.data import DataSpec, build_dataset
+    from safe_embed.detector.eval_sets import REQUEST_SETS, load_eval_set
+
+    wrapped = load_eval_set("wrapped", data_dir=data_dir)  # the test split
+    split_of = template_split(load_templates(data_dir), 0, (0.7, 0.1, 0.2))
+    assert {split_of[r.type.split(":")[1]] for r in wrapped} == {"test"}
+    assert sum(r.label == "unsafe" for r in wrapped) == sum(r.label == "safe" for r in wrapped) > 300
+    test_requests = [r.text for r in build_dataset(DataSpec(sources=[{"name": n} for n in REQUEST_SETS],
+                                                            held_out=[]), data_dir).split("test")]
+    other = [r.text for r in build_dataset(DataSpec(sources=[{"name": n} for n in REQUEST_SETS],
+                                                    held_out=[]), data_dir).split("train")]
+    sample = wrapped[:40]
+    assert all(any(t in r.text for t in test_requests) for r in sample)
+    assert not any(t in r.text for r in sample for t in other if len(t) > 40)
+    prefaced = load_eval_set("prefaced:val", data_dir=data_dir)
+    assert prefaced and {r.source for r in prefaced} == {"preface-swap"} and {r.split for r in prefaced} == {"val"}

@@ -143,11 +143,15 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
     pool = [r for s in SPLITS if frames[s] and safe[s] for r in unsafe[s]]
     pairs = (src.sample or 2 * DEFAULT_PAIRS) // 2
     picked = sorted(rng.sample(range(len(pool)), min(pairs, len(pool))))
+    for s in SPLITS:
+        rng.shuffle(safe[s])
+    used = dict.fromkeys(SPLITS, 0)
     out: list[LabelledPrompt] = []
     for i in picked:
         bad = pool[i]
         s = bad.split
-        good = rng.choice(safe[s])
+        good = safe[s][used[s] % len(safe[s])]  # each safe request once before any twice
+        used[s] += 1
         if src.name == "template-swap":
             t = rng.choice(frames[s])
             before, after = cut_frame(t.text, rng)

@@ -5,6 +5,11 @@ run recorded keep their recorded split; the rest are split by the same rule, see
 ``dna-test`` (Do-Not-Answer and its Safety-Contrast edits, test split), ``oktest-heldout`` (OKTest_heldout),
 ``jbb-heldout`` (JBB's test split) and ``beavertails`` (BeaverTails 30k_test, one row per prompt). A file or a
 source spec mapping (``{path: ..., text: ..., label: ...}``) is read whole.
+
+Two sets are generated (:mod:`safe_embed.data.frames`), test split by default: ``wrapped`` (every unsafe request of
+:data:`REQUEST_SETS` in a jailbreak template, and its safe twin in the same template; the templates of a split are
+the templates the training data of the same seed put there, so ``wrapped:test`` holds only unseen templates) and
+``prefaced`` (the same requests after a benign preface of ordinary prompts).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ ALIASES = {
     "beavertails": (("beavertails-prompts",), None),
 }
 
+GENERATED_SETS = {"wrapped": "template-swap", "prefaced": "preface-swap"}
+REQUEST_SETS = ("advbench", "do-not-answer", "safety-tuned-llamas", "alpaca", "oktest")  # requests of those sets
+
 
 def parse_eval_name(name: str) -> tuple[str, str | None]:
     """``NAME[:SPLIT]`` -> (name, split or None).
@@ -32,7 +40,7 @@ def parse_eval_name(name: str) -> tuple[str, str | None]:
     (('guardreasoner-train', 'test'), ('xstest', None))
     """
     base, sep, split = str(name).rpartition(":")
-    if sep and split in SPLITS and base in NAMED_SETS:
+    if sep and split in SPLITS and (base in NAMED_SETS or base in GENERATED_SETS):
         return base, split
     return str(name), None
 
@@ -55,6 +63,8 @@ def load_eval_set(name: str | dict, split: str | None = None, seed: int = 0,
         split = alias_split
     else:
         names = (name,)
+    if name in GENERATED_SETS:
+        return _generated(GENERATED_SETS[name], split or "test", seed, fractions, data_dir, assigned)
     if split in (None, "all"):
         if len(names) == 1 and names[0] in NAMED_SETS:
             return load_named(names[0], data_dir)
@@ -67,3 +77,13 @@ def load_eval_set(name: str | dict, split: str | None = None, seed: int = 0,
     spec = DataSpec(sources=[{"name": n} if n in NAMED_SETS else {"path": n} for n in names], held_out=[],
                     seed=seed, fractions=fractions)
     return build_dataset(spec, data_dir, assigned).split(split)
+
+
+def _generated(source: str, split: str, seed: int, fractions, data_dir, assigned: Assigned | None,
+               ) -> list[LabelledPrompt]:
+    """One split of a generated twin set over the requests of :data:`REQUEST_SETS` (every request paired)."""
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {list(SPLITS)}, got {split!r}.")
+    spec = DataSpec(sources=[*({"name": n} for n in REQUEST_SETS), {"name": source, "sample": 10**6}],
+                    held_out=[], seed=seed, fractions=fractions)
+    return [r for r in build_dataset(spec, data_dir, assigned).split(split) if r.source == source]
