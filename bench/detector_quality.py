@@ -3,12 +3,19 @@
 For each seed it fits the tuned default (``safe-embed fit`` with ``--seed_everything SEED --data.seed SEED``; the
 seed moves the split and the training randomness), exports its detector from the run, and builds the frozen-
 encoder detectors on the same data and splits. Every detector is measured at its stored threshold on XSTest (450),
-JBB (100 pairs, held out whole), the test splits of guardreasoner-train and alpaca, OKTest held-out, the Do-Not-
-Answer test split and BeaverTails (one row per prompt), plus one-prompt latency. The tuned detector is compared
-with each frozen one by a paired bootstrap over prompts on XSTest and JBB (the same prompts for every seed; each
-resample averages the AUROC difference over the seeds).
+JBB (100 pairs, held out whole), BeaverTails (one row per prompt), the test splits of guardreasoner-train,
+toxicchat-train (real traffic at its 14% base rate: F1 and AUPRC too), alpaca, arena-hard, coconot-pref,
+cyberseceval (its FPR is the false-refusal rate on the MITRE rows), OKTest held-out and Do-Not-Answer, and the
+generated ``wrapped`` (unseen jailbreak templates around test requests, and their safe twins) and ``prefaced``
+sets, plus one-prompt latency. The tuned detector is compared with each frozen one by a paired bootstrap over
+prompts on XSTest and JBB (the same prompts for every seed; each resample averages the AUROC difference over the
+seeds). The Markdown ends with an error reading: per set, the safe prompts scored highest and the unsafe scored
+lowest. ``--split val`` measures the val splits only: what a choice of data or recipe may look at.
 
     python bench/detector_quality.py --seeds 0 1 2                 # the README table (about 50 min per seed)
+    python bench/detector_quality.py --seeds 0 --reuse && python bench/detector_quality.py --seeds 1 --reuse ...
+    python bench/detector_quality.py --seeds 0 1 2 --reuse         # merges finished seeds
+    python bench/detector_quality.py --seeds 0 --split val --frozen none --name mix_val
     python bench/detector_quality.py --seeds 0 --frozen mpnet=sbert-all
 
 Writes ``<out>/detector_quality.json`` (every figure, per seed) and ``<out>/detector_quality.md`` (the table).
@@ -27,10 +34,19 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, data_dir, machine, pct
+from _common import ROOT, data_dir, eval_prompts, machine, pct
 
-SETS = ["xstest", "jbb", "guardreasoner-train:test", "alpaca:test", "oktest-heldout", "dna-test", "beavertails"]
-METRICS = ["auroc", "f1", "precision", "recall", "fpr", "tpr_at_fpr_1", "tpr_at_fpr_5"]
+TEST_SETS = ["xstest", "jbb", "guardreasoner-train:test", "toxicchat-train:test", "wrapped:test", "prefaced:test",
+             "alpaca:test", "arena-hard:test", "coconot-pref:test", "cyberseceval:test", "oktest-heldout", "dna-test",
+             "beavertails"]
+# Model selection reads these only: the val splits of the data a run trains on (never a test split or benchmark).
+VAL_SETS = ["guardreasoner-train:val", "toxicchat-train:val", "wrapped:val", "prefaced:val", "alpaca:val",
+            "arena-hard:val", "coconot-pref:val", "cyberseceval:val"]
+METRICS = ["auroc", "auprc", "f1", "precision", "recall", "fpr", "tpr_at_fpr_1", "tpr_at_fpr_5"]
+N_ERRORS = 10  # prompts per side in the error reading
+FOCUS = {"xstest": ("precision", "recall", "tpr_at_fpr_5"), "guardreasoner-train": ("tpr_at_fpr_1", "tpr_at_fpr_5"),
+         "toxicchat-train": ("f1", "auprc", "precision", "recall"), "wrapped": ("recall", "fpr"),
+         "prefaced": ("recall", "fpr")}  # the second table's columns, per set
 PAIRED = ("xstest", "jbb")
 
 
@@ -60,15 +76,42 @@ def latency_p50(det, n: int = 200) -> float:
     return pct(times, 50) * 1000
 
 
-def evaluate(det, seed: int) -> dict:
+def evaluate(det, sets: list[str]) -> dict:
     from safe_embed.detector.evaluation import evaluate_named_set
 
     out = {}
-    for name in SETS:
+    for name in sets:
         ev = evaluate_named_set(det, name, data_dir=data_dir())
         m = {k: ev.metrics.get(k) for k in METRICS if k in ev.metrics}
         m["n"] = ev.metrics["n"]
-        out[name] = {"metrics": m, "scores": ev.scores, "labels": [], "overlap": ev.exemplar_overlap}
+        out[name] = {"metrics": m, "scores": ev.scores, "errors": errors(det, name, ev.scores),
+                     "overlap": ev.exemplar_overlap}
+    return out
+
+
+def errors(det, name: str, scores: list[float]) -> dict:
+    """The :data:`N_ERRORS` highest-scoring safe prompts and lowest-scoring unsafe ones, with their scores."""
+    prompts = eval_prompts(det, name)
+    safe = sorted((s, p.text) for s, p in zip(scores, prompts, strict=True) if not p.is_unsafe)[::-1]
+    unsafe = sorted((s, p.text) for s, p in zip(scores, prompts, strict=True) if p.is_unsafe)
+    return {"safe_highest": [[round(s, 3), t] for s, t in safe[:N_ERRORS]],
+            "unsafe_lowest": [[round(s, 3), t] for s, t in unsafe[:N_ERRORS]]}
+
+
+def error_reading(results: dict, row: str, seed: int, sets: list[str]) -> list[str]:
+    """Markdown: per set, the safe prompts scored highest and the unsafe ones scored lowest (one seed)."""
+    def line(score: float, text: str) -> str:
+        flat = " ".join(text.split())
+        return f"  - {score:.3f} {flat[:160] + ('...' if len(flat) > 160 else '')}"
+
+    out = ["", f"## Error reading ({row}, seed {seed})", ""]
+    for name in sets:
+        e = results[str(seed)][row][name]["errors"]
+        out.append(f"**{name}**")
+        for key, title in (("safe_highest", "safe, highest scores"), ("unsafe_lowest", "unsafe, lowest scores")):
+            if e[key]:
+                out += [f"- {title}:", *(line(s, t) for s, t in e[key])]
+        out.append("")
     return out
 
 
@@ -99,23 +142,20 @@ def paired(results: dict, a: str, b: str, seeds: list[int], name: str, n_boot: i
     return float(point), float(lo), float(hi)
 
 
-def markdown(results: dict, rows: list[str], seeds: list[int], tests: dict, latency: dict) -> str:
-    head = "| detector | " + " | ".join(SETS) + " |\n|---|" + "---|" * len(SETS)
+def markdown(results: dict, rows: list[str], seeds: list[int], tests: dict, latency: dict, sets: list[str]) -> str:
+    head = "| detector | " + " | ".join(sets) + " |\n|---|" + "---|" * len(sets)
     lines = [f"Mean ± sd over seeds {seeds}. Cell: AUROC / F1 / FPR at the stored threshold.", "", head]
     for r in rows:
         cells = []
-        for name in SETS:
+        for name in sets:
             vals = {k: [results[str(s)][r][name]["metrics"].get(k) for s in seeds] for k in ("auroc", "f1", "fpr")}
             cells.append(" / ".join(fmt(vals[k]) for k in ("auroc", "f1", "fpr")))
         lines.append(f"| {r} | " + " | ".join(cells) + " |")
-    lines += ["", "| detector | " + " | ".join(f"{k} ({n})" for n in ("xstest", "guardreasoner-train:test")
-                                              for k in ("precision", "recall", "tpr@1%", "tpr@5%"))
-              + " | one-prompt p50 |", "|---|" + "---|" * 9]
+    focus = [(n, k) for n in sets for k in FOCUS.get(n.partition(":")[0], ())]
+    lines += ["", "| detector | " + " | ".join(f"{k} ({n})" for n, k in focus) + " | one-prompt p50 |",
+              "|---|" + "---|" * (len(focus) + 1)]
     for r in rows:
-        cells = []
-        for name in ("xstest", "guardreasoner-train:test"):
-            for k in ("precision", "recall", "tpr_at_fpr_1", "tpr_at_fpr_5"):
-                cells.append(fmt([results[str(s)][r][name]["metrics"].get(k) for s in seeds]))
+        cells = [fmt([results[str(s)][r][n]["metrics"].get(k) for s in seeds]) for n, k in focus]
         lines.append(f"| {r} | " + " | ".join(cells) + f" | {latency.get(r, float('nan')):.1f} ms |")
     if tests:
         lines += ["", "Paired bootstrap (prompts resampled jointly; mean over seeds), AUROC difference, 95% interval:"]
@@ -140,6 +180,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--name", default="detector_quality", help="stem of the JSON and Markdown files written")
     ap.add_argument("--reuse", action="store_true", help="reuse finished runs and detectors")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="val: the val splits only (choosing a data mix or a recipe); test: the reported figures")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from safe_embed.detector import Detector, ScoringRule
@@ -149,6 +191,7 @@ def main() -> int:
     frozen = [] if args.frozen == ["none"] else args.frozen or [f"MiniLM off-the-shelf ({DEFAULT_RULE})=all-MiniLM-L6-v2:{DEFAULT_RULE}",
                              "MiniLM frozen + head=all-MiniLM-L6-v2:head",
                              f"mpnet off-the-shelf ({DEFAULT_RULE})=sbert-all:{DEFAULT_RULE}"]
+    sets = TEST_SETS if args.split == "test" else VAL_SETS
     runs = Path(args.runs)
     results: dict = {}
     dets: dict[str, Path] = {}
@@ -174,26 +217,29 @@ def main() -> int:
                                       splits_from=None if model == str(run) else run)
             build_seconds.setdefault(name, {})[seed] = round(time.time() - t0, 1)
             print(f"seed {seed}: {name}: built in {time.time() - t0:.0f} s", file=sys.stderr)
-            results[str(seed)][name] = evaluate(det, seed)
+            results[str(seed)][name] = evaluate(det, sets)
             dets[name] = out
     rows = list(results[str(args.seeds[0])])
     tests = {}
     for a in rows[1:]:
         if a.startswith(args.tuned_name):
             continue
-        for name in PAIRED:
+        for name in PAIRED if args.split == "test" else ():
             tests[(a, args.tuned_name, name)] = paired(results, a, args.tuned_name, args.seeds, name)
     latency = {name: latency_p50(Detector.load(path)) for name, path in dets.items()}
-    md = markdown(results, rows, args.seeds, tests, latency)
+    md = markdown(results, rows, args.seeds, tests, latency, sets)
+    md += "\n".join(error_reading(results, args.tuned_name, args.seeds[0], sets)) + "\n"
     print(md)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"seeds": args.seeds, "config": args.config, "sets": SETS, "machine": machine(),
+    payload = {"seeds": args.seeds, "config": args.config, "sets": sets, "split": args.split, "machine": machine(),
                "fit_seconds": fit_seconds, "build_seconds": build_seconds, "latency_p50_ms": latency,
                "paired_bootstrap": [{"a": a, "b": b, "set": n, "diff": d, "lo": lo, "hi": hi}
                                     for (a, b, n), (d, lo, hi) in tests.items()],
                "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
-                           for s, rr in results.items()}}
+                           for s, rr in results.items()},
+               "errors": {s: {r: {n: v["errors"] for n, v in d.items()} for r, d in rr.items()}
+                          for s, rr in results.items()}}
     (out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
     (out / f"{args.name}.md").write_text(md)
     print(f"wrote {out / (args.name + '.json')} and {out / (args.name + '.md')}", file=sys.stderr)
