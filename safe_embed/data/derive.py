@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import json
 import random
 from collections.abc import Callable
 from pathlib import Path
 
-from safe_embed.data.io import read_csv_rows
+from safe_embed.data.derive_shared import SHARED_RECIPES
+from safe_embed.data.io import read_csv_rows, read_json, write_csv
 from safe_embed.errors import DataError
 
 BEAVERTAILS_FLAGS = [
@@ -25,20 +24,11 @@ JBB_CATEGORIES = ["Harassment/Discrimination", "Malware/Hacking", "Physical harm
                   "Government decision-making"]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list], newline: str = "\r\n") -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator=newline)  # QUOTE_MINIMAL: the format of the published derived files
-    w.writerow(header)
-    w.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue().encode("utf-8"))
-
-
 def dna_prompts(src: dict[str, Path], out: Path) -> None:
     """do_not_answer.csv -> do_not_answer_prompts.csv (the five prompt columns, same row order)."""
     cols = ["id", "risk_area", "types_of_harm", "specific_harms", "question"]
     rows = read_csv_rows(src["do_not_answer"], cols)
-    _write_csv(out, cols, [[r[c] for c in cols] for r in rows])
+    write_csv(out, cols, [[r[c] for c in cols] for r in rows])
 
 
 def oktest_clean(src: dict[str, Path], out: Path) -> None:
@@ -47,14 +37,11 @@ def oktest_clean(src: dict[str, Path], out: Path) -> None:
     for split in ("OKTest", "OKTest_heldout"):
         for r in read_csv_rows(src[split], ["prompt"]):
             rows.append([len(rows), split, "safe", r["prompt"].strip()])
-    _write_csv(out, ["id", "split", "label", "prompt"], rows)
+    write_csv(out, ["id", "split", "label", "prompt"], rows)
 
 
 def _beavertails_records(path: Path) -> list[dict]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: invalid JSON ({e.msg}). Fix: re-download it with `safe-embed data pull`.") from None
+    data = read_json(path)
     if not isinstance(data, list) or not all(isinstance(d, dict) and "text" in d and "label" in d for d in data):
         raise DataError(f"{path}: expected a list of records with 'text' and 'label'.")
     return data
@@ -69,7 +56,7 @@ def beavertails_prompts(src: dict[str, Path], out: Path) -> None:
         safe = rec["label"] == "safe"
         rows.append([i, rec["text"], str(safe), "safe" if safe else "unsafe",
                      *[str(bool(flags.get(f, False))) for f in BEAVERTAILS_FLAGS]])
-    _write_csv(out, ["row", "prompt", "is_safe", "label", *BEAVERTAILS_FLAGS], rows)
+    write_csv(out, ["row", "prompt", "is_safe", "label", *BEAVERTAILS_FLAGS], rows)
 
 
 def beavertails_sample(src: dict[str, Path], out: Path, seed: int = 42, n: int = 500) -> None:
@@ -88,7 +75,7 @@ def beavertails_sample(src: dict[str, Path], out: Path, seed: int = 42, n: int =
     safe = rng.sample([r for r in uniq if r["label"] == "safe"], n)
     unsafe = rng.sample([r for r in uniq if r["label"] == "unsafe"], n)
     picked = sorted(safe, key=lambda r: int(r["row"])) + sorted(unsafe, key=lambda r: int(r["row"]))
-    _write_csv(out, ["row", "prompt", "is_safe", "label"],
+    write_csv(out, ["row", "prompt", "is_safe", "label"],
                [[r["row"], r["prompt"], r["is_safe"], r["label"]] for r in picked])
 
 
@@ -99,21 +86,14 @@ def jbb_long(src: dict[str, Path], out: Path) -> None:
         raise DataError(f"{src['jbb_json']}: expected 200 records (100 harmful + 100 benign), got {len(data)}.")
     rows = [[i % 100, JBB_CATEGORIES[(i % 100) // 10], "unsafe" if i < 100 else "safe", d["text"]]
             for i, d in enumerate(data)]
-    _write_csv(out, ["index", "category", "label", "prompt"], rows)
+    write_csv(out, ["index", "category", "label", "prompt"], rows)
 
 
 def jbb_pairs(src: dict[str, Path], out: Path) -> None:
     """wizard101 jailbreakbench.json -> jbb_behaviors_pairs.csv (index, category, harmful_goal, benign_goal)."""
     data = _beavertails_records(src["jbb_json"])
     rows = [[i, JBB_CATEGORIES[i // 10], data[i]["text"], data[100 + i]["text"]] for i in range(100)]
-    _write_csv(out, ["index", "category", "harmful_goal", "benign_goal"], rows)
-
-
-def _json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: invalid JSON ({e.msg}). Fix: re-download it with `safe-embed data pull`.") from None
+    write_csv(out, ["index", "category", "harmful_goal", "benign_goal"], rows)
 
 
 def _instruction(d: dict) -> str:
@@ -123,10 +103,10 @@ def _instruction(d: dict) -> str:
 def guardreasoner_prompts(src: dict[str, Path], out: Path, exclude: list[int] = ()) -> None:
     """guardreasoner_test_5k.json -> guardreasoner_train.csv (id = position; harmful -> unsafe; ``exclude``:
     the duplicates and the prompts found verbatim in evaluation sets)."""
-    data, drop = _json(src["guardreasoner_json"]), set(exclude)
+    data, drop = read_json(src["guardreasoner_json"]), set(exclude)
     rows = [[i, d["source"], "unsafe" if d["label"] == "harmful" else "safe", d["prompt"]]
             for i, d in enumerate(data) if i not in drop]
-    _write_csv(out, ["id", "source", "label", "prompt"], rows, "\n")
+    write_csv(out, ["id", "source", "label", "prompt"], rows, "\n")
 
 
 def alert_prompts(src: dict[str, Path], out: Path, exclude: list[int] = ()) -> None:
@@ -139,14 +119,14 @@ def alert_prompts(src: dict[str, Path], out: Path, exclude: list[int] = ()) -> N
             q = d["query"].removeprefix("### Instruction:\n").removesuffix("\n### Response:\n").strip()
             if d["id"] not in drop:
                 rows.append([d["id"], d["category"], "unsafe", q])
-    _write_csv(out, ["id", "category", "label", "prompt"], rows, "\n")
+    write_csv(out, ["id", "category", "label", "prompt"], rows, "\n")
 
 
 def instruction_prompts(src: dict[str, Path], out: Path, label: str = "safe", exclude: list[int] = ()) -> None:
     """An instruction/input/output JSON list -> id, label, prompt (instruction, plus input on a new line)."""
     drop = set(exclude)
-    rows = [[i, label, _instruction(d)] for i, d in enumerate(_json(src["instructions_json"])) if i not in drop]
-    _write_csv(out, ["id", "label", "prompt"], rows, "\n")
+    rows = [[i, label, _instruction(d)] for i, d in enumerate(read_json(src["instructions_json"])) if i not in drop]
+    write_csv(out, ["id", "label", "prompt"], rows, "\n")
 
 
 RECIPES: dict[str, Callable[..., None]] = {
@@ -159,4 +139,5 @@ RECIPES: dict[str, Callable[..., None]] = {
     "guardreasoner_prompts": guardreasoner_prompts,
     "alert_prompts": alert_prompts,
     "instruction_prompts": instruction_prompts,
+    **SHARED_RECIPES,
 }

@@ -1,8 +1,10 @@
-"""Reading tables with column checks; every failure names the file, the expected columns and the fix."""
+"""Reading tables with column checks, and writing derived CSVs; every failure names the file, the expected
+columns and the fix."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,6 +55,29 @@ def read_csv_rows(path: Path, expected: Iterable[str]) -> list[dict[str, str]]:
     if not rows:
         raise DataError(f"{path}: the file has a header but no rows. Fix: use a non-empty file.")
     return rows
+
+
+def read_json(path: Path):
+    """A JSON file's value, or a :class:`DataError` naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: invalid JSON ({e.msg}). Fix: re-download it with `safe-embed data pull`.") from None
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], newline: str = "\r\n") -> None:
+    r"""Write ``header`` and ``rows`` as UTF-8 CSV, quoting only where needed (the published derived files' format).
+
+    >>> import tempfile; p = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> write_csv(p, ["id", "prompt"], [[0, 'Say "hi", twice']], "\n"); p.read_bytes()
+    b'id,prompt\n0,"Say ""hi"", twice"\n'
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator=newline)
+    w.writerow(header)
+    w.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
 def parse_jsonl_object(path: Path, lineno: int, line: str, expected: str = "a JSON object") -> dict:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from safe_embed.data.files import Columns, load_labelled_file
-from safe_embed.data.io import data_file, read_csv_rows
+from safe_embed.data.io import read_csv_rows
 from safe_embed.data.paper import load_contrast, load_do_not_answer, load_xstest_aug
 from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.data.set_rows import NamedSet, csv_prompts, set_path
+from safe_embed.data.shared_sets import SHARED_SETS
 from safe_embed.errors import DataError
-from safe_embed.paths import resolve_data_dir
 
 XSTEST = "xstest/xstest_prompts.csv"
 JBB_LONG = "jbb_behaviors/jbb_behaviors_long.csv"
@@ -33,22 +32,9 @@ ALPACA = "alpaca/alpaca_prompts.csv"
 TEST_ONLY = ("xstest", "xstest-aug", "beavertails", "beavertails-prompts")
 
 
-def _path(data_dir, relpath: str):
-    return data_file(resolve_data_dir(data_dir), relpath)
-
-
-def _rows(name: str, data_dir, relpath: str, columns: list[str], **fields) -> list[LabelledPrompt]:
-    """Rows of a derived CSV: ``fields`` maps LabelledPrompt fields to columns or callables of the row."""
-    out = []
-    for r in read_csv_rows(_path(data_dir, relpath), columns):
-        kw = {k: (v(r) if callable(v) else r[v]) for k, v in fields.items()}
-        out.append(LabelledPrompt(source=name, **kw))
-    return out
-
-
 def load_xstest(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """XSTest v2: 450 prompts (250 safe, 200 unsafe), with ``type``."""
-    return _rows("xstest", data_dir, XSTEST, ["id", "prompt", "type", "label"], text="prompt",
+    return csv_prompts("xstest", data_dir, XSTEST, ["id", "prompt", "type", "label"], text="prompt",
                  label=lambda r: r["label"].strip(), type="type", id="id")
 
 
@@ -64,21 +50,21 @@ def load_xstest_aug_labelled(data_dir: str | os.PathLike[str] | None = None) -> 
 
 def load_jbb(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """JailbreakBench behaviours: 100 harmful goals and their 100 benign twins (``pair_id`` = ``jbb:<index>``)."""
-    return _rows("jbb", data_dir, JBB_LONG, ["index", "category", "label", "prompt"], text="prompt",
+    return csv_prompts("jbb", data_dir, JBB_LONG, ["index", "category", "label", "prompt"], text="prompt",
                  label=lambda r: r["label"].strip(), category="category", source_category="category",
                  type="category", pair_id=lambda r: f"jbb:{r['index']}", id=lambda r: f"{r['index']}-{r['label']}")
 
 
 def load_oktest(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """OKTest: 350 safe prompts with harmful-looking words; its own split (OKTest train, OKTest_heldout test)."""
-    return _rows("oktest", data_dir, OKTEST, ["id", "split", "label", "prompt"], text="prompt",
+    return csv_prompts("oktest", data_dir, OKTEST, ["id", "split", "label", "prompt"], text="prompt",
                  label=lambda r: "safe", type="split", id="id",
                  split=lambda r: "test" if r["split"] == "OKTest_heldout" else "train")
 
 
 def load_advbench(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """AdvBench harmful behaviours: 520 unsafe instructions."""
-    rows = read_csv_rows(_path(data_dir, ADVBENCH), ["goal"])
+    rows = read_csv_rows(set_path(data_dir, ADVBENCH), ["goal"])
     return [LabelledPrompt(text=r["goal"], label="unsafe", id=str(i), source="advbench") for i, r in enumerate(rows)]
 
 
@@ -101,7 +87,7 @@ def load_contrast_labelled(data_dir: str | os.PathLike[str] | None = None) -> li
 
 def load_beavertails(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """BeaverTails 30k_test rows; labels describe the RESPONSE, so they are noisy as prompt labels."""
-    return _rows("beavertails", data_dir, BEAVERTAILS, ["row", "prompt", "label"], text="prompt",
+    return csv_prompts("beavertails", data_dir, BEAVERTAILS, ["row", "prompt", "label"], text="prompt",
                  label=lambda r: r["label"].strip(), id="row")
 
 
@@ -123,34 +109,26 @@ def load_beavertails_prompts(data_dir: str | os.PathLike[str] | None = None) -> 
 
 def load_guardreasoner_train(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """4,539 realistic prompts (WildGuardMix, BeaverTails, Aegis, ToxicChat training splits); ``type`` = origin."""
-    return _rows("guardreasoner-train", data_dir, GUARDREASONER, ["id", "source", "label", "prompt"],
+    return csv_prompts("guardreasoner-train", data_dir, GUARDREASONER, ["id", "source", "label", "prompt"],
                  text="prompt", label=lambda r: r["label"].strip(), type="source", id="id")
 
 
 def load_alert(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """ALERT: 13,257 unsafe red-teaming prompts in 32 categories."""
-    return _rows("alert", data_dir, ALERT, ["id", "category", "label", "prompt"], text="prompt",
+    return csv_prompts("alert", data_dir, ALERT, ["id", "category", "label", "prompt"], text="prompt",
                  label=lambda r: "unsafe", category="category", source_category="category", id="id")
 
 
 def load_safety_tuned_llamas(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """Safety-Tuned LLaMAs: 2,479 unsafe instructions (no categories)."""
-    return _rows("safety-tuned-llamas", data_dir, SAFETY_LLAMAS, ["id", "label", "prompt"], text="prompt",
+    return csv_prompts("safety-tuned-llamas", data_dir, SAFETY_LLAMAS, ["id", "label", "prompt"], text="prompt",
                  label=lambda r: "unsafe", id="id")
 
 
 def load_alpaca(data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
     """Stanford Alpaca: 5,000 ordinary instructions (all safe)."""
-    return _rows("alpaca", data_dir, ALPACA, ["id", "label", "prompt"], text="prompt", label=lambda r: "safe", id="id")
-
-
-@dataclass(frozen=True)
-class NamedSet:
-    """A registered set: its loader, the data card it comes from, and one line on what it is."""
-
-    load: Callable[[str | os.PathLike[str] | None], list[LabelledPrompt]]
-    card: str
-    about: str
+    return csv_prompts("alpaca", data_dir, ALPACA, ["id", "label", "prompt"], text="prompt", label=lambda r: "safe",
+                       id="id")
 
 
 NAMED_SETS: dict[str, NamedSet] = {
@@ -170,6 +148,7 @@ NAMED_SETS: dict[str, NamedSet] = {
     "alert": NamedSet(load_alert, "alert", "13,257 unsafe red-teaming prompts, 32 categories"),
     "safety-tuned-llamas": NamedSet(load_safety_tuned_llamas, "safety_tuned_llamas", "2,479 unsafe instructions"),
     "alpaca": NamedSet(load_alpaca, "alpaca", "5,000 ordinary instructions, all safe"),
+    **SHARED_SETS,
 }
 
 
@@ -185,7 +164,7 @@ def load_labelled(name_or_path: str | os.PathLike[str], data_dir: str | os.PathL
     """Load a named set (``xstest``, ``alpaca``, ``guardreasoner-train``, ...) or a labelled file.
 
     >>> sorted(NAMED_SETS)[:3]
-    ['advbench', 'alert', 'alpaca']
+    ['aart', 'advbench', 'alert']
     """
     key = str(name_or_path)
     if key in NAMED_SETS:
