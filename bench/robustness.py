@@ -72,9 +72,10 @@ def filler_pool(sets: dict, sampled: set[str]) -> list[str]:
 def unseen_templates(det, root: Path) -> list[tuple[str, str]]:
     """The jailbreak templates the detector's data never trained, validated or calibrated on: all 77 for a
     detector without ``template-swap`` twins, else the templates its seed put in the test split."""
-    from safe_embed.data.frames import load_templates, template_split
+    from safe_embed.data.frames import template_split
+    from safe_embed.data.shared_sets import load_jailbreak_templates
 
-    templates = load_templates(root)
+    templates = load_jailbreak_templates(root)
     spec = (det.splits or {}).get("spec", {})
     if not any(s.get("name") == "template-swap" for s in spec.get("sources", [])):
         return [(t.id, t.text) for t in templates]

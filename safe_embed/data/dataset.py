@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safe_embed.data.augment import target_swap_rows
-from safe_embed.data.frames import frame_swap_rows, load_templates
+from safe_embed.data.frames import frame_swap_rows
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
+from safe_embed.data.shared_sets import load_jailbreak_templates
 from safe_embed.data.sources import SourceSpec, parse_sources
 from safe_embed.data.splits import (
     DEFAULT_FRACTIONS,
@@ -235,7 +236,7 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
         if src.name == "target-swap":
             twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
         elif src.generated:
-            templates = load_templates(data_dir) if src.name == "template-swap" else ()
+            templates = load_jailbreak_templates(data_dir) if src.name == "template-swap" else ()
             twins = frame_swap_rows(read, src, spec.seed, test_only | held, recorded, templates, spec.fractions)
         if src.generated:
             if src.sample is not None and len(twins) > src.sample:

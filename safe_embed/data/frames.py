@@ -24,45 +24,20 @@ safe request is drawn from the same split (OKTest and CoCoNot look-alikes includ
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from safe_embed.data.io import data_file, read_csv_rows
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
+from safe_embed.data.shared_sets import SLOT, Template
 from safe_embed.data.sources import SourceSpec
 from safe_embed.data.splits import check_fractions, seeded_rank, text_hash, text_key
-from safe_embed.errors import DataError
-from safe_embed.paths import resolve_data_dir
 
-TEMPLATES = "gptfuzz/GPTFuzzer.csv"
-SLOT = "[INSERT PROMPT HERE]"
 MAX_REQUEST_WORDS = 60  # a longer row is a frame of its own, not a request to wrap
 FRAME_WORDS_BEFORE = (12, 90)  # words of a template kept before the slot: what one detector window sees with it
 FRAME_WORDS_AFTER = 30
 PREFACE_WORDS = (30, 110)
 ORDINARY_SOURCES = ("alpaca", "arena-hard")  # preface material: ordinary traffic
 DEFAULT_PAIRS = 1000  # twin pairs generated when a source gives no ``sample`` (rows = 2 x pairs)
-
-
-@dataclass(frozen=True)
-class Template:
-    """A jailbreak template: its id and its text, which holds :data:`SLOT` once."""
-
-    id: str
-    text: str
-
-
-def load_templates(data_dir: str | os.PathLike[str] | None = None) -> list[Template]:
-    """GPTFuzz's jailbreak templates (``gptfuzz/GPTFuzzer.csv``), each checked to hold :data:`SLOT` once."""
-    path = data_file(resolve_data_dir(data_dir), TEMPLATES)
-    out = [Template(r["id"], r["text"]) for r in read_csv_rows(path, ["id", "text"])]
-    for t in out:
-        if t.text.count(SLOT) != 1:
-            raise DataError(f"{path}: template {t.id} holds {SLOT} {t.text.count(SLOT)} times; a template needs it "
-                            "once. Fix: restore the file with `safe-embed data pull gptfuzz`.")
-    return out
 
 
 def template_split(templates: Sequence[Template], seed: int, fractions: Sequence[float]) -> dict[str, str]:
