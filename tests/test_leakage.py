@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from safe_embed.data import load_labelled
+from safe_embed.data.shared_sets import SHARED_SETS, load_jailbreak_templates
 from safe_embed.data.splits import text_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,24 @@ def _forbidden(data_dir, held_out) -> set[str]:
     for name in ("xstest", "xstest-aug", "beavertails-prompts", *held_out):
         out |= _keys(load_labelled(name, data_dir))
     return out
+
+
+EVAL_SETS = ("xstest", "xstest-aug", "beavertails-prompts", "jbb")
+
+
+@pytest.fixture(scope="module")
+def eval_keys(data_dir) -> set[str]:
+    return set().union(*(_keys(load_labelled(name, data_dir)) for name in EVAL_SETS))
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_SETS))
+def test_no_shared_set_text_is_an_evaluation_text(name, data_dir, eval_keys):
+    """The mirror removed every evaluation text from the shared sets; the GPTFuzz templates, filled with a bare
+    slot, hold none either."""
+    texts = _keys(load_labelled(name, data_dir))
+    if name == "gptfuzz":
+        texts |= {text_key(t.wrap("")) for t in load_jailbreak_templates(data_dir)}
+    assert len(eval_keys) > 1000 and texts and not texts & eval_keys
 
 
 def _data_section(path: Path) -> dict:

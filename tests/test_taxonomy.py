@@ -48,3 +48,44 @@ def test_a_user_taxonomy_file(tmp_path):
     p.write_text("- a list\n")
     with pytest.raises(ConfigError, match="needs 'categories'"):
         load_taxonomy(p)
+
+
+# the unsafe categories each shared set leaves unmapped on purpose (the taxonomy file says why)
+CATQA_UNMAPPED = {"Physical Harm/Hazardous material handling", "Physical Harm/Unsafe practices",
+                  "Political Campaigning/Lobbying", "Political Campaigning/Partisan commentary",
+                  "Political Campaigning/Political activism", "Political Campaigning/Political misinformation",
+                  "Privacy Violation Activity/Deepfake creation"}
+LEFT_UNMAPPED = {"aart": {"circuses", "climate change", "gambling", "other crimes"}, "sap": {"politics"},
+                 "cyberseceval": set()}
+
+
+@pytest.mark.parametrize("source", ["aart", "sap", "harmfulqa", "cyberseceval"])
+def test_mlcommons_maps_the_shared_sets_but_for_the_documented_gaps(source, data_dir):
+    t = load_taxonomy("mlcommons")
+    rows = load_labelled(source, data_dir)
+    cats = {r.source_category for r in rows if r.label == "unsafe"}
+    assert set(t.map[source]) <= cats  # every line names a category the set really has
+    gaps = set(t.unmapped(rows).get(source, []))
+    if source == "harmfulqa":  # the academic subtopics of harmfulqa.json and a few CatQA ones
+        academic = {r.category for r in rows if r.type == "harmfulqa"}
+        assert len(academic) == 98 and gaps == academic | CATQA_UNMAPPED
+    else:
+        assert gaps == LEFT_UNMAPPED[source]
+
+
+def test_the_shared_sets_fill_the_hazards_no_exemplar_carried(data_dir):
+    """SAP's pornography_sexual_minors gives S4 exemplars, CyberSecEval's interpreter rows S14; the safe MITRE rows
+    stay without a category."""
+    t = load_taxonomy("mlcommons")
+    sap = t.apply(load_labelled("sap", data_dir))
+    minors = [r for r in sap if r.source_category == "pornography_sexual_minors"]
+    assert len(minors) == 200 and {r.category for r in minors} == {"S4: Child Sexual Exploitation"}
+    cyber = t.apply(load_labelled("cyberseceval", data_dir))
+    assert {r.category for r in cyber if r.type == "interpreter"} == {"S14: Code Interpreter Abuse"}
+    assert {r.category for r in cyber if r.type == "mitre_frr"} == {None}
+    hqa = t.apply(load_labelled("harmfulqa", data_dir))
+    codes = {r.category.split(":")[0] for r in hqa if r.source_category.startswith(("Economic Harm/", "Political"))}
+    assert {"S8", "S13", "S2"} <= codes
+    covered = {t.code(src, r.source_category) for src in ("aart", "sap", "harmfulqa", "cyberseceval")
+               for r in load_labelled(src, data_dir)} - {None}
+    assert covered == {f"S{i}" for i in range(1, 15)} - {"S5"}  # none of the four is about defamation
