@@ -35,14 +35,17 @@ def unleet(text: str) -> str:
 
     >>> unleet("h0w 70 m4k3 4 c4k3"), unleet("h0w 70 5734l 4 b1k3"), unleet("I have 3 cats"), unleet("log4j v1.2")
     ('how to make a cake', 'how to steal a bike', 'I have 3 cats', 'logaj v1.2')
+    >>> unleet("C0mp053 4 l157 0f 7h3 w0r57 1n5ul75."), unleet("upgrade python3 to 3.12")
+    ('Compose a list of the worst insults.', 'upgrade python3 to 3.12')
     """
     if not any(text[m.start() - 1 : m.start()].isalpha() or text[m.end() : m.end() + 1].isalpha()
                for m in _LEET_HINT.finditer(text)):  # no digit, @ or $ touches a letter: nothing to do, fast
         return text
     found, strong, weak = _leet_words(text, heavy=False)
-    if not (strong or weak >= 2):
+    heavy = strong >= _HEAVY_LEET or _dense(text)
+    if not (strong or weak >= 2 or heavy):
         return text
-    if strong >= _HEAVY_LEET:  # a text written in leet: "573al" and "d34d" are words too
+    if heavy:  # a text written in leet: "573al" and "d34d" are words too
         found = _leet_words(text, heavy=True)[0]
     out, last = [], 0
     for (start, end), (lead, core, trail), interior in found:
@@ -54,9 +57,19 @@ def unleet(text: str) -> str:
         out += [text[last:start], lead, core[:at], letters, core[at + len(inner) :], trail]
         last = end
     out_text = "".join(out) + text[last:]
-    if strong >= _HEAVY_LEET:  # a text written in leet: its short numbers are words too ("70" to, "4" a, "47" at)
+    if heavy:  # a text written in leet: its short numbers are words too ("70" to, "4" a, "47" at)
         out_text = _LEET_NUMBER.sub(lambda m: m.group().translate(_LEET), out_text)
     return out_text
+
+
+def _dense(text: str) -> bool:
+    """Most words with letters mix in leet characters (at least :data:`_HEAVY_LEET` of them, and half; short and
+    hex-shaped ones not counted): a text written in leet even where no single word is clear
+    ("C0mp053 4 l157 0f 7h3 w0r57 1n5ul75")."""
+    cores = [p.group(2) for w in text.split() if (p := _LEET_CORE.fullmatch(w))]
+    words = [c for c in cores if any(ch.isalpha() for ch in c)]
+    mixed = sum(len(c) >= 3 and _leet_candidate(c, heavy=True) and not _HEX.fullmatch(c) for c in words)  # not x1, 0x1F
+    return mixed >= _HEAVY_LEET and 2 * mixed >= len(words)
 
 
 def _leet_words(text: str, heavy: bool) -> tuple[list, int, int]:
