@@ -84,8 +84,11 @@ def test_the_shared_sets_fill_the_hazards_no_exemplar_carried(data_dir):
     assert {r.category for r in cyber if r.type == "interpreter"} == {"S14: Code Interpreter Abuse"}
     assert {r.category for r in cyber if r.type == "mitre_frr"} == {None}
     hqa = t.apply(load_labelled("harmfulqa", data_dir))
-    codes = {r.category.split(":")[0] for r in hqa if r.source_category.startswith(("Economic Harm/", "Political"))}
+    codes = {r.category.split(":")[0] for r in hqa
+             if r.category and r.source_category.startswith(("Economic Harm/", "Political"))}
     assert {"S8", "S13", "S2"} <= codes
+    academic = [r for r in hqa if r.source_category == "Literature and Language/Poetry"]
+    assert academic and {r.category for r in academic} == {None}  # unmapped: uncategorised, never a new category
     covered = {t.code(src, r.source_category) for src in ("aart", "sap", "harmfulqa", "cyberseceval")
                for r in load_labelled(src, data_dir)} - {None}
     assert covered == {f"S{i}" for i in range(1, 15)} - {"S5"}  # none of the four is about defamation

@@ -3,7 +3,9 @@
 A taxonomy file (YAML, ``configs/taxonomy/*.yaml``) has ``name``, ``categories`` (code -> title) and ``map``
 (source name -> {source category: code}). A mapped prompt's category becomes ``"<code>: <title>"`` (for
 MLCommons: ``"S1: Violent Crimes"``) and its ``source_category`` keeps the original. A category the map does not
-cover passes through unchanged, unless ``require_mapped`` is set, which makes it an error listing every gap.
+cover passes through unchanged, or, in a taxonomy with ``unmapped: drop`` (MLCommons), leaves the prompt
+uncategorised (its ``source_category`` still kept), so every reported category is one of the taxonomy's;
+``require_mapped`` makes any gap an error listing every gap.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.errors import ConfigError
 
 SHIPPED = "safe_embed.data.taxonomies"  # configs/taxonomy/, installed as package data
+UNMAPPED = ("keep", "drop")
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,19 @@ class Taxonomy:
     >>> t = Taxonomy("demo", {"S1": "Violent Crimes"}, {"mine": {"murder": "S1"}})
     >>> t.label("mine", "murder"), t.label("mine", "fraud"), t.label("other", "murder")
     ('S1: Violent Crimes', 'fraud', 'murder')
+    >>> Taxonomy("demo", {"S1": "Violent Crimes"}, {"mine": {"murder": "S1"}}, "drop").label("mine", "fraud") is None
+    True
     """
 
     name: str
     categories: dict[str, str]
     map: dict[str, dict[str, str]] = field(default_factory=dict)
+    unmapped_policy: str = "keep"  # or "drop": an unmapped category leaves the prompt uncategorised
 
     def __post_init__(self) -> None:
+        if self.unmapped_policy not in UNMAPPED:
+            raise ConfigError(f"taxonomy {self.name!r}: unmapped must be one of {list(UNMAPPED)}, got "
+                              f"{self.unmapped_policy!r}.")
         for source, m in self.map.items():
             bad = sorted({code for code in m.values() if code not in self.categories})
             if bad:
@@ -47,9 +56,12 @@ class Taxonomy:
         return self.map.get(source or "", {}).get(category)
 
     def label(self, source: str | None, category: str | None) -> str | None:
-        """The reported category: ``"<code>: <title>"`` when mapped, else ``category`` unchanged."""
+        """The reported category: ``"<code>: <title>"`` when mapped, else ``category`` unchanged (None under
+        ``unmapped: drop``)."""
         code = self.code(source, category)
-        return category if code is None else f"{code}: {self.categories[code]}"
+        if code is None:
+            return None if self.unmapped_policy == "drop" else category
+        return f"{code}: {self.categories[code]}"
 
     def unmapped(self, prompts: list[LabelledPrompt]) -> dict[str, list[str]]:
         """Source -> categories of ``prompts`` the map does not cover (unsafe prompts only)."""
@@ -71,7 +83,7 @@ class Taxonomy:
         out = []
         for p in prompts:
             original = p.source_category or p.category
-            out.append(dataclasses.replace(p, category=self.label(p.source, original) if original else p.category,
+            out.append(dataclasses.replace(p, category=self.label(p.source, original) if original else None,
                                            source_category=original))
         return out
 
@@ -103,4 +115,5 @@ def load_taxonomy(name_or_path: str | os.PathLike[str]) -> Taxonomy:
         if not isinstance(m, dict):
             raise ConfigError(f"{p}: map.{source} must be a mapping of category -> code, got {type(m).__name__}.")
         maps[str(source)] = {str(k): str(v) for k, v in m.items()}
-    return Taxonomy(str(d.get("name") or p.stem), {str(k): str(v) for k, v in d["categories"].items()}, maps)
+    return Taxonomy(str(d.get("name") or p.stem), {str(k): str(v) for k, v in d["categories"].items()}, maps,
+                    str(d.get("unmapped", "keep")))
