@@ -48,3 +48,22 @@ def test_a_user_taxonomy_file(tmp_path):
     p.write_text("- a list\n")
     with pytest.raises(ConfigError, match="needs 'categories'"):
         load_taxonomy(p)
+
+
+def test_the_openai_table_names_exactly_the_openai_clients_categories():
+    from openai.types.moderation import Categories
+
+    table = load_taxonomy("mlcommons").openai
+    assert set(table) == {f.alias or name for name, f in Categories.model_fields.items()}
+    assert {c for codes in table.values() for c in codes} <= MLCOMMONS
+    assert table["sexual/minors"] == ("S4",) and "S9" in table["violence"]
+
+
+def test_an_openai_table_with_an_unknown_code_is_refused(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("categories: {P1: Fraud}\nmap: {}\nopenai:\n  illicit: [P1, P7]\n")
+    with pytest.raises(ConfigError, match=r"OpenAI category 'illicit' maps to unknown code\(s\) \['P7'\]"):
+        load_taxonomy(p)
+    p.write_text("categories: {P1: Fraud}\nopenai:\n  illicit: P1\n")
+    with pytest.raises(ConfigError, match=r"'openai' must map each OpenAI category to a list of codes"):
+        load_taxonomy(p)
