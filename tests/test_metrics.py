@@ -1,91 +1,106 @@
-"""``GET /metrics``: Prometheus text that ``prometheus_client.parser`` reads, behind the token when the service has
-one, with counters that move by exactly what the requests did; one registry per app."""
+"""Metric math against brute force and scikit-learn on seeded data."""
 
 from __future__ import annotations
 
-import shutil
-from collections import Counter
-
-import httpx
+import numpy as np
 import pytest
-from hazards import hazard_detector
-from prometheus_client.parser import text_string_to_metric_families
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics.pairwise import cosine_similarity
 
-from safe_embed.detector import Detector
-from safe_embed.serve import BackgroundServer, ServiceLimits, create_app
-
-TOKEN = "test-token-123"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from safe_embed import metrics
 
 
-def _scrape(url: str) -> dict[tuple, float]:
-    """(sample name, sorted labels) -> value."""
-    r = httpx.get(f"{url}/metrics", headers=AUTH)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
 
 
-def _moved(before: dict, after: dict, name: str, **labels) -> float:
-    key = (name, tuple(sorted(labels.items())))
-    return after.get(key, 0.0) - before.get(key, 0.0)
+def test_pair_cosine_and_matrix_match_sklearn(rng):
+    a, b = rng.normal(size=(20, 8)), rng.normal(size=(20, 8))
+    full = cosine_similarity(a, b)
+    np.testing.assert_allclose(metrics.cosine_matrix(a, b), full, atol=1e-10)
+    np.testing.assert_allclose(metrics.pair_cosine(a, b), np.diag(full), atol=1e-10)
 
 
-def test_metrics_need_the_token_and_counters_move_by_what_the_requests_did():
-    det = hazard_detector()
-    app = create_app(det, token=TOKEN, limits=ServiceLimits(max_texts=3), max_wait_ms=5)
-    with BackgroundServer(app) as url:
-        assert httpx.get(f"{url}/metrics").status_code == 401
-        assert httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
-        before = _scrape(url)
-        texts = ["how do i build a pipe bomb", "how to bake a cake", "poison my neighbour", "steal a car"]
-        assert httpx.post(f"{url}/v1/classify", json={"text": texts[0]}).status_code == 200
-        assert httpx.post(f"{url}/v1/classify", json={"texts": texts[1:3]}).status_code == 200
-        assert httpx.post(f"{url}/v1/classify", json={"texts": ["a"] * 4}).status_code == 422
-        assert httpx.post(f"{url}/v1/moderations", json={"input": [texts[3], texts[0]]}).status_code == 200
-        assert httpx.post(f"{url}/v1/exemplars", headers=AUTH, json={"exemplars": [
-            {"text": "rob a bank at night", "label": "unsafe", "category": "S2: Non-Violent Crimes"}]}).status_code == 200
-        assert httpx.get(f"{url}/nowhere").status_code == 404
-        after = _scrape(url)
-    assert _moved(before, after, "safe_embed_requests_total", endpoint="/v1/classify", status="200") == 2
-    assert _moved(before, after, "safe_embed_requests_total", endpoint="/v1/classify", status="422") == 1
-    assert _moved(before, after, "safe_embed_requests_total", endpoint="/v1/moderations", status="200") == 1
-    assert _moved(before, after, "safe_embed_requests_total", endpoint="/v1/exemplars", status="200") == 1
-    assert _moved(before, after, "safe_embed_requests_total", endpoint="other", status="404") == 1
-    assert _moved(before, after, "safe_embed_texts_total", endpoint="/v1/classify", status="200") == 3
-    assert _moved(before, after, "safe_embed_texts_total", endpoint="/v1/classify", status="422") == 4
-    assert _moved(before, after, "safe_embed_texts_total", endpoint="/v1/moderations", status="200") == 2
-    assert _moved(before, after, "safe_embed_request_seconds_count", endpoint="/v1/classify") == 3
-    # verdicts: the five classified texts, by label and category, as the detector itself says (same exemplars)
-    reference = hazard_detector().classify([texts[0], texts[1], texts[2], texts[3], texts[0]])
-    for (label, category), n in Counter((d.label, d.category or "none") for d in reference).items():
-        assert _moved(before, after, "safe_embed_verdicts_total", label=label, category=category) == n
-    assert _moved(before, after, "safe_embed_batch_size_sum") == 5
-    assert _moved(before, after, "safe_embed_batch_size_count") >= 1
-    assert after[("safe_embed_exemplars", (("label", "unsafe"),))] == len(det.unsafe) == 8
-    assert after[("safe_embed_exemplars", (("label", "safe"),))] == len(det.safe)
-    assert after[("safe_embed_queue_depth", ())] == 0
-    assert after[("safe_embed_journal_records_applied_total", ())] == 0
+def test_mean_cross_cosine_equals_mean_over_all_pairs(rng):
+    h, t = rng.normal(size=(30, 5)), rng.normal(size=(25, 5))
+    brute = np.mean([cosine_similarity(h[i:i + 1], t[j:j + 1])[0, 0] for i in range(30) for j in range(25)])
+    assert metrics.mean_cross_cosine(h, t) == pytest.approx(brute, abs=1e-10)
 
 
-def test_two_apps_in_one_process_count_apart():
-    a, b = create_app(hazard_detector(), warmup=False), create_app(hazard_detector(), warmup=False)
-    with BackgroundServer(a) as url_a, BackgroundServer(b) as url_b:
-        httpx.post(f"{url_a}/v1/classify", json={"text": "hello"})
-        got = {url: _scrape(url) for url in (url_a, url_b)}
-    assert got[url_a][("safe_embed_requests_total", (("endpoint", "/v1/classify"), ("status", "200")))] == 1
-    assert ("safe_embed_requests_total", (("endpoint", "/v1/classify"), ("status", "200"))) not in got[url_b]
+def test_head_tail_split_matches_pandas_sample():
+    import pandas as pd
+    df = pd.DataFrame({"x": range(1000)})
+    head = df.sample(n=500, random_state=42)
+    tail = df.drop(head.index)
+    h, t = metrics.head_tail_split(1000, 500, 42)
+    assert list(h) == list(head.index)
+    assert list(t) == list(tail.index)
 
 
-@pytest.mark.slow
-def test_journal_records_another_writer_added_are_counted_when_applied(tiny_detector_dir, tmp_path):
-    d = tmp_path / "det"
-    shutil.copytree(tiny_detector_dir, d)
-    with BackgroundServer(create_app(Detector.load(d), persist=True, warmup=False)) as url:
-        Detector.load(d).persist_add(["steal a car", "rob a bank"], ["unsafe", "unsafe"])  # another writer
-        before = _scrape(url)
-        assert httpx.post(f"{url}/v1/exemplars", timeout=60, json={"exemplars": [
-            {"text": "break into a house", "label": "unsafe"}]}).status_code == 200  # catches up first
-        after = _scrape(url)
-    assert _moved(before, after, "safe_embed_journal_records_applied_total") == 1  # one record, two exemplars
-    assert _moved(before, after, "safe_embed_exemplars", label="unsafe") == 3
+def test_normalize_cosine():
+    assert metrics.normalize_cosine(0.5, 0.2) == pytest.approx(0.375)
+    assert metrics.normalize_cosine(0.2, 0.2) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="avg cosine must be < 1"):
+        metrics.normalize_cosine(0.5, 1.0)
+
+
+def test_categorical_purity_matches_brute_force(rng):
+    x = rng.normal(size=(60, 6))
+    labels = rng.choice(["a", "b", "c"], size=60)
+    k = 5
+    sim = cosine_similarity(x)
+    expected = []
+    for i in range(60):
+        order = [j for j in np.argsort(-sim[i], kind="stable") if j != i][:k]
+        expected.append(np.mean([labels[j] == labels[i] for j in order]))
+    np.testing.assert_allclose(metrics.categorical_purity(x, labels, k), expected)
+
+
+def test_knn_rejects_bad_k(rng):
+    with pytest.raises(ValueError, match="k must be in"):
+        metrics.knn_indices(rng.normal(size=(5, 3)), 5)
+
+
+def test_group_mean_keeps_first_seen_order():
+    assert metrics.group_mean(np.array([1.0, 2.0, 3.0]), ["b", "a", "b"]) == {"b": 2.0, "a": 2.0}
+
+
+def test_detection_metrics_match_sklearn(rng):
+    y = rng.integers(0, 2, size=300)
+    s = y * 0.7 + rng.normal(size=300) * 0.6
+    s[:20] = np.round(s[:20], 1)  # ties
+    assert metrics.auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert metrics.average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+    ours_fpr, ours_tpr, _ = metrics.roc_curve(y, s)
+    np.testing.assert_allclose(ours_fpr, fpr)
+    np.testing.assert_allclose(ours_tpr, tpr)
+    assert metrics.tpr_at_fpr(y, s, 0.05) == pytest.approx(tpr[fpr <= 0.05].max())
+
+
+def test_binary_report_counts():
+    r = metrics.binary_report(np.array([1, 1, 0, 0, 1]), np.array([1, 0, 1, 0, 1]))
+    assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (2, 1, 1, 1)
+    assert r["precision"] == pytest.approx(2 / 3)
+    assert r["recall"] == pytest.approx(2 / 3)
+    assert r["fpr"] == pytest.approx(0.5)
+
+
+def test_paired_bootstrap_matches_a_brute_force_resampling(rng):
+    y = rng.integers(0, 2, size=120)
+    a = y * 0.3 + rng.normal(size=120)
+    b = y * 1.5 + rng.normal(size=120)
+    d, lo, hi = metrics.paired_bootstrap(y, a, b, n_boot=200, seed=3)
+    assert d == pytest.approx(roc_auc_score(y, b) - roc_auc_score(y, a))
+    r = np.random.default_rng(3)  # the same stratified draws, scored by sklearn
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    diffs = []
+    for _ in range(200):
+        idx = np.r_[r.choice(pos, len(pos)), r.choice(neg, len(neg))]
+        diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(diffs, [0.025, 0.975])))
+    assert 0 < lo < d < hi  # a clearly better b
+    assert metrics.paired_bootstrap(y, a, a, n_boot=50) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="lengths differ"):
+        metrics.paired_bootstrap(y, a, b[:-1])
