@@ -438,7 +438,9 @@ def test_serve_cli_refuses_a_public_bind_without_token(tiny_detector_dir, monkey
 @pytest.mark.parametrize("flags,message", [(["--max-texts", "0"], "max_texts must be a positive integer"),
                                            (["--max-batch", "0"], "--max-batch must be >= 1"),
                                            (["--threads", "0"], "--threads must be >= 1"),
-                                           (["--batch-workers", "0"], "--batch-workers must be >= 1")])
+                                           (["--batch-workers", "0"], "--batch-workers must be >= 1"),
+                                           (["--category-threshold", "S6=0.8"], "'S6': the detector has no such "
+                                                                                "category")])
 def test_serve_cli_refuses_bad_settings(tiny_detector_dir, capsys, flags, message):
     from safe_embed.cli import main
 

@@ -94,8 +94,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     :class:`MicroBatcher`).
     ``token``: when set, ``POST /v1/exemplars`` and ``GET /metrics`` need ``Authorization: Bearer <token>``
     (``safe-embed serve`` requires one off loopback). ``allow_non_text``: ``/v1/moderations`` reports image, audio
-    and file parts as not checked (flagged) instead of refusing them. ``persist``: journal each addition in the detector's directory before answering
-    (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
+    and file parts as not checked (flagged) instead of refusing them. ``persist``: journal each addition in the
+    detector's directory before answering (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> app = create_app(demo_detector(), warmup=False)
