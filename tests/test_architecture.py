@@ -22,6 +22,9 @@ LAYERS = {
     "safe_embed.serve": {"safe_embed.serve", "safe_embed.detector", "safe_embed.guard_prompts",
                          "safe_embed.encoders", "safe_embed.data", "safe_embed.metrics", "safe_embed.errors",
                          "safe_embed"},
+    # framework hooks: on the guard, as an application uses it
+    "safe_embed.integrations": {"safe_embed.integrations", "safe_embed.guard", "safe_embed.guard_client",
+                                "safe_embed.guard_prompts", "safe_embed.detector", "safe_embed.errors", "safe_embed"},
     "safe_embed.guard": {"safe_embed.guard_client", "safe_embed.guard_prompts", "safe_embed.detector",
                          "safe_embed.errors", "safe_embed"},
     "safe_embed.guard_client": {"safe_embed.guard_prompts", "safe_embed.detector", "safe_embed.errors", "safe_embed"},

@@ -59,7 +59,8 @@ def test_detect_file_writes_one_result_per_row_in_order(tiny_detector_dir, tmp_p
                  "--no-neighbors"]) == 0
     res = [json.loads(line) for line in outp.read_text().splitlines()]
     assert [r.get("id") for r in res] == ["x1", None, 3, "big"] and [r["line"] for r in res] == [1, 2, 3, 4]
-    assert res[1] == {"line": 2, "label": "safe", "score": 0.0, "category": None, "flags": ["empty"], "span": None}
+    assert res[1] == {"line": 2, "label": "safe", "score": 0.0, "category": None, "category_scores": {},
+                      "flags": ["empty"], "span": None}
     assert res[3]["flags"] == ["windowed", "unchecked_tail"] and res[3]["label"] in ("safe", "unsafe")
     assert "neighbors" not in res[0]
     det = Detector.load(tiny_detector_dir)
@@ -115,13 +116,17 @@ def test_export_from_labelled_files(tiny_st_dir, toy_labelled_jsonl, tmp_path, c
     out = tmp_path / "det"
     assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(toy_labelled_jsonl), "--out", str(out),
                  "--rule",
-                 "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache"]) == 0
+                 "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache", "--category-threshold", "x=0.7"]) == 0
     summary = json.loads(capsys.readouterr().out)
     # the file is split 70/10/20 per label: 3 + 3 train rows are indexed, the val rows calibrate
     assert summary["unsafe_exemplars"] == 3 and summary["safe_exemplars"] == 3 and summary["rule"] == "knn_vote"
     det = Detector.load(out)
     assert det.classify(["make a bomb"])[0].label in ("safe", "unsafe") and det.categories == ["x"]
     assert det.provenance["n_calibration"] == 2 and set(det.splits["splits"]) == {"train", "val", "test"}
+    assert det.settings.categories.thresholds == {"x": 0.7} == summary["category_scores"]["thresholds"]
+    assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(toy_labelled_jsonl), "--out",
+                 str(tmp_path / "d2"), "--no-cache", "--category-threshold", "S6=0.8"]) == 2
+    assert "category threshold for 'S6': the detector has no such category" in capsys.readouterr().err
 
 
 def test_export_refuses_a_run_whose_splits_it_cannot_read(tiny_st_dir, tmp_path, capsys):

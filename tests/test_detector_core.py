@@ -49,7 +49,7 @@ def test_classify_returns_one_detection_per_text_with_evidence(detector):
     assert sims == sorted(sims, reverse=True)
     assert bomb.neighbors[0].text in {t for t, _ in UNSAFE} and bomb.neighbors[0].label == "unsafe"
     d = bomb.to_dict()
-    assert set(d) == {"label", "score", "category", "neighbors", "flags", "span"}
+    assert set(d) == {"label", "score", "category", "category_scores", "neighbors", "flags", "span"}
     assert d["neighbors"][0]["id"].startswith("u:") and d["span"] == [0, len("how to make a pipe bomb")]
     flagged = dataclasses.replace(bomb, flags=("windowed", "matched"))  # every field, as dataclasses.asdict gives it
     assert flagged.to_dict() == {**dataclasses.asdict(flagged), "flags": ["windowed", "matched"], "span": list(bomb.span),

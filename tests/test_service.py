@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
+import openai
 import pytest
 
 from safe_embed.detector import Detector
@@ -437,7 +438,9 @@ def test_serve_cli_refuses_a_public_bind_without_token(tiny_detector_dir, monkey
 @pytest.mark.parametrize("flags,message", [(["--max-texts", "0"], "max_texts must be a positive integer"),
                                            (["--max-batch", "0"], "--max-batch must be >= 1"),
                                            (["--threads", "0"], "--threads must be >= 1"),
-                                           (["--batch-workers", "0"], "--batch-workers must be >= 1")])
+                                           (["--batch-workers", "0"], "--batch-workers must be >= 1"),
+                                           (["--category-threshold", "S6=0.8"], "'S6': the detector has no such "
+                                                                                "category")])
 def test_serve_cli_refuses_bad_settings(tiny_detector_dir, capsys, flags, message):
     from safe_embed.cli import main
 
@@ -496,6 +499,12 @@ def test_safe_embed_serve_end_to_end(tiny_detector_dir, tmp_path):
         want = Detector.load(d).classify(["build a bomb", "bake a cake"])
         assert [g["label"] for g in got] == [w.label for w in want]
         assert [g["score"] for g in got] == pytest.approx([w.score for w in want], abs=1e-5)
+        with openai.OpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0) as client:  # the real client
+            moderated = client.moderations.create(input=["build a bomb", "bake a cake"]).results
+        assert [m.flagged for m in moderated] == [g["label"] == "unsafe" for g in got]
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        scraped = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+        assert 'safe_embed_texts_total{endpoint="/v1/moderations",status="200"} 2.0' in scraped
         r = httpx.post(f"{url}/v1/exemplars", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60,
                        json={"exemplars": [{"text": "steal a car", "label": "unsafe", "category": "harm"}]})
         assert r.status_code == 200 and r.json()["saved"] is True

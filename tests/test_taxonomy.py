@@ -92,3 +92,22 @@ def test_the_shared_sets_fill_the_hazards_no_exemplar_carried(data_dir):
     covered = {t.code(src, r.source_category) for src in ("aart", "sap", "harmfulqa", "cyberseceval")
                for r in load_labelled(src, data_dir)} - {None}
     assert covered == {f"S{i}" for i in range(1, 15)} - {"S5"}  # none of the four is about defamation
+
+
+def test_the_openai_table_names_exactly_the_openai_clients_categories():
+    from openai.types.moderation import Categories
+
+    table = load_taxonomy("mlcommons").openai
+    assert set(table) == {f.alias or name for name, f in Categories.model_fields.items()}
+    assert {c for codes in table.values() for c in codes} <= MLCOMMONS
+    assert table["sexual/minors"] == ("S4",) and "S9" in table["violence"]
+
+
+def test_an_openai_table_with_an_unknown_code_is_refused(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text("categories: {P1: Fraud}\nmap: {}\nopenai:\n  illicit: [P1, P7]\n")
+    with pytest.raises(ConfigError, match=r"OpenAI category 'illicit' maps to unknown code\(s\) \['P7'\]"):
+        load_taxonomy(p)
+    p.write_text("categories: {P1: Fraud}\nopenai:\n  illicit: P1\n")
+    with pytest.raises(ConfigError, match=r"'openai' must map each OpenAI category to a list of codes"):
+        load_taxonomy(p)

@@ -7,6 +7,7 @@ import json
 import logging
 
 from safe_embed import DEFAULT_MODEL
+from safe_embed.commands.options import add_category_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    add_category_threshold(p, "saved with the detector")
     p.add_argument("--onnx", default=None, choices=("fp32", "int8"),
                    help="also write encoder/onnx/ for the ONNX Runtime backend: fp32, or int8 (fp32 and int8, int8 "
                         "the default variant), each calibrated on the val split with its own embeddings "
@@ -53,10 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from safe_embed.detector import DetectorSettings, IndexSettings
     from safe_embed.detector.build import export_detector
+    from safe_embed.detector.categories import CategorySettings, parse_category_thresholds
     from safe_embed.scoring import ScoringRule
 
+    categories = CategorySettings(thresholds=parse_category_thresholds(args.category_threshold))
     settings = DetectorSettings(k_neighbors=args.k_neighbors, max_chars=args.max_chars,
-                                index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above))
+                                index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above),
+                                categories=categories)
     exemplars = args.exemplars if args.exemplars is None or len(args.exemplars) > 1 else args.exemplars[0]
     det = export_detector(args.model, args.out, exemplars,
                           rule=ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature),
@@ -66,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({"out": args.out, "unsafe_exemplars": len(det.unsafe), "safe_exemplars": len(det.safe),
                       "rule": det.rule.name, "threshold": round(det.calibration.threshold, 6),
                       "categories": det.categories,
+                      "category_scores": det.settings.categories.to_dict(),
                       "validation": {k: round(v[k], 4) for k in ("auroc", "precision", "recall", "f1", "fpr")
                                      if k in v},
                       **({"backends": _backends(det)} if args.onnx else {})}, indent=2), file=args.stdout)

@@ -12,3 +12,10 @@ def add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="encoder runtime: torch, onnx (the export's default variant), onnx-fp32, onnx-int8, or "
                         "auto (default: ONNX when the detector has encoder/onnx/ and onnxruntime is installed)")
+
+
+def add_category_threshold(p: argparse.ArgumentParser, what: str) -> None:
+    """``--category-threshold CATEGORY=SCORE`` (repeatable): a category is reported only at or above its score."""
+    p.add_argument("--category-threshold", action="append", default=None, metavar="CATEGORY=SCORE",
+                   help="report a category only when its category score reaches SCORE, e.g. S6=0.8 (a category or "
+                        f"its code; repeatable; {what})")

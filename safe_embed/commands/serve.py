@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from safe_embed.commands.options import add_backend
+from safe_embed.commands.options import add_backend, add_category_threshold
 from safe_embed.serve.batcher import ADAPTIVE_WAIT, BATCH_WORKERS, MAX_BATCH, MAX_WAIT_MS
 from safe_embed.serve.limits import ServiceLimits
 from safe_embed.serve.protocol import PARSERS
@@ -18,13 +18,15 @@ logger = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:
     limits = ServiceLimits()  # the defaults
     p = sub.add_parser("serve", help="serve a detector directory over HTTP",
-                       description="POST /v1/classify, POST /v1/exemplars (bearer token), GET /v1/info, "
-                                   "GET /healthz; OpenAPI docs at /docs. Requests arriving together are batched.")
+                       description="POST /v1/classify, POST /v1/moderations (OpenAI's shape), POST /v1/exemplars "
+                                   "(bearer token), GET /v1/info, GET /healthz, GET /metrics (Prometheus; bearer "
+                                   "token when set); OpenAPI docs at /docs. Requests arriving together are batched.")
     p.add_argument("detector", metavar="DETECTOR_DIR")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; anything else needs "
                                                        "--token)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--token", default=None, help="bearer token for POST /v1/exemplars (default $SAFE_EMBED_TOKEN; "
+    p.add_argument("--token", default=None, help="bearer token for POST /v1/exemplars and GET /metrics (default "
+                                                 "$SAFE_EMBED_TOKEN; "
                                                  "the environment keeps it out of `ps`)")
     p.add_argument("--persist", action="store_true", help="journal each addition in the detector directory before "
                                                          "acknowledging it (default: additions live in memory)")
@@ -55,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spin", action="store_true",
                    help="let ONNX Runtime's threads busy-wait between operators (off: they leave the cores to the "
                         "server's other threads)")
+    p.add_argument("--allow-non-text", action="store_true",
+                   help="POST /v1/moderations: report image, audio and file parts as not checked (the result is "
+                        "flagged) instead of refusing them with 422")
+    add_category_threshold(p, "override the detector's saved threshold")
     p.add_argument("--device", default=None)
     add_backend(p)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from safe_embed.detector import Detector
+    from safe_embed.detector.categories import parse_category_thresholds
     from safe_embed.errors import ConfigError
     from safe_embed.serve.app import create_app
     from safe_embed.serve.middleware import default_hosts
@@ -86,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
     if args.max_connections < 1:
         raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
+    thresholds = parse_category_thresholds(args.category_threshold)
     det = Detector.load(args.detector, device=args.device, backend=args.backend, num_threads=args.threads,
                          spin=args.spin)
+    det.set_category_thresholds(thresholds)
     if args.threads is not None and det.backends.active == "torch":
         import torch
 
@@ -97,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         hosts = (hosts or set()) | set(args.allow_host)
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
                      adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts,
-                     batch_workers=args.batch_workers)
+                     batch_workers=args.batch_workers, allow_non_text=args.allow_non_text)
     uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections,
                                  http_parser=args.http_parser)).run()
     return 0

@@ -1,8 +1,9 @@
 """Taxonomies: one mapping file puts each source's own categories onto one set of categories.
 
-A taxonomy file (YAML, ``configs/taxonomy/*.yaml``) has ``name``, ``categories`` (code -> title) and ``map``
-(source name -> {source category: code}). A mapped prompt's category becomes ``"<code>: <title>"`` (for
-MLCommons: ``"S1: Violent Crimes"``) and its ``source_category`` keeps the original. A category the map does not
+A taxonomy file (YAML, ``configs/taxonomy/*.yaml``) has ``name``, ``categories`` (code -> title), ``map``
+(source name -> {source category: code}) and, optionally, ``openai`` (OpenAI moderation category -> the codes
+reported under it; the shipped MLCommons file documents its table). A mapped prompt's category becomes
+``"<code>: <title>"`` (for MLCommons: ``"S1: Violent Crimes"``) and its ``source_category`` keeps the original. A category the map does not
 cover passes through unchanged, or, in a taxonomy with ``unmapped: drop`` (MLCommons), leaves the prompt
 uncategorised (its ``source_category`` still kept), so every reported category is one of the taxonomy's;
 ``require_mapped`` makes any gap an error listing every gap.
@@ -30,23 +31,26 @@ class Taxonomy:
     >>> t = Taxonomy("demo", {"S1": "Violent Crimes"}, {"mine": {"murder": "S1"}})
     >>> t.label("mine", "murder"), t.label("mine", "fraud"), t.label("other", "murder")
     ('S1: Violent Crimes', 'fraud', 'murder')
-    >>> Taxonomy("demo", {"S1": "Violent Crimes"}, {"mine": {"murder": "S1"}}, "drop").label("mine", "fraud") is None
+    >>> Taxonomy("demo", {"S1": "Violent Crimes"}, {"mine": {"murder": "S1"}},
+    ...          unmapped_policy="drop").label("mine", "fraud") is None
     True
     """
 
     name: str
     categories: dict[str, str]
     map: dict[str, dict[str, str]] = field(default_factory=dict)
+    openai: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unmapped_policy: str = "keep"  # or "drop": an unmapped category leaves the prompt uncategorised
 
     def __post_init__(self) -> None:
         if self.unmapped_policy not in UNMAPPED:
             raise ConfigError(f"taxonomy {self.name!r}: unmapped must be one of {list(UNMAPPED)}, got "
                               f"{self.unmapped_policy!r}.")
-        for source, m in self.map.items():
-            bad = sorted({code for code in m.values() if code not in self.categories})
+        for where, codes in [*((f"source {s!r}", m.values()) for s, m in self.map.items()),
+                             *((f"OpenAI category {c!r}", codes) for c, codes in self.openai.items())]:
+            bad = sorted({code for code in codes if code not in self.categories})
             if bad:
-                raise ConfigError(f"taxonomy {self.name!r}: source {source!r} maps to unknown code(s) {bad}. "
+                raise ConfigError(f"taxonomy {self.name!r}: {where} maps to unknown code(s) {bad}. "
                                   f"Fix: use one of {sorted(self.categories)}.")
 
     def code(self, source: str | None, category: str | None) -> str | None:
@@ -115,5 +119,9 @@ def load_taxonomy(name_or_path: str | os.PathLike[str]) -> Taxonomy:
         if not isinstance(m, dict):
             raise ConfigError(f"{p}: map.{source} must be a mapping of category -> code, got {type(m).__name__}.")
         maps[str(source)] = {str(k): str(v) for k, v in m.items()}
+    openai = d.get("openai") or {}
+    if not isinstance(openai, dict) or not all(isinstance(v, list) for v in openai.values()):
+        raise ConfigError(f"{p}: 'openai' must map each OpenAI category to a list of codes, e.g. "
+                          "'violence: [S1, S9]'.")
     return Taxonomy(str(d.get("name") or p.stem), {str(k): str(v) for k, v in d["categories"].items()}, maps,
-                    str(d.get("unmapped", "keep")))
+                    {str(k): tuple(str(c) for c in v) for k, v in openai.items()}, str(d.get("unmapped", "keep")))

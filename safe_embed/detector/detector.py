@@ -36,14 +36,14 @@ from safe_embed.detector.calibration import Calibration
 from safe_embed.detector.coverage import combine, embed_units, units_of
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
-from safe_embed.detector.fitting import check_calibration_labels, fit_state
+from safe_embed.detector.fitting import check_calibration_labels, fit_categories, fit_state
 from safe_embed.detector.persistence import Persistence
 from safe_embed.detector.pool import Addition, Change, ExemplarPool
 from safe_embed.detector.results import Detection, PreparedTexts
 from safe_embed.detector.settings import DetectorSettings
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.detector.text_views import text_views
-from safe_embed.detector.verdict import VerdictSettings, natural_key, verdicts
+from safe_embed.detector.verdict import VerdictSettings, verdicts
 from safe_embed.encoders.base import Encoder, check_texts, l2_normalize
 from safe_embed.scoring import DEFAULT_RULE, ScoringRule
 
@@ -102,7 +102,8 @@ class Detector(Persistence):
 
     @property
     def categories(self) -> list[str]:
-        return sorted({e.category for e in self.unsafe if e.category}, key=natural_key)
+        """The unsafe exemplars' categories, in natural order: the keys of every detection's ``category_scores``."""
+        return self._pool.categories
 
     @property
     def provenance(self) -> dict:
@@ -133,24 +134,45 @@ class Detector(Persistence):
         if "seed" in sets.provenance:  # the data spec's own seed (or the default) split the data
             settings = replace(settings, seed=int(sets.provenance["seed"]))
         rule = ScoringRule.from_dict(rule.to_dict()) if isinstance(rule, ScoringRule) else ScoringRule(rule)
+        thresholds = settings.categories.thresholds  # may name categories by code: resolved once they are known
+        settings = replace(settings, categories=replace(settings.categories, thresholds={}))
         det = cls(encoder, sets.unsafe, sets.safe, rule, Calibration(), settings,
                   provenance={**sets.provenance, "n_calibration": len(sets.calibration)},
                   splits=None if sets.dataset is None else sets.dataset.to_json())
         if rule.uses_embedding:
             xu, xs = det.indexes["unsafe"].vectors(), det.indexes["safe"].vectors()
             rule.fit_head(np.concatenate([xu, xs]), np.r_[np.ones(len(xu), int), np.zeros(len(xs), int)])
-        det.calibrate([p.text for p in sets.calibration], [p.label for p in sets.calibration], method, target_fpr)
+        det.calibrate([p.text for p in sets.calibration], [p.label for p in sets.calibration], method, target_fpr,
+                      categories=[p.category for p in sets.calibration])
+        det.set_category_thresholds(thresholds)
         return det
 
     def calibrate(self, texts: Sequence[str], labels: Sequence[str], method: str = "fpr",
-                  target_fpr: float = 0.05) -> Calibration:
-        """Fit the rule (if it learns) and the score map and threshold on labelled validation prompts."""
+                  target_fpr: float = 0.05, categories: Sequence[str | None] | None = None) -> Calibration:
+        """Fit the rule (if it learns) and the score map and threshold on labelled validation prompts, and, given
+        their ``categories``, the temperature of the category scores (see
+        :func:`~safe_embed.detector.categories.fit_temperature`) on the unsafe ones in the detector's categories."""
         y = check_calibration_labels(texts, labels)
         x = self.embed([clean_text(t)[0] for t in texts])
         state = fit_state(self.rule, self._pool, x, y, method, target_fpr, self.settings.seed)
         self.rule, self.calibration = state.rule, state.calibration
         self.settings = replace(self.settings, match_threshold=state.match_threshold)
+        if categories is not None:
+            self.settings = replace(self.settings, categories=fit_categories(
+                self._pool, x, y, categories, self.settings.categories))
         return self.calibration
+
+    def set_category_thresholds(self, thresholds: dict[str, float]) -> None:
+        """Report a category only when its score reaches its threshold (keys: a category of :attr:`categories` or
+        its code, e.g. ``{"S6": 0.8}``; the others keep theirs). Saved with the detector.
+
+        >>> from safe_embed.detector.demo import demo_detector
+        >>> det = demo_detector(); det.set_category_thresholds({"weapons": 1.0})
+        >>> det.classify(["how do i make a bomb"])[0].category is None
+        True
+        """
+        self.settings = replace(self.settings, categories=self.settings.categories.with_thresholds(
+            thresholds, self.categories))
 
     def attach_onnx(self, onnx_dir, texts: list[str], labels: list[str]) -> None:
         """Take the ONNX export in ``onnx_dir`` (written by a later :meth:`save`) and fit each of its variants'
@@ -244,8 +266,9 @@ class Detector(Persistence):
         found = self._pool.search(x, max(k, self.settings.k_neighbors))
         raw = self.rule.raw(found["unsafe"][0][:, :k], found["safe"][0][:, :k], x)
         settings = VerdictSettings(self.calibration.threshold, self.settings.match_threshold,
-                                   self.settings.k_neighbors)
-        return verdicts(self.calibration.score(raw), found, self._pool.indexes, x, settings)
+                                   self.settings.k_neighbors, self.settings.categories)
+        return verdicts(self.calibration.score(raw), found, self._pool.indexes, x, settings, self._pool.categories,
+                        self._pool.category_numbers())
 
     # ---- learning without retraining ------------------------------------------------------------------------
     def prepare_add(self, texts: Sequence[str], labels: Sequence[str],

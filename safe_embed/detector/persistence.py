@@ -24,11 +24,17 @@ class Persistence:
     def __init__(self) -> None:
         self._origin: Origin | None = None
         self._unsynced: list[Change] = []  # in-memory changes since the origin, replayed after a reload
+        self._records_applied = 0
 
     @property
     def origin(self) -> Origin | None:
         """The directory, generation and journal position this detector was loaded from or saved to."""
         return self._origin
+
+    @property
+    def journal_records_applied(self) -> int:
+        """Journal records of other writers this detector applied since it was loaded (:meth:`catch_up`)."""
+        return self._records_applied
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the detector directory (a new snapshot; see :mod:`safe_embed.detector.layout`)."""
@@ -66,6 +72,7 @@ class Persistence:
             return -1
         sync.apply_records(self._pool, news.records, self._backends.space, self.embed)
         self._origin = news.origin
+        self._records_applied += len(news.records)
         return len(news.records)
 
     def persist_add(self, texts: Sequence[str], labels: Sequence[str],

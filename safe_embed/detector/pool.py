@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from safe_embed.data.schemas import LABELS
+from safe_embed.detector.categories import natural_key
 from safe_embed.detector.checks import check_field, label_of, labels_to_int
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
@@ -63,6 +64,7 @@ class ExemplarPool:
     def __init__(self, indexes: Mapping[str, ExemplarIndex], next_id: Mapping[str, int] | None = None) -> None:
         self._indexes = {label: indexes[label] for label in LABELS}
         self._next_id = {str(k): int(v) for k, v in (next_id or {}).items()}
+        self._categories: tuple[list[str], np.ndarray] | None = None  # computed on first use after a change
         dims = {i.dimension for i in self._indexes.values()}
         if len(dims) != 1:
             raise DataError(f"the unsafe and safe indexes have different dimensions {sorted(dims)}.")
@@ -90,6 +92,23 @@ class ExemplarPool:
     @property
     def dimension(self) -> int:
         return self._indexes["unsafe"].dimension
+
+    @property
+    def categories(self) -> list[str]:
+        """The unsafe exemplars' categories, in natural order (``S2`` before ``S10``)."""
+        return list(self._category_table()[0])
+
+    def category_numbers(self) -> np.ndarray:
+        """Per unsafe exemplar (index position), the number of its category in :attr:`categories`; -1 for none."""
+        return self._category_table()[1]
+
+    def _category_table(self) -> tuple[list[str], np.ndarray]:
+        if self._categories is None:
+            names = sorted({e.category for e in self.unsafe if e.category}, key=natural_key)
+            number = {c: i for i, c in enumerate(names)}
+            self._categories = names, np.array([number.get(e.category, -1) if e.category else -1
+                                                for e in self.unsafe], np.int64)
+        return self._categories
 
     @property
     def next_id(self) -> dict[str, int]:
@@ -181,6 +200,7 @@ class ExemplarPool:
             done = len(change.exemplars)
         else:
             done = sum(idx.remove(set(change.ids)) for idx in self._indexes.values())
+        self._categories = None
         new = self.counters_after(change)
         for source, n in (counters or {}).items():
             new[source] = max(new.get(source, 0), int(n))

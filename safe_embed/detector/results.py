@@ -29,17 +29,20 @@ class Neighbor:
 @dataclass(frozen=True)
 class Detection:
     """The verdict for one prompt: ``label`` (unsafe/safe), ``score`` in [0, 1] (0.5 or more = unsafe),
-    ``category`` (majority of the nearest unsafe exemplars' categories when ``label`` is unsafe, else None),
-    ``neighbors`` (the top-k exemplars of both classes), ``flags`` and ``span``: the character span of the part of
-    the prompt that decided (the whole prompt when it fits the encoder's window).
+    ``category`` (when ``label`` is unsafe, the top category of ``category_scores`` if it reaches its threshold,
+    else None), ``neighbors`` (the top-k exemplars of both classes), ``flags``, ``span``: the character span of
+    the part of the prompt that decided (the whole prompt when it fits the encoder's window), and
+    ``category_scores``: category -> score in [0, 1] over the detector's categories, the share of each among the
+    nearest categorised unsafe exemplars (see :mod:`~safe_embed.detector.categories`; empty for an empty text).
 
     Flags: ``empty``; ``repaired`` (see the text policy); ``matched`` (a near copy of an exemplar, which gave its
     label); ``windowed`` (read in overlapping windows: the verdict is the most unsafe one's); the name of the text
     view that decided when it is not the prompt as given (``normalized``, ``decoded:base64``, ...; its span is in
     that view's text); ``unchecked_tail`` (longer than the detector's ceiling: the rest was not read).
 
-    >>> Detection("safe", 0.0, None, flags=("empty",)).to_dict()
-    {'label': 'safe', 'score': 0.0, 'category': None, 'neighbors': [], 'flags': ['empty'], 'span': None}
+    >>> Detection("safe", 0.0, None, flags=("empty",)).to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'label': 'safe', 'score': 0.0, 'category': None, 'category_scores': {}, 'neighbors': [], 'flags': ['empty'],
+     'span': None}
     """
 
     label: str
@@ -48,6 +51,7 @@ class Detection:
     neighbors: tuple[Neighbor, ...] = ()
     flags: tuple[str, ...] = ()
     span: tuple[int, int] | None = None
+    category_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def checked(self) -> bool:
@@ -58,7 +62,8 @@ class Detection:
         """A JSON-ready dict; built field by field (``dataclasses.asdict`` deep-copies and costs a service ~15% of
         its per-request time)."""
         return {"label": self.label, "score": self.score, "category": self.category,
-                "neighbors": [n.to_dict() for n in self.neighbors], "flags": list(self.flags),
+                "category_scores": dict(self.category_scores), "neighbors": [n.to_dict() for n in self.neighbors],
+                "flags": list(self.flags),
                 "span": None if self.span is None else list(self.span)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from safe_embed.detector.categories import CategorySettings
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.limits import MAX_CHARS
 
@@ -14,7 +15,8 @@ class DetectorSettings:
     the FAISS ``index`` settings, the ``seed`` of the data split, and ``match_threshold``: a prompt whose nearest
     exemplar is at least this similar takes that exemplar's label (flag ``matched``; None = off), so an added
     exemplar always governs its near copies. It is chosen on the calibration split (see
-    :func:`safe_embed.detector.calibration.choose_match_threshold`). Immutable: ``dataclasses.replace`` gives a
+    :func:`safe_embed.detector.calibration.choose_match_threshold`). ``categories``: how per-category scores are
+    computed and which category is reported (see :mod:`safe_embed.detector.categories`). Immutable: ``dataclasses.replace`` gives a
     changed copy."""
 
     k_neighbors: int = 5
@@ -23,3 +25,4 @@ class DetectorSettings:
     index: IndexSettings = field(default_factory=IndexSettings)
     seed: int = 0
     match_threshold: float | None = None
+    categories: CategorySettings = field(default_factory=CategorySettings)

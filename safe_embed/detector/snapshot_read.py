@@ -15,6 +15,7 @@ from safe_embed.data.schemas import LABELS
 from safe_embed.detector import backends as bk
 from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import Calibration
+from safe_embed.detector.categories import CategorySettings
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
 from safe_embed.detector.layout import PICKLE_SUFFIXES, Origin
@@ -139,7 +140,8 @@ def read_snapshot(root: Path, m: dict, cache: bool = False, device: str | None =
         index_settings = ix.IndexSettings(**{k: v for k, v in files.items() if k not in LABELS})
         s = m["settings"]
         settings = DetectorSettings(k_neighbors=int(s["k_neighbors"]), max_chars=int(s["max_chars"]),
-                                    batch_size=int(s["batch_size"]), index=index_settings, seed=int(s["seed"]))
+                                    batch_size=int(s["batch_size"]), index=index_settings, seed=int(s["seed"]),
+                                    categories=CategorySettings.from_dict(s.get("categories")))
         generation = int(m.get("generation", 0))
         splits = json.loads(inside(root, m["splits"]).read_text(encoding="utf-8")) if m.get("splits") else None
     except ModelError:  # a tampered file, or no calibration for the backend

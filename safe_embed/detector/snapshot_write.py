@@ -152,7 +152,8 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
         "threshold": torch_state["calibration"]["threshold"],
         "settings": {"k_neighbors": det.settings.k_neighbors, "max_chars": det.settings.max_chars,
                      "batch_size": det.settings.batch_size, "seed": det.settings.seed,
-                     "match_threshold": torch_state["match_threshold"]},
+                     "match_threshold": torch_state["match_threshold"],
+                     "categories": det.settings.categories.to_dict()},
         "input_policy": {"text": "lone surrogates replaced, NUL removed, NFC; flag 'repaired'",
                          "empty": "label safe, score 0.0, flag 'empty'",
                          "long": "read in overlapping windows up to max_chars characters (flag 'windowed'); the "

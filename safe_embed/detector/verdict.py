@@ -1,29 +1,29 @@
 """From a prompt's nearest exemplars and calibrated score to its :class:`Detection`: the label at the threshold,
-the near-copy rule, the category vote and the neighbours reported as evidence."""
+the near-copy rule, the category scores (see :mod:`~safe_embed.detector.categories`) and the neighbours reported
+as evidence."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from safe_embed.detector import categories as cats
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
 from safe_embed.detector.results import MATCHED, Detection, Neighbor
-
-CATEGORY_DEPTH = 64  # how far an unsafe verdict looks for a categorised exemplar when its neighbours have none
 
 
 @dataclass(frozen=True)
 class VerdictSettings:
     """The score at or above which a prompt is unsafe (``threshold``), the near-copy similarity ``match_threshold``
-    (None = off) and how many neighbours a detection reports (``k_neighbors``)."""
+    (None = off), how many neighbours a detection reports (``k_neighbors``) and how categories are scored and
+    reported (``categories``)."""
 
     threshold: float
     match_threshold: float | None
     k_neighbors: int
+    categories: cats.CategorySettings = field(default_factory=cats.CategorySettings)
 
 
 def matched_score(score: float, unsafe_sim: float, safe_sim: float, tau: float) -> float:
@@ -40,12 +40,15 @@ def matched_score(score: float, unsafe_sim: float, safe_sim: float, tau: float) 
 
 
 def verdicts(scores: np.ndarray, found: dict[str, tuple[np.ndarray, np.ndarray]], indexes: dict[str, ExemplarIndex],
-             x: np.ndarray, settings: VerdictSettings) -> list[Detection]:
+             x: np.ndarray, settings: VerdictSettings, categories: list[str], numbers: np.ndarray
+             ) -> list[Detection]:
     """One :class:`Detection` per row of ``x`` (n, d), from its calibrated ``scores`` (n,) and ``found``: label ->
-    (similarities (n, k), positions (n, k)) of its nearest exemplars in ``indexes``."""
+    (similarities (n, k), positions (n, k)) of its nearest exemplars in ``indexes``; ``categories`` are the
+    detector's and ``numbers`` each unsafe exemplar's category number (-1: none)."""
     (du, iu), (ds, is_) = found["unsafe"], found["safe"]
     unsafe, safe = indexes["unsafe"].exemplars, indexes["safe"].exemplars
     tau, k = settings.match_threshold, settings.k_neighbors
+    shares = category_scores(x, du, iu, indexes["unsafe"], numbers, len(categories), settings.categories)
     out = []
     for r in range(len(x)):
         score = float(scores[r])
@@ -57,52 +60,30 @@ def verdicts(scores: np.ndarray, found: dict[str, tuple[np.ndarray, np.ndarray]]
         neigh = [_neighbor(unsafe[j], s) for j, s in zip(iu[r], du[r], strict=True) if j >= 0]
         neigh += [_neighbor(safe[j], s) for j, s in zip(is_[r], ds[r], strict=True) if j >= 0]
         neigh.sort(key=lambda n: -n.similarity)
-        category = category_vote(unsafe, iu[r, :k], du[r]) if label == "unsafe" else None
-        out.append(Detection(label, score, category, tuple(neigh[:k]), tuple(flags)))
-    return _categorise_further(x, out, indexes["unsafe"], k)
-
-
-def _categorise_further(x: np.ndarray, out: list[Detection], unsafe_index: ExemplarIndex, k: int
-                        ) -> list[Detection]:
-    """An unsafe verdict whose nearest unsafe exemplars carry no category (sources without one) takes the
-    category of the nearest categorised ones, among the ``CATEGORY_DEPTH`` nearest."""
-    rows = [r for r, d in enumerate(out) if d.label == "unsafe" and d.category is None]
-    unsafe = unsafe_index.exemplars
-    if not rows or not any(e.category for e in unsafe):
-        return out
-    sims, pos = unsafe_index.search(x[rows], CATEGORY_DEPTH)
-    for r, p, s in zip(rows, pos, sims, strict=True):
-        keep = [i for i, j in enumerate(p) if j >= 0 and unsafe[j].category][:k]
-        if keep:
-            out[r] = replace(out[r], category=category_vote(unsafe, p[keep], s[keep]))
+        category = cats.pick(shares[r], categories, settings.categories.thresholds) if label == "unsafe" else None
+        out.append(Detection(label, score, category, tuple(neigh[:k]), tuple(flags),
+                             category_scores=dict(zip(categories, shares[r].tolist(), strict=True))))
     return out
 
 
-def category_vote(unsafe: list[Exemplar], positions: np.ndarray, sims: np.ndarray) -> str | None:
-    """Most frequent category among the unsafe exemplars at ``positions`` (ties: larger summed similarity).
-
-    >>> ex = [Exemplar("a", "x", "unsafe", "S1"), Exemplar("b", "y", "unsafe", "S2"), Exemplar("c", "z", "unsafe")]
-    >>> category_vote(ex, np.array([0, 1, 2]), np.array([0.5, 0.9, 0.99]))
-    'S2'
-    """
-    votes: Counter = Counter()
-    weight: Counter = Counter()
-    for j, s in zip(positions, sims, strict=False):
-        if j >= 0 and unsafe[j].category:
-            votes[unsafe[j].category] += 1
-            weight[unsafe[j].category] += float(s)
-    if not votes:
-        return None
-    return max(votes, key=lambda c: (votes[c], weight[c]))
-
-
-def natural_key(s: str) -> list:
-    """Sort key with numbers compared as numbers ("S2" before "S10").
-
-    >>> sorted(["S10", "S2"], key=natural_key)
-    ['S2', 'S10']
-    """
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s)]
+def category_scores(x: np.ndarray, du: np.ndarray, iu: np.ndarray, unsafe_index: ExemplarIndex, numbers: np.ndarray,
+                    n_categories: int, settings: cats.CategorySettings) -> np.ndarray:
+    """Category scores (n, n_categories) of the rows of ``x`` from their nearest unsafe exemplars (similarities
+    ``du``, positions ``iu``, nearest first); rows with fewer than ``settings.k`` categorised ones among those are
+    searched again, :data:`~safe_embed.detector.categories.CATEGORY_DEPTH` deep."""
+    if n_categories == 0 or len(x) == 0:
+        return np.zeros((len(x), n_categories))
+    codes = cats.category_codes(numbers, iu)
+    short = np.nonzero((codes >= 0).sum(axis=1) < settings.k)[0]
+    depth = min(cats.CATEGORY_DEPTH, len(unsafe_index))
+    if len(short) and iu.shape[1] < depth:
+        deep_s, deep_i = unsafe_index.search(x[short], depth)
+        width = max(iu.shape[1], depth)
+        codes = np.pad(codes, ((0, 0), (0, width - codes.shape[1])), constant_values=-1)
+        du = np.pad(du, ((0, 0), (0, width - du.shape[1])), constant_values=-1.0)
+        codes[short] = cats.category_codes(numbers, deep_i)
+        du[short] = deep_s
+    return cats.vote_shares(codes, du, n_categories, settings.k, settings.temperature)
 
 
 def _neighbor(e: Exemplar, similarity: float) -> Neighbor:

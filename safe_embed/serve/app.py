@@ -1,4 +1,6 @@
-"""The FastAPI app: ``POST /v1/classify``, ``POST /v1/exemplars``, ``GET /v1/info``, ``GET /healthz``.
+"""The FastAPI app: ``POST /v1/classify``, ``POST /v1/moderations`` (OpenAI's shape, see
+:mod:`~safe_embed.serve.moderation`), ``POST /v1/exemplars``, ``GET /v1/info``, ``GET /healthz`` and
+``GET /metrics`` (Prometheus, see :mod:`~safe_embed.serve.metrics`).
 
 Every error is a JSON body ``{"error": CODE, "message": TEXT}`` with a 4xx status for client mistakes:
 400 malformed JSON or a Host header the service does not answer to, 401 missing or wrong bearer token, 413 body
@@ -9,23 +11,22 @@ detector's text policy repairs them). The OpenAPI schema is at ``/openapi.json``
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from safe_embed import __version__
+from safe_embed.data.taxonomy import load_taxonomy
 from safe_embed.detector.limits import MAX_FIELD_CHARS
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import ConfigError
 from safe_embed.guard_prompts import UnreadablePromptError, deciding, prompt_parts
+from safe_embed.serve.auth import needs_token
 from safe_embed.serve.batcher import (
     ADAPTIVE_WAIT,
     BATCH_WORKERS,
@@ -33,7 +34,6 @@ from safe_embed.serve.batcher import (
     MAX_QUEUE,
     MAX_WAIT_MS,
     MicroBatcher,
-    OverloadedError,
 )
 from safe_embed.serve.http_errors import (
     ServiceError,
@@ -44,7 +44,9 @@ from safe_embed.serve.http_errors import (
 )
 from safe_embed.serve.limits import ServiceLimits
 from safe_embed.serve.locks import WriterFirstLock
+from safe_embed.serve.metrics import ServiceMetrics, add_metrics, count_texts
 from safe_embed.serve.middleware import BodyLimit, HostAllowList
+from safe_embed.serve.moderation import add_moderations
 from safe_embed.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -52,10 +54,11 @@ from safe_embed.serve.schemas import (
     ExemplarsRequest,
     ExemplarsResponse,
 )
+from safe_embed.serve.texts import check_limits
+from safe_embed.serve.texts import classify as classify_texts
 
 logger = logging.getLogger(__name__)
 
-BEARER = HTTPBearer(auto_error=False, description="the token given to `safe-embed serve --token`")
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 422, 503)}
 
 
@@ -84,27 +87,31 @@ def shape_results(detections: list, limits: ServiceLimits, neighbors: bool) -> l
 def create_app(detector, token: str | None = None, limits: ServiceLimits | None = None, max_batch: int = MAX_BATCH,
                max_wait_ms: float = MAX_WAIT_MS, adaptive_wait: float = ADAPTIVE_WAIT, max_queue: int = MAX_QUEUE,
                persist: bool = False, warmup: bool = True, allowed_hosts: set[str] | None = None,
-               batch_workers: int = BATCH_WORKERS) -> FastAPI:
+               batch_workers: int = BATCH_WORKERS, allow_non_text: bool = False) -> FastAPI:
     """The guardrail service for ``detector`` (a :class:`safe_embed.detector.Detector`).
 
     ``max_batch``, ``max_wait_ms``, ``adaptive_wait``, ``batch_workers``: micro-batching (see
     :class:`MicroBatcher`).
-    ``token``: when set, ``POST /v1/exemplars`` needs ``Authorization: Bearer <token>`` (``safe-embed serve``
-    requires one off loopback). ``persist``: journal each addition in the detector's directory before answering
-    (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
+    ``token``: when set, ``POST /v1/exemplars`` and ``GET /metrics`` need ``Authorization: Bearer <token>``
+    (``safe-embed serve`` requires one off loopback). ``allow_non_text``: ``/v1/moderations`` reports image, audio
+    and file parts as not checked (flagged) instead of refusing them. ``persist``: journal each addition in the
+    detector's directory before answering (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> app = create_app(demo_detector(), warmup=False)
     >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))
-    ['/v1/classify', '/v1/exemplars', '/v1/info']
+    ['/v1/classify', '/v1/exemplars', '/v1/info', '/v1/moderations']
     """
     limits = limits or ServiceLimits()
     if persist and getattr(detector, "origin", None) is None:
         raise ConfigError("persist needs a detector loaded from a directory. Fix: Detector.load(DIR).")
     lock = WriterFirstLock()  # additions go in between two index searches
+    metrics = ServiceMetrics(detector)
     batcher = MicroBatcher(detector.classify_prepared, prepare=detector.prepare_classify, max_batch=max_batch,
                            max_wait_ms=max_wait_ms, max_queue=max_queue, lock=lock, adaptive_wait=adaptive_wait,
-                           workers=batch_workers, check=partial(check_texts, allow_empty=True))
+                           workers=batch_workers, check=partial(check_texts, allow_empty=True),
+                           observe=metrics.observe_verdicts)
+    metrics.watch(batcher)
     started = time.time()
 
     @asynccontextmanager
@@ -132,17 +139,6 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         app.add_middleware(HostAllowList, allowed=allowed_hosts)
 
     add_error_handlers(app)
-
-    def _check_token(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
-        """A dependency, so it runs before the body is validated: no schema hints for unauthenticated callers."""
-        if token is None:
-            return
-        given = creds.credentials.strip() if creds is not None else ""
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise ServiceError(401, "unauthorized", "adding exemplars needs the header "
-                               "'Authorization: Bearer <token>' with the service's token. Fix: pass the token "
-                               "given to `safe-embed serve --token` (or $SAFE_EMBED_TOKEN).",
-                               {"WWW-Authenticate": "Bearer"})
 
     @app.get("/healthz", summary="liveness: 200 while the batch worker runs")
     async def healthz() -> Response:
@@ -196,20 +192,9 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         if req.id is not None and len(req.id) > MAX_FIELD_CHARS:
             raise ServiceError(422, "invalid_request", f"id has {len(req.id)} characters; the limit is "
                                f"{MAX_FIELD_CHARS}. Fix: send a shorter id.")
-        if not texts:
-            raise ServiceError(422, "invalid_request", "'texts' is empty. Fix: send at least one text.")
-        if len(texts) > limits.max_texts:
-            raise ServiceError(422, "too_many_texts", f"{len(texts)} texts in one request; the limit is "
-                               f"{limits.max_texts}. Fix: split the request.")
-        for i, t in enumerate(texts):
-            if len(t) > limits.max_chars:
-                raise ServiceError(422, "text_too_long", f"text #{i} has {len(t)} characters; the limit is "
-                                   f"{limits.max_chars}. Fix: shorten or split it.")
-        try:
-            detections = await batcher.classify(texts)
-        except OverloadedError as e:
-            raise ServiceError(503, "overloaded", f"the service is overloaded: {e} Fix: retry shortly.",
-                               {"Retry-After": "1"}) from None
+        count_texts(request.scope, len(texts))
+        check_limits(texts, limits)
+        detections = await classify_texts(batcher, texts)
         rid = clean_text(req.id)[0] if req.id is not None else None  # the text policy applies to echoed ids too
         results = shape_results(detections, limits, req.neighbors)
         if checked is None:
@@ -218,7 +203,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         return json_response({"id": rid, "results": results, "checked": checked, "verdict": verdict})
 
     @app.post("/v1/exemplars", summary="add exemplars (bearer token when configured)",
-              responses={200: {"model": ExemplarsResponse}, **_ERRORS}, dependencies=[Depends(_check_token)])
+              responses={200: {"model": ExemplarsResponse}, **_ERRORS},
+              dependencies=[Depends(needs_token(token, "adding exemplars"))])
     def add_exemplars(req: ExemplarsRequest) -> Response:
         if len(req.exemplars) > limits.max_exemplars:
             raise ServiceError(422, "too_many_exemplars", f"{len(req.exemplars)} exemplars in one request; the "
@@ -246,4 +232,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         return json_response({"ids": new_ids, "n_unsafe": len(detector.unsafe), "n_safe": len(detector.safe),
                               "saved": persist})
 
+    add_moderations(app, batcher, limits, f"safe-embed/{getattr(detector.encoder, 'name', None) or 'detector'}",
+                    load_taxonomy("mlcommons").openai, allow_non_text)
+    add_metrics(app, metrics, token)  # the outermost middleware: every request is counted
     return app

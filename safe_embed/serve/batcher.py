@@ -74,7 +74,8 @@ class MicroBatcher:
     (which needs no exemplar index), so the lock covers only the index search. ``lock`` (shared with writers such
     as exemplar additions) is held while ``fn`` runs; with a :class:`~safe_embed.serve.locks.WriterFirstLock` a
     waiting writer goes before the next batch's search. ``check`` (optional) runs on each request's texts when it
-    is submitted; what it raises fails that request alone, before it joins a batch.
+    is submitted; what it raises fails that request alone, before it joins a batch. ``observe`` (optional) is
+    called in the worker with each batch's results (the service counts verdicts with it).
 
     >>> b = MicroBatcher(lambda texts: [t.upper() for t in texts]); _ = b.start()
     >>> b.submit(["a", "b"]).result()
@@ -86,7 +87,8 @@ class MicroBatcher:
                  max_wait_ms: float = MAX_WAIT_MS, max_queue: int = MAX_QUEUE,
                  lock: threading.Lock | WriterFirstLock | None = None, adaptive_wait: float = ADAPTIVE_WAIT,
                  max_adaptive_wait_ms: float = 50.0, prepare: Callable[[list[str]], Any] | None = None,
-                 workers: int = 1, check: Callable[[list[str]], Any] | None = None) -> None:
+                 workers: int = 1, check: Callable[[list[str]], Any] | None = None,
+                 observe: Callable[[Sequence[Any]], Any] | None = None) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers}.")
         if max_batch < 1:
@@ -96,6 +98,7 @@ class MicroBatcher:
         self.fn = fn
         self.prepare = prepare
         self.check = check
+        self.observe = observe
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -163,6 +166,16 @@ class MicroBatcher:
         return await asyncio.wrap_future(self.submit(texts))
 
     @property
+    def pending(self) -> int:
+        """Requests queued and not yet taken into a batch."""
+        return self._pending
+
+    def batch_sizes(self) -> dict[int, int]:
+        """Texts per batch -> how many batches had that many, so far."""
+        with self._stats_lock:
+            return dict(self.stats.sizes)
+
+    @property
     def wait_window(self) -> float:
         """Seconds to wait for more requests after the first one of a batch."""
         return max(self.max_wait, min(self.max_adaptive_wait, self.adaptive_wait * self._batch_seconds))
@@ -226,6 +239,11 @@ class MicroBatcher:
         for item, fut in batch:
             fut.set_result(results[start:start + len(item)])
             start += len(item)
+        if self.observe is not None:
+            try:
+                self.observe(results)
+            except Exception:
+                logger.exception("the batch observer failed")
 
     def _run_fn(self, texts: list[str]) -> Sequence[Any]:
         """``fn(prepare(texts))``, ``prepare`` outside the lock and ``fn`` under it."""

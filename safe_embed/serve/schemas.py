@@ -34,7 +34,10 @@ class NeighborOut(BaseModel):
 class DetectionOut(BaseModel):
     label: str = Field(description="'unsafe' or 'safe'")
     score: float = Field(description="calibrated score in [0, 1]; unsafe when >= the threshold")
-    category: str | None = Field(description="majority category of the nearest unsafe exemplars (unsafe only)")
+    category: str | None = Field(description="top category of category_scores when it reaches its threshold "
+                                             "(unsafe only)")
+    category_scores: dict[str, float] = Field(default_factory=dict, description="category -> share of the nearest "
+                                              "categorised unsafe exemplars, in [0, 1]")
     neighbors: list[NeighborOut] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list,
                              description="'empty', 'repaired', 'matched', 'windowed', 'unchecked_tail', the deciding "
@@ -51,6 +54,32 @@ class ClassifyResponse(BaseModel):
                                       "('message #i', 'joined')")
     verdict: DetectionOut | None = Field(None, description="for messages: the first unsafe result, else the most "
                                          "unsafe-looking one")
+
+
+class ModerationRequest(BaseModel):
+    """OpenAI's moderation request: ``input`` is one text, a list of texts (one result each) or a list of content
+    parts (``{"type": "text", "text": ...}``, ``{"type": "image_url", ...}``; one result for them all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str | list[str | dict] = Field(description="a text, a list of texts, or a list of content parts")
+    model: str | None = Field(None, description="accepted for compatibility; the service's detector answers")
+
+
+class ModerationResult(BaseModel):
+    flagged: bool = Field(description="the detector's label is unsafe, or a part could not be checked")
+    categories: dict[str, bool] = Field(description="OpenAI category -> whether the reported hazard falls in it")
+    category_scores: dict[str, float] = Field(description="OpenAI category -> unsafe score x the largest "
+                                              "category score among its hazards")
+    category_applied_input_types: dict[str, list[str]]
+    safe_embed: dict = Field(description="the detector's own verdict: label, score, category, category_scores "
+                             "(its categories, e.g. MLCommons hazards), flags, and the parts not checked")
+
+
+class ModerationResponse(BaseModel):
+    id: str
+    model: str
+    results: list[ModerationResult]
 
 
 class ExemplarIn(BaseModel):
