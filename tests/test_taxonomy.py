@@ -89,6 +89,7 @@ def test_the_shared_sets_fill_the_hazards_no_exemplar_carried(data_dir):
     assert {"S8", "S13", "S2"} <= codes
     academic = [r for r in hqa if r.source_category == "Literature and Language/Poetry"]
     assert academic and {r.category for r in academic} == {None}  # unmapped: uncategorised, never a new category
+    assert t.label("my_prompts", "c0") == "c0"  # a file the map does not know keeps its own categories
     covered = {t.code(src, r.source_category) for src in ("aart", "sap", "harmfulqa", "cyberseceval")
                for r in load_labelled(src, data_dir)} - {None}
     assert covered == {f"S{i}" for i in range(1, 15)} - {"S5"}  # none of the four is about defamation

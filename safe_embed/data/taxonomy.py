@@ -4,8 +4,9 @@ A taxonomy file (YAML, ``configs/taxonomy/*.yaml``) has ``name``, ``categories``
 (source name -> {source category: code}) and, optionally, ``openai`` (OpenAI moderation category -> the codes
 reported under it; the shipped MLCommons file documents its table). A mapped prompt's category becomes
 ``"<code>: <title>"`` (for MLCommons: ``"S1: Violent Crimes"``) and its ``source_category`` keeps the original. A category the map does not
-cover passes through unchanged, or, in a taxonomy with ``unmapped: drop`` (MLCommons), leaves the prompt
-uncategorised (its ``source_category`` still kept), so every reported category is one of the taxonomy's;
+cover passes through unchanged, or, in a taxonomy with ``unmapped: drop`` (MLCommons), leaves a prompt of a
+source the map knows uncategorised (its ``source_category`` still kept), so a shipped set never adds a category of
+its own; a source the map does not know (your own file) keeps its categories;
 ``require_mapped`` makes any gap an error listing every gap.
 """
 
@@ -61,10 +62,10 @@ class Taxonomy:
 
     def label(self, source: str | None, category: str | None) -> str | None:
         """The reported category: ``"<code>: <title>"`` when mapped, else ``category`` unchanged (None under
-        ``unmapped: drop``)."""
+        ``unmapped: drop`` for a source the map knows)."""
         code = self.code(source, category)
         if code is None:
-            return None if self.unmapped_policy == "drop" else category
+            return None if self.unmapped_policy == "drop" and (source or "") in self.map else category
         return f"{code}: {self.categories[code]}"
 
     def unmapped(self, prompts: list[LabelledPrompt]) -> dict[str, list[str]]:
