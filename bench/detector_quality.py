@@ -9,7 +9,8 @@ cyberseceval (its FPR is the false-refusal rate on the MITRE rows), OKTest held-
 generated ``wrapped`` (unseen jailbreak templates around test requests, and their safe twins) and ``prefaced``
 sets, plus one-prompt latency. The tuned detector is compared with each frozen one by a paired bootstrap over
 prompts on XSTest and JBB (the same prompts for every seed; each resample averages the AUROC difference over the
-seeds). The Markdown ends with an error reading: per set, the safe prompts scored highest and the unsafe scored
+seeds). A category table follows (:data:`CATEGORY_SETS`: category accuracy among the flagged categorised unsafe
+prompts, reported and argmax, and macro-F1). The Markdown ends with an error reading: per set, the safe prompts scored highest and the unsafe scored
 lowest. ``--split val`` measures the val splits only: what a choice of data or recipe may look at.
 
     python bench/detector_quality.py --seeds 0 1 2                 # the README table (about 50 min per seed)
@@ -42,6 +43,12 @@ TEST_SETS = ["xstest", "jbb", "guardreasoner-train:test", "toxicchat-train:test"
 # Model selection reads these only: the val splits of the data a run trains on (never a test split or benchmark).
 VAL_SETS = ["guardreasoner-train:val", "toxicchat-train:val", "wrapped:val", "prefaced:val", "alpaca:val",
             "arena-hard:val", "coconot-pref:val", "cyberseceval:val"]
+# Category accuracy and macro-F1 read the sets whose categories the taxonomy maps (JBB held out whole: no val split).
+CATEGORY_SETS = ["do-not-answer:test", "alert:test", "aart:test", "harmfulqa:test", "jbb"]
+CATEGORY_VAL_SETS = ["do-not-answer:val", "alert:val", "aart:val", "harmfulqa:val"]
+CATEGORY_COLUMNS = {"accuracy": "accuracy (reported)", "accuracy_argmax": "accuracy (argmax)",
+                    "macro_f1": "macro-F1 (reported)", "macro_f1_argmax": "macro-F1 (argmax)",
+                    "recall": "flagged share"}
 METRICS = ["auroc", "auprc", "f1", "precision", "recall", "fpr", "tpr_at_fpr_1", "tpr_at_fpr_5"]
 N_ERRORS = 10  # prompts per side in the error reading
 FOCUS = {"xstest": ("precision", "recall", "tpr_at_fpr_5"), "guardreasoner-train": ("tpr_at_fpr_1", "tpr_at_fpr_5"),
@@ -96,6 +103,30 @@ def errors(det, name: str, scores: list[float]) -> dict:
     unsafe = sorted((s, p.text) for s, p in zip(scores, prompts, strict=True) if p.is_unsafe)
     return {"safe_highest": [[round(s, 3), t] for s, t in safe[:N_ERRORS]],
             "unsafe_lowest": [[round(s, 3), t] for s, t in unsafe[:N_ERRORS]]}
+
+
+def category_quality(det, sets: list[str]) -> dict:
+    """Per set, the category figures of ``det`` on its categorised unsafe prompts (see
+    :mod:`safe_embed.detector.category_evaluation`): accuracy and macro-F1 among the flagged ones."""
+    from safe_embed.detector.category_evaluation import evaluate_named_categories
+
+    return {name: evaluate_named_categories(det, name, data_dir()).to_dict() for name in sets}
+
+
+def category_markdown(results: dict, rows: list[str], seeds: list[int], sets: list[str]) -> str:
+    """Markdown: per detector and set, category accuracy and macro-F1 among the flagged categorised unsafe prompts
+    (``results[seed][row][set]``: :func:`category_quality`'s), mean ± sd over ``seeds``."""
+    lines = [(f"Category quality, mean ± sd over seeds {seeds}: among the categorised unsafe prompts the detector "
+              "flags, the share whose reported category (or top category score: argmax) is the true one, and "
+              "macro-F1 over the true categories. Target: accuracy >= 0.80."), "",
+             "| detector | set | n | flagged | " + " | ".join(CATEGORY_COLUMNS.values()) + " |",
+             "|---|---|---|---|" + "---|" * len(CATEGORY_COLUMNS)]
+    for r in rows:
+        for name in sets:
+            cells = [fmt([results[str(s)][r][name][k] for s in seeds]) for k in CATEGORY_COLUMNS]
+            first = results[str(seeds[0])][r][name]
+            lines.append(f"| {r} | {name} | {first['n']} | {first['n_flagged']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def error_reading(results: dict, row: str, seed: int, sets: list[str]) -> list[str]:
@@ -192,6 +223,8 @@ def main() -> int:
                              "MiniLM frozen + head=all-MiniLM-L6-v2:head",
                              f"mpnet off-the-shelf ({DEFAULT_RULE})=sbert-all:{DEFAULT_RULE}"]
     sets = TEST_SETS if args.split == "test" else VAL_SETS
+    category_sets = CATEGORY_SETS if args.split == "test" else CATEGORY_VAL_SETS
+    categories: dict = {}
     runs = Path(args.runs)
     results: dict = {}
     dets: dict[str, Path] = {}
@@ -218,6 +251,7 @@ def main() -> int:
             build_seconds.setdefault(name, {})[seed] = round(time.time() - t0, 1)
             print(f"seed {seed}: {name}: built in {time.time() - t0:.0f} s", file=sys.stderr)
             results[str(seed)][name] = evaluate(det, sets)
+            categories.setdefault(str(seed), {})[name] = category_quality(det, category_sets)
             dets[name] = out
     rows = list(results[str(args.seeds[0])])
     tests = {}
@@ -228,6 +262,7 @@ def main() -> int:
             tests[(a, args.tuned_name, name)] = paired(results, a, args.tuned_name, args.seeds, name)
     latency = {name: latency_p50(Detector.load(path)) for name, path in dets.items()}
     md = markdown(results, rows, args.seeds, tests, latency, sets)
+    md += "\n" + category_markdown(categories, rows, args.seeds, category_sets)
     md += "\n".join(error_reading(results, args.tuned_name, args.seeds[0], sets)) + "\n"
     print(md)
     out = Path(args.out)
@@ -238,6 +273,7 @@ def main() -> int:
                                     for (a, b, n), (d, lo, hi) in tests.items()],
                "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
                            for s, rr in results.items()},
+               "categories": categories, "category_sets": category_sets,
                "errors": {s: {r: {n: v["errors"] for n, v in d.items()} for r, d in rr.items()}
                           for s, rr in results.items()}}
     (out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")

@@ -73,7 +73,8 @@ class GuardClient:
         body = self._call("POST", "/v1/classify", {"texts": list(texts), "neighbors": self.neighbors})
         fields = ("id", "text", "label", "category", "similarity")
         return [Detection(d["label"], float(d["score"]), d.get("category"),
-                          tuple(Neighbor(**{k: n.get(k) for k in fields}) for n in d.get("neighbors", [])),
+                          tuple(Neighbor(**{k: n.get(k) for k in fields}, category_inferred=bool(
+                              n.get("category_inferred"))) for n in d.get("neighbors", [])),
                           tuple(d.get("flags", [])), None if d.get("span") is None else tuple(d["span"]),
                           {str(c): float(v) for c, v in (d.get("category_scores") or {}).items()})
                 for d in body["results"]]

@@ -140,6 +140,25 @@ def binary_report(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "accuracy": (tp + tn) / max(len(y), 1), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
+def macro_f1(truth: Sequence[str], pred: Sequence[str | None]) -> float:
+    """F1 per class of ``truth`` (a prediction of None, or of a class absent from ``truth``, is a miss), averaged
+    with equal weight over those classes (scikit-learn's ``f1_score(average="macro", labels=sorted(set(truth)))``).
+
+    >>> round(macro_f1(["a", "a", "b"], ["a", "b", None]), 4)
+    0.3333
+    """
+    truth, pred = list(truth), list(pred)
+    if len(truth) != len(pred):
+        raise DataError(f"lengths differ: truth {len(truth)}, pred {len(pred)}")
+    scores = []
+    for c in sorted(set(truth)):
+        tp = sum(t == c and p == c for t, p in zip(truth, pred, strict=True))
+        fp = sum(t != c and p == c for t, p in zip(truth, pred, strict=True))
+        fn = sum(t == c and p != c for t, p in zip(truth, pred, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
 def paired_bootstrap(y: np.ndarray, s_a: np.ndarray, s_b: np.ndarray, metric=None, n_boot: int = 2000,
                      seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
     """``metric(y, s_b) - metric(y, s_a)`` and its percentile bootstrap interval, resampling prompts (stratified

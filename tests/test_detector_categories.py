@@ -29,12 +29,14 @@ def _detector(thresholds: dict | None = None, encoder=None) -> Detector:
 
 
 def _brute_force(det: Detector, text: str) -> dict[str, float]:
-    """The vote computed from scratch: every unsafe exemplar embedded, sorted by cosine, the k nearest categorised."""
+    """The vote computed from scratch: every unsafe exemplar embedded, sorted by cosine, the k nearest with a given
+    (not inferred) category."""
     q = det.embed([text])[0]
     x = det.embed([e.text for e in det.unsafe])
     sims = x @ q
     cs = det.settings.categories
-    near = [(float(sims[j]), det.unsafe[j].category) for j in np.argsort(-sims) if det.unsafe[j].category][:cs.k]
+    given = [e.category if not (e.source_category or "").startswith("inferred:") else None for e in det.unsafe]
+    near = [(float(sims[j]), given[j]) for j in np.argsort(-sims) if given[j]][:cs.k]
     top = max(s for s, _ in near)
     w = {c: 0.0 for c in det.categories}
     for s, c in near:

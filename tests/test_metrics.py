@@ -104,3 +104,14 @@ def test_paired_bootstrap_matches_a_brute_force_resampling(rng):
     assert metrics.paired_bootstrap(y, a, a, n_boot=50) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="lengths differ"):
         metrics.paired_bootstrap(y, a, b[:-1])
+
+
+def test_macro_f1_matches_sklearn_with_misses_and_stray_classes(rng):
+    from sklearn.metrics import f1_score
+
+    truth = rng.choice(["S1", "S2", "S9"], 200).tolist()
+    pred = [t if rng.random() < 0.6 else rng.choice(["S1", "S2", "S9", "S5", None]) for t in truth]
+    want = f1_score(truth, ["none" if p is None else p for p in pred], average="macro", labels=sorted(set(truth)))
+    assert metrics.macro_f1(truth, pred) == pytest.approx(want)
+    with pytest.raises(Exception, match="lengths differ"):
+        metrics.macro_f1(truth, pred[:-1])

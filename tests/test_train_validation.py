@@ -8,24 +8,13 @@ import pytest
 from safe_embed.train.validation import RuleScorer, detection_on, folds_of
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from tiny_models import table_encoder
 
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.detector import Detector, Exemplar, ExemplarSets
-from safe_embed.encoders.fake import HashEncoder
 from safe_embed.scoring import ScoringRule
 
 K = ScoringRule().k
-
-
-class TableEncoder(HashEncoder):
-    """Text ``"r<i>"`` -> row ``i`` of a fixed table."""
-
-    def __init__(self, table: np.ndarray) -> None:
-        super().__init__(dim=table.shape[1], name="table")
-        self.table = table
-
-    def _vec(self, text: str) -> np.ndarray:
-        return self.table[int(text[1:])]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -88,7 +77,7 @@ def test_cross_fitted_scores_equal_a_built_detectors_raw_scores(synthetic):
     sets = ExemplarSets([Exemplar(f"u{i}", f"r{i}", "unsafe") for i in np.flatnonzero(ref_y == 1)],
                         [Exemplar(f"s{i}", f"r{i}", "safe") for i in np.flatnonzero(ref_y == 0)],
                         [rows[i] for i in np.flatnonzero(fold == 0)])
-    det = Detector.build(TableEncoder(table), sets, rule=ScoringRule(), method="f1")
+    det = Detector.build(table_encoder(table), sets, rule=ScoringRule(), method="f1")
     assert det.rule.name == "head_knn" and det.rule.weights and det.rule.head
     held = x[fold == 1]
     want = det.rule.raw(*det.neighbour_sims(held), held)
@@ -98,7 +87,7 @@ def test_cross_fitted_scores_equal_a_built_detectors_raw_scores(synthetic):
 
 def test_detection_on_reports_the_rules_auroc_and_needs_both_labels(synthetic):
     ref_x, ref_y, x, y = synthetic
-    enc = TableEncoder(np.r_[ref_x, x])
+    enc = table_encoder(np.r_[ref_x, x])
     ref = [LabelledPrompt(f"r{i}", "unsafe" if ref_y[i] else "safe") for i in range(len(ref_y))]
     rows = [LabelledPrompt(f"r{len(ref_x) + i}", "unsafe" if y[i] else "safe") for i in range(len(y))]
     m = detection_on(enc, rows, ref, seed=0)

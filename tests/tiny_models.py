@@ -73,3 +73,15 @@ def save_tiny_st5(path: Path, seed: int = 0) -> Path:
     dense = Dense(16, 8, bias=False, activation_function=torch.nn.Identity())
     SentenceTransformer(modules=[tr, Pooling(16, "mean"), dense, Normalize()]).save(str(path))
     return path
+
+
+def table_encoder(table):
+    """A fake encoder reading text ``"r<i>"`` as row ``i`` of ``table`` (n, d), so a test and the code under test
+    see the same vectors."""
+    from safe_embed.encoders.fake import HashEncoder
+
+    class TableEncoder(HashEncoder):
+        def _vec(self, text: str):
+            return table[int(text[1:])]
+
+    return TableEncoder(dim=table.shape[1], name="table")

@@ -13,6 +13,10 @@ An unsafe verdict reports as ``category`` the highest-scoring category when its 
 threshold (``thresholds``, category -> minimum score; 0 for a category not listed), else None: a category with a
 high threshold is only named when the neighbours agree on it. A bench computes category accuracy and macro-F1 from the argmax of ``category_scores`` or
 from ``category`` directly.
+
+Only a *given* category votes: an exemplar whose category was inferred at build time (``source_category``
+``"inferred:<k>nn..."``, see :mod:`~safe_embed.detector.category_inference`) is shown with it but does not vote
+(:func:`votes`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ CATEGORY_K = 10  # categorised unsafe exemplars that vote
 DEFAULT_TEMPERATURE = 0.1  # what the default MiniLM detector fits on its calibration split
 TEMPERATURES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0)  # the grid fit_temperature chooses from
 _EPS = 1e-3  # the floor of a probability in the log-likelihood
+INFERRED = "inferred"  # the source_category prefix of an exemplar whose category was inferred from its neighbours
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,35 @@ def resolve_thresholds(given: Mapping[str, float], categories: Sequence[str]) ->
             raise ConfigError(f"category threshold {key}={score} is outside [0, 1]. Fix: give a score in [0, 1].")
         out[name] = float(score)
     return out
+
+
+def inferred_source_category(k: int, original: str | None) -> str:
+    """The ``source_category`` of an exemplar given a category by its ``k`` nearest categorised neighbours (the
+    source's own category, one the taxonomy does not map, kept in brackets).
+
+    >>> inferred_source_category(10, None), inferred_source_category(10, "Social Sciences/Law")
+    ('inferred:10nn', 'inferred:10nn (Social Sciences/Law)')
+    """
+    return f"{INFERRED}:{k}nn" + (f" ({original})" if original else "")
+
+
+def is_inferred(source_category: str | None) -> bool:
+    """Whether a ``source_category`` marks an inferred category (see :func:`inferred_source_category`).
+
+    >>> is_inferred("inferred:10nn"), is_inferred("crime_theft"), is_inferred(None)
+    (True, False, False)
+    """
+    return bool(source_category) and source_category.startswith(INFERRED + ":")
+
+
+def votes(category: str | None, source_category: str | None) -> bool:
+    """Whether an unsafe exemplar votes in category scores: it has a category and the category was given, not
+    inferred.
+
+    >>> votes("S9", "weapon_other"), votes("S9", "inferred:10nn"), votes(None, None)
+    (True, False, False)
+    """
+    return bool(category) and not is_inferred(source_category)
 
 
 def category_codes(numbers: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 
 from safe_embed.detector import backends as bk
 from safe_embed.detector.calibration import Calibration
+from safe_embed.detector.category_inference import infer_categories
 from safe_embed.detector.coverage import combine, embed_units, units_of
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
@@ -151,7 +152,9 @@ class Detector(Persistence):
                   target_fpr: float = 0.05, categories: Sequence[str | None] | None = None) -> Calibration:
         """Fit the rule (if it learns) and the score map and threshold on labelled validation prompts, and, given
         their ``categories``, the temperature of the category scores (see
-        :func:`~safe_embed.detector.categories.fit_temperature`) on the unsafe ones in the detector's categories."""
+        :func:`~safe_embed.detector.categories.fit_temperature`) on the unsafe ones in the detector's categories,
+        then a category for each uncategorised unsafe exemplar, flagged as inferred (see
+        :mod:`~safe_embed.detector.category_inference`; its figures go to ``provenance["category_inference"]``)."""
         y = check_calibration_labels(texts, labels)
         x = self.embed([clean_text(t)[0] for t in texts])
         state = fit_state(self.rule, self._pool, x, y, method, target_fpr, self.settings.seed)
@@ -160,6 +163,9 @@ class Detector(Persistence):
         if categories is not None:
             self.settings = replace(self.settings, categories=fit_categories(
                 self._pool, x, y, categories, self.settings.categories))
+            inference = infer_categories(self._pool, x, y, categories, self.settings.categories)
+            self._pool.recategorise(inference.exemplars)
+            self.record_provenance(category_inference=inference.report)
         return self.calibration
 
     def set_category_thresholds(self, thresholds: dict[str, float]) -> None:

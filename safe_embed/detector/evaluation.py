@@ -78,13 +78,12 @@ def evaluate_detector(detector, prompts: Sequence[LabelledPrompt], dataset: str 
     return ev
 
 
-def evaluate_named_set(detector, name: str, split: str | None = None,
-                       data_dir: str | os.PathLike[str] | None = None) -> DetectorEvaluation:
-    """Evaluate on an evaluation set by name (see :mod:`safe_embed.detector.eval_sets`), splits as the
-    detector's data assigned them."""
+def named_set_prompts(detector, name: str | dict, split: str | None = None,
+                      data_dir: str | os.PathLike[str] | None = None) -> list[LabelledPrompt]:
+    """The prompts of an evaluation set by name or source spec (see :mod:`safe_embed.detector.eval_sets`), splits
+    as the detector's data assigned them."""
     from safe_embed.data.dataset import Assigned
-    from safe_embed.detector.eval_sets import load_eval_set, parse_eval_name
-    from safe_embed.errors import ConfigError
+    from safe_embed.detector.eval_sets import load_eval_set
 
     assigned = None
     seed, fractions = detector.settings.seed, (0.7, 0.1, 0.2)
@@ -92,6 +91,17 @@ def evaluate_named_set(detector, name: str, split: str | None = None,
         assigned = Assigned.from_json(detector.splits, "the detector's splits.json")
         seed = int(detector.splits.get("seed", seed))
         fractions = tuple(detector.splits.get("fractions", fractions))
+    return load_eval_set(name, None if split == "all" else split, seed=seed, fractions=fractions,
+                         data_dir=data_dir, assigned=assigned)
+
+
+def evaluate_named_set(detector, name: str, split: str | None = None,
+                       data_dir: str | os.PathLike[str] | None = None) -> DetectorEvaluation:
+    """Evaluate on an evaluation set by name (see :mod:`safe_embed.detector.eval_sets`), splits as the
+    detector's data assigned them."""
+    from safe_embed.detector.eval_sets import parse_eval_name
+    from safe_embed.errors import ConfigError
+
     spec = name
     if isinstance(name, str) and name.lstrip().startswith("{"):
         import yaml
@@ -100,8 +110,7 @@ def evaluate_named_set(detector, name: str, split: str | None = None,
             spec = yaml.safe_load(name)
         except yaml.YAMLError as e:
             raise ConfigError(f"--dataset {name!r} is not a valid YAML source spec ({e}).") from None
-    prompts = load_eval_set(spec, None if split == "all" else split, seed=seed, fractions=fractions,
-                            data_dir=data_dir, assigned=assigned)
+    prompts = named_set_prompts(detector, spec, split, data_dir)
     label = name if isinstance(name, str) else str(name)
     if split not in (None, "all") and isinstance(spec, str) and parse_eval_name(spec)[1] is None:
         label = f"{name}:{split}"

@@ -63,6 +63,18 @@ class ExemplarIndex:
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.exemplars.extend(exemplars)
 
+    def update(self, exemplars: list[Exemplar] | tuple[Exemplar, ...]) -> None:
+        """Replace the exemplars with these ids by these versions; the text and label must stay (the vectors do)."""
+        position = {e.id: k for k, e in enumerate(self.exemplars)}
+        for e in exemplars:
+            k = position.get(e.id)
+            if k is None or (e.text, e.label) != (self.exemplars[k].text, self.exemplars[k].label):
+                raise DataError(f"{self.label}: cannot update exemplar {e.id!r}: "
+                                + ("no such id." if k is None else "its text or label differs.")
+                                + " Fix: update existing exemplars' categories only.")
+        for e in exemplars:
+            self.exemplars[position[e.id]] = e
+
     def remove(self, ids: set[str]) -> int:
         """Drop the exemplars with these ids (rebuilding the index); returns how many were removed."""
         keep = [k for k, e in enumerate(self.exemplars) if e.id not in ids]

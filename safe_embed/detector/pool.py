@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from safe_embed.data.schemas import LABELS
-from safe_embed.detector.categories import natural_key
+from safe_embed.detector.categories import natural_key, votes
 from safe_embed.detector.checks import check_field, label_of, labels_to_int
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
@@ -103,12 +103,19 @@ class ExemplarPool:
         return self._category_table()[1]
 
     def _category_table(self) -> tuple[list[str], np.ndarray]:
-        if self._categories is None:
-            names = sorted({e.category for e in self.unsafe if e.category}, key=natural_key)
+        if self._categories is None:  # only given categories vote (an inferred one does not: categories.votes)
+            voting = [votes(e.category, e.source_category) for e in self.unsafe]
+            names = sorted({e.category for e, v in zip(self.unsafe, voting, strict=True) if v}, key=natural_key)
             number = {c: i for i, c in enumerate(names)}
-            self._categories = names, np.array([number.get(e.category, -1) if e.category else -1
-                                                for e in self.unsafe], np.int64)
+            self._categories = names, np.array([number[e.category] if v else -1
+                                                for e, v in zip(self.unsafe, voting, strict=True)], np.int64)
         return self._categories
+
+    def recategorise(self, exemplars: Sequence[Exemplar]) -> None:
+        """Replace the unsafe exemplars with these ids by these versions (same id, text and label; a new category
+        or source category), e.g. categories inferred at build time. Vectors and ids do not change."""
+        self._indexes["unsafe"].update(exemplars)
+        self._categories = None
 
     @property
     def next_id(self) -> dict[str, int]:

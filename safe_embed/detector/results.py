@@ -13,17 +13,19 @@ EMPTY, MATCHED, WINDOWED, UNCHECKED_TAIL = "empty", "matched", "windowed", "unch
 
 @dataclass(frozen=True)
 class Neighbor:
-    """One nearby exemplar."""
+    """One nearby exemplar; ``category_inferred``: its category was inferred from its neighbours when the detector
+    was built (see :mod:`~safe_embed.detector.category_inference`), not given by its source."""
 
     id: str
     text: str
     label: str
     category: str | None
     similarity: float
+    category_inferred: bool = False
 
     def to_dict(self) -> dict:
         return {"id": self.id, "text": self.text, "label": self.label, "category": self.category,
-                "similarity": self.similarity}
+                "similarity": self.similarity, "category_inferred": self.category_inferred}
 
 
 @dataclass(frozen=True)

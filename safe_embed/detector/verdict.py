@@ -87,4 +87,4 @@ def category_scores(x: np.ndarray, du: np.ndarray, iu: np.ndarray, unsafe_index:
 
 
 def _neighbor(e: Exemplar, similarity: float) -> Neighbor:
-    return Neighbor(e.id, e.text, e.label, e.category, float(similarity))
+    return Neighbor(e.id, e.text, e.label, e.category, float(similarity), cats.is_inferred(e.source_category))

@@ -28,6 +28,8 @@ class NeighborOut(BaseModel):
     label: str
     category: str | None
     similarity: float
+    category_inferred: bool = Field(False, description="the category was inferred from the exemplar's neighbours "
+                                    "when the detector was built, not given by its source")
     truncated: bool = Field(False, description="the text was cut")
 
 
