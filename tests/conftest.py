@@ -128,3 +128,15 @@ def toy_labelled_jsonl(tmp_path) -> Path:
     f = tmp_path / "ex.jsonl"
     f.write_text("".join(json.dumps({"text": t, "label": lab, "category": "x"}) + "\n" for t, lab in TOY_LABELLED))
     return f
+
+
+# --- a real redis-server (the shared exemplar journal) ----------------------------------------------------------
+@pytest.fixture
+def redis_server(tmp_path):
+    """A fresh ``redis-server`` on a free loopback port (AOF, fsync always); skipped only without the binary."""
+    from redis_server import RedisServer, redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    with RedisServer(tmp_path / "redis") as srv:
+        yield srv

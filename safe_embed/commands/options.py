@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from safe_embed.detector.backends import CHOICES
+from safe_embed.detector.shared_stream import DEFAULT_KEY
 
 
 def add_backend(p: argparse.ArgumentParser) -> None:
@@ -12,3 +13,9 @@ def add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", choices=CHOICES,
                    help="encoder runtime: torch, onnx (the export's default variant), onnx-fp32, onnx-int8, or "
                         "auto (default: ONNX when the detector has encoder/onnx/ and onnxruntime is installed)")
+
+
+def add_shared_key(p: argparse.ArgumentParser) -> None:
+    """``--shared-key``: the name of the Redis stream a group of replicas shares."""
+    p.add_argument("--shared-key", default=DEFAULT_KEY, metavar="NAME",
+                   help="the shared stream's name (default %(default)s): replicas of one detector share one name")
