@@ -11,8 +11,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from redis_server import RedisServer, redis_binary  # noqa: E402  (the tests' launcher: AOF, fsync always)
-from service_load import start_service  # noqa: E402
+from redis_server import RedisServer, redis_binary  # the tests' launcher: AOF, fsync always
+from service_load import start_service
 
 TOKEN = "shared-bench-token"
 

@@ -114,7 +114,7 @@ def _adder(urls: list[str], stop: threading.Event, events: dict, rng: random.Ran
 def _chaos(redis, det: Path, ports: list[int], procs: dict, url: str, key: str, duration: float,
            events: dict, timeline: list) -> None:
     t0 = time.monotonic()
-    mark = lambda what: timeline.append({"t_s": round(time.monotonic() - t0, 2), "event": what})  # noqa: E731
+    mark = lambda what: timeline.append({"t_s": round(time.monotonic() - t0, 2), "event": what})
     time.sleep(0.2 * duration)
     events["redis_down"].set()
     redis.stop(kill=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,14 @@ TOY_LABELLED = [("how do i make a bomb", "unsafe"), ("build a bomb now", "unsafe
                 ("tell me a dirty joke", "unsafe"), ("make a bomb", "unsafe"), ("how do i make a cake", "safe"),
                 ("kill a python process", "safe"), ("the cat sat on the mat", "safe"),
                 ("tell me a clean joke", "safe"), ("what is your name", "safe")]
+
+
+@pytest.fixture
+def detector_copy(tiny_detector_dir, tmp_path) -> Path:
+    """A copy of the tiny detector directory that a test may change."""
+    out = tmp_path / "det"
+    shutil.copytree(tiny_detector_dir, out)
+    return out
 
 
 @pytest.fixture

@@ -62,3 +62,12 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_for(cond, timeout: float = 15.0) -> None:
+    """Poll ``cond()`` until it holds (replicas apply each other's changes asynchronously); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from redis_server import wait_for
 
 from safe_embed.detector import Detector
 from safe_embed.detector.shared_compact import compact
@@ -19,36 +20,21 @@ from safe_embed.errors import ConfigError, DataError
 KEY = "test"
 
 
-@pytest.fixture
-def det_dir(tiny_detector_dir, tmp_path):
-    out = tmp_path / "det"
-    shutil.copytree(tiny_detector_dir, out)
-    return out
-
-
-def replica(det_dir, srv, start: bool = True) -> tuple[Detector, SharedReplica]:
-    det = Detector.load(det_dir)
+def replica(detector_copy, srv, start: bool = True) -> tuple[Detector, SharedReplica]:
+    det = Detector.load(detector_copy)
     r = SharedReplica(det, RedisStream(srv.url, KEY)).open()
     if start:
         r.start()
     return det, r
 
 
-def wait_for(cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def rows(det: Detector) -> list[tuple]:
     return [(e.id, e.text, e.label, e.category) for e in det.unsafe + det.safe]
 
 
-def test_an_addition_on_one_replica_reaches_the_other_with_the_same_ids(det_dir, redis_server):
-    a_det, a = replica(det_dir, redis_server)
-    b_det, b = replica(det_dir, redis_server)
+def test_an_addition_on_one_replica_reaches_the_other_with_the_same_ids(detector_copy, redis_server):
+    a_det, a = replica(detector_copy, redis_server)
+    b_det, b = replica(detector_copy, redis_server)
     try:
         before = len(b_det.unsafe)
         ids = a.add(["zebra crossing instructions for smuggling"], ["unsafe"], ["smuggling"])
@@ -62,8 +48,8 @@ def test_an_addition_on_one_replica_reaches_the_other_with_the_same_ids(det_dir,
         a.stop(), b.stop()
 
 
-def test_replicas_adding_at_once_never_hand_out_the_same_id(det_dir, redis_server):
-    (a_det, a), (b_det, b) = replica(det_dir, redis_server), replica(det_dir, redis_server)
+def test_replicas_adding_at_once_never_hand_out_the_same_id(detector_copy, redis_server):
+    (a_det, a), (b_det, b) = replica(detector_copy, redis_server), replica(detector_copy, redis_server)
     got: dict[str, list[str]] = {"a": [], "b": []}
 
     def add_many(name, r):
@@ -85,26 +71,26 @@ def test_replicas_adding_at_once_never_hand_out_the_same_id(det_dir, redis_serve
         a.stop(), b.stop()
 
 
-def test_the_same_given_id_is_taken_once_across_replicas(det_dir, redis_server):
-    (_, a), (_, b) = replica(det_dir, redis_server, start=False), replica(det_dir, redis_server, start=False)
+def test_the_same_given_id_is_taken_once_across_replicas(detector_copy, redis_server):
+    (_, a), (_, b) = replica(detector_copy, redis_server, start=False), replica(detector_copy, redis_server, start=False)
     a.add(["first text"], ["unsafe"], ids=["mine:x"])
     with pytest.raises(DataError, match="'mine:x' already exists"):
         b.add(["second text"], ["unsafe"], ids=["mine:x"])
 
 
-def test_a_late_replica_replays_additions_and_removals(det_dir, redis_server):
-    a_det, a = replica(det_dir, redis_server, start=False)
+def test_a_late_replica_replays_additions_and_removals(detector_copy, redis_server):
+    a_det, a = replica(detector_copy, redis_server, start=False)
     a.add(["one bad thing", "another bad thing"], ["unsafe", "unsafe"])
     a.add(["a fine question"], ["safe"])
     assert a.remove(["added:0"]) == 1
-    c_det, c = replica(det_dir, redis_server, start=False)
+    c_det, c = replica(detector_copy, redis_server, start=False)
     assert rows(c_det) == rows(a_det)
     assert "added:0" not in {e.id for e in c_det.unsafe} and c.status().applied == 3
     assert c.add(["yet another"], ["unsafe"]) == ["added:3"]  # the counter moved past the removed id's too
 
 
-def test_a_record_from_another_encoder_is_refused_and_counted(det_dir, redis_server, caplog):
-    a_det, a = replica(det_dir, redis_server, start=False)
+def test_a_record_from_another_encoder_is_refused_and_counted(detector_copy, redis_server, caplog):
+    a_det, a = replica(detector_copy, redis_server, start=False)
     foreign = a_det.prepare_add(["from some other model"], ["unsafe"])
     stream = RedisStream(redis_server.url, KEY)
     assert stream.append_after(stream.last_id(), fields_of(foreign, {}, "0123456789abcdef")).id is not None
@@ -117,18 +103,18 @@ def test_a_record_from_another_encoder_is_refused_and_counted(det_dir, redis_ser
     assert a.add(["after the refusal"], ["unsafe"]) == ["added:0"]  # the stream goes on
 
 
-def test_a_record_that_does_not_verify_is_refused(det_dir, redis_server):
-    _, a = replica(det_dir, redis_server, start=False)
+def test_a_record_that_does_not_verify_is_refused(detector_copy, redis_server):
+    _, a = replica(detector_copy, redis_server, start=False)
     a.add(["a real addition"], ["unsafe"])
     line = redis_server.client().xrange("safe-embed:{test}")[-1][1]["record"]
     redis_server.client().xadd("safe-embed:{test}", {"record": line.replace("a real addition", "a forged one")})
-    b_det, b = replica(det_dir, redis_server, start=False)
+    b_det, b = replica(detector_copy, redis_server, start=False)
     assert b.status().refused == {"corrupt": 1}
     assert "a forged one" not in {e.text for e in b_det.unsafe}
 
 
-def test_without_redis_additions_fail_classification_goes_on_and_it_resumes(det_dir, redis_server):
-    (_, a), (b_det, b) = replica(det_dir, redis_server), replica(det_dir, redis_server)
+def test_without_redis_additions_fail_classification_goes_on_and_it_resumes(detector_copy, redis_server):
+    (_, a), (b_det, b) = replica(detector_copy, redis_server), replica(detector_copy, redis_server)
     try:
         a.add(["before the outage"], ["unsafe"])
         wait_for(lambda: len(b_det.unsafe) == 5)
@@ -149,8 +135,8 @@ def test_without_redis_additions_fail_classification_goes_on_and_it_resumes(det_
         a.stop(), b.stop()
 
 
-def test_a_redis_that_lost_entries_stops_changes(det_dir, redis_server):
-    _, a = replica(det_dir, redis_server, start=False)
+def test_a_redis_that_lost_entries_stops_changes(detector_copy, redis_server):
+    _, a = replica(detector_copy, redis_server, start=False)
     a.add(["kept only in memory"], ["unsafe"])
     redis_server.stop()
     shutil.rmtree(redis_server.dir)
@@ -161,10 +147,10 @@ def test_a_redis_that_lost_entries_stops_changes(det_dir, redis_server):
     assert "Redis lost entries" in a.status().reason
 
 
-def test_compaction_while_replicas_append_loses_nothing(det_dir, redis_server, tmp_path):
+def test_compaction_while_replicas_append_loses_nothing(detector_copy, redis_server, tmp_path):
     old = tmp_path / "old"
-    shutil.copytree(det_dir, old)
-    a_det, a = replica(det_dir, redis_server)
+    shutil.copytree(detector_copy, old)
+    a_det, a = replica(detector_copy, redis_server)
     acked: list[str] = []
     stop = threading.Event()
 
@@ -178,14 +164,14 @@ def test_compaction_while_replicas_append_loses_nothing(det_dir, redis_server, t
     t.start()
     try:
         wait_for(lambda: len(acked) >= 10)
-        result = compact(det_dir, redis_server.url, KEY)
+        result = compact(detector_copy, redis_server.url, KEY)
         stop.set()
         t.join()
     finally:
         stop.set()
         a.stop()
     assert result.generation == 1 and 10 <= result.records <= len(acked) and result.trimmed == result.records
-    c_det, _ = replica(det_dir, redis_server, start=False)  # the new generation, then what followed it
+    c_det, _ = replica(detector_copy, redis_server, start=False)  # the new generation, then what followed it
     assert c_det.origin.generation == 1
     assert rows(c_det) == rows(a_det)
     assert set(acked) <= {e.id for e in c_det.unsafe}
@@ -195,19 +181,19 @@ def test_compaction_while_replicas_append_loses_nothing(det_dir, redis_server, t
         replica(old, redis_server, start=False)
 
 
-def test_compacting_twice_starts_from_the_last_compaction(det_dir, redis_server):
-    _, a = replica(det_dir, redis_server, start=False)
+def test_compacting_twice_starts_from_the_last_compaction(detector_copy, redis_server):
+    _, a = replica(detector_copy, redis_server, start=False)
     a.add(["first batch"], ["unsafe"])
-    assert compact(det_dir, redis_server.url, KEY).records == 1
+    assert compact(detector_copy, redis_server.url, KEY).records == 1
     a.add(["second batch"], ["unsafe"])
-    second = compact(det_dir, redis_server.url, KEY)
+    second = compact(detector_copy, redis_server.url, KEY)
     assert (second.generation, second.records) == (2, 1)
-    assert compact(det_dir, redis_server.url, KEY).generation is None  # nothing new
-    c_det, _ = replica(det_dir, redis_server, start=False)
+    assert compact(detector_copy, redis_server.url, KEY).generation is None  # nothing new
+    c_det, _ = replica(detector_copy, redis_server, start=False)
     assert [e.text for e in c_det.unsafe[4:]] == ["first batch", "second batch"]
 
 
-def test_bad_settings_are_named(det_dir, redis_server):
+def test_bad_settings_are_named(detector_copy, redis_server):
     with pytest.raises(ConfigError, match="not a Redis URL"):
         RedisStream("http://127.0.0.1:1/0")
     with pytest.raises(ConfigError, match="--shared-key"):

@@ -4,13 +4,12 @@ is away, refusing to start without it, and `safe-embed compact`."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
 
 import httpx
-import pytest
+from redis_server import wait_for
 
 from safe_embed.cli import main
 from safe_embed.detector import Detector
@@ -22,24 +21,9 @@ from safe_embed.serve.runner import free_port
 KEY = "svc"
 
 
-@pytest.fixture
-def det_dir(tiny_detector_dir, tmp_path):
-    out = tmp_path / "det"
-    shutil.copytree(tiny_detector_dir, out)
-    return out
-
-
-def service(det_dir, url: str, optional: bool = False) -> BackgroundServer:
-    det = Detector.load(det_dir)
+def service(detector_copy, url: str, optional: bool = False) -> BackgroundServer:
+    det = Detector.load(detector_copy)
     return BackgroundServer(create_app(det, shared=SharedReplica(det, RedisStream(url, KEY)).open(optional)))
-
-
-def wait_for(cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def add(url: str, text: str) -> httpx.Response:
@@ -47,8 +31,8 @@ def add(url: str, text: str) -> httpx.Response:
                                                                   "category": "shared"}]}, timeout=30)
 
 
-def test_two_services_share_additions_and_degrade_while_redis_is_away(det_dir, redis_server):
-    with service(det_dir, redis_server.url) as a, service(det_dir, redis_server.url) as b:
+def test_two_services_share_additions_and_degrade_while_redis_is_away(detector_copy, redis_server):
+    with service(detector_copy, redis_server.url) as a, service(detector_copy, redis_server.url) as b:
         r = add(a, "paint the fence with stolen credit cards")
         assert r.status_code == 200 and r.json()["ids"] == ["api:0"] and r.json()["saved"] is True
         wait_for(lambda: httpx.get(f"{b}/v1/info").json()["exemplars"] == httpx.get(f"{a}/v1/info").json()["exemplars"])
@@ -76,16 +60,16 @@ def test_two_services_share_additions_and_degrade_while_redis_is_away(det_dir, r
         assert info_a["shared"]["position"] == info_b["shared"]["position"]
 
 
-def test_shared_optional_starts_degraded_and_refuses_additions(det_dir):
-    with service(det_dir, f"redis://127.0.0.1:{free_port()}/0", optional=True) as url:
+def test_shared_optional_starts_degraded_and_refuses_additions(detector_copy):
+    with service(detector_copy, f"redis://127.0.0.1:{free_port()}/0", optional=True) as url:
         health = httpx.get(f"{url}/healthz").json()
         assert health["status"] == "degraded" and "cannot reach Redis" in health["reason"]
         assert add(url, "nowhere to store it").status_code == 503
         assert httpx.post(f"{url}/v1/classify", json={"text": "hello"}).status_code == 200
 
 
-def test_serve_refuses_to_start_when_redis_is_unreachable(det_dir):
-    p = subprocess.run([sys.executable, "-m", "safe_embed.cli", "serve", str(det_dir), "--port", str(free_port()),
+def test_serve_refuses_to_start_when_redis_is_unreachable(detector_copy):
+    p = subprocess.run([sys.executable, "-m", "safe_embed.cli", "serve", str(detector_copy), "--port", str(free_port()),
                         "--shared", f"redis://127.0.0.1:{free_port()}/0"], capture_output=True, text=True,
                        timeout=120, check=False)
     assert p.returncode == 2
@@ -93,16 +77,16 @@ def test_serve_refuses_to_start_when_redis_is_unreachable(det_dir):
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach Redis at redis://127.0.0.1:")
 
 
-def test_serve_refuses_shared_with_persist(det_dir, capsys):
-    assert main(["serve", str(det_dir), "--shared", "redis://127.0.0.1:1/0", "--persist"]) == 2
+def test_serve_refuses_shared_with_persist(detector_copy, capsys):
+    assert main(["serve", str(detector_copy), "--shared", "redis://127.0.0.1:1/0", "--persist"]) == 2
     assert "--persist and --shared" in capsys.readouterr().err
 
 
-def test_compact_command_folds_the_stream_into_a_generation(det_dir, redis_server, capsys):
-    with service(det_dir, redis_server.url) as a:
+def test_compact_command_folds_the_stream_into_a_generation(detector_copy, redis_server, capsys):
+    with service(detector_copy, redis_server.url) as a:
         add(a, "to be compacted")
-    assert main(["compact", str(det_dir), "--shared", redis_server.url, "--shared-key", KEY]) == 0
+    assert main(["compact", str(detector_copy), "--shared", redis_server.url, "--shared-key", KEY]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["generation"], result["records"], result["trimmed"]) == (1, 1, 1)
-    assert Detector.load(det_dir).provenance["shared"]["key"] == KEY
-    assert "to be compacted" in {e.text for e in Detector.load(det_dir).unsafe}
+    assert Detector.load(detector_copy).provenance["shared"]["key"] == KEY
+    assert "to be compacted" in {e.text for e in Detector.load(detector_copy).unsafe}
