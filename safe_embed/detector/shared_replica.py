@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
 
 from safe_embed.detector.pool import Change
+from safe_embed.detector.shared_health import SharedStatus, StreamHealth
 from safe_embed.detector.shared_records import (
     INVALID,
     PROVENANCE_KEY,
@@ -50,26 +49,6 @@ BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 2.0  # reconnection attempts, doubling
 APPEND_ATTEMPTS = 50  # conditional appends lost to other replicas' before a change gives up
 
 
-@dataclass(frozen=True)
-class SharedStatus:
-    """A replica's view of the shared stream (``/v1/info``'s ``shared``). ``lag_s``: seconds since the replica
-    last knew it held every entry (0 while connected); ``refused``: entries not applied, by reason."""
-
-    key: str
-    healthy: bool
-    connected: bool
-    reason: str | None
-    position: str
-    applied: int
-    refused: dict[str, int]
-    lag_s: float
-    compaction: dict | None
-    durability: dict
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 class SharedReplica:
     """``detector`` (loaded from a directory) kept in step with ``stream``.
 
@@ -92,9 +71,8 @@ class SharedReplica:
         self._mutex = nullcontext()  # held while the exemplars change (the service's classification lock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._connected, self._broken, self._error = False, None, None
+        self._health = StreamHealth(stream.key)
         self._applied, self._refused = 0, Counter()
-        self._synced_at = time.monotonic()
         self._compaction, self._durability = None, {}
 
     @property
@@ -104,7 +82,7 @@ class SharedReplica:
 
     @property
     def healthy(self) -> bool:
-        return self._connected and self._broken is None
+        return self._health.healthy
 
     def open(self, optional: bool = False) -> SharedReplica:
         """Replay the stream after the base snapshot. Unreachable Redis raises
@@ -116,9 +94,9 @@ class SharedReplica:
         except SharedUnavailableError as e:
             if not optional:
                 raise
-            self._disconnected(e)
-        if self._broken is not None:
-            raise ConfigError(self._broken)
+            self._health.disconnected(e)
+        if self._health.broken is not None:
+            raise ConfigError(self._health.broken)
         return self
 
     def start(self, mutex=None) -> None:
@@ -158,8 +136,8 @@ class SharedReplica:
             for _ in range(APPEND_ATTEMPTS):
                 with self._lock:
                     self._catch_up_locked()
-                    if self._broken is not None:
-                        raise SharedUnavailableError(self._broken)
+                    if self._health.broken is not None:
+                        raise SharedUnavailableError(self._health.broken)
                     change = prepare()  # validated against every change in the stream so far
                     counters = self._det.pool.counters_after(change)
                     got = self._stream.append_after(self._position, fields_of(change, counters, self._encoder))
@@ -171,7 +149,7 @@ class SharedReplica:
                     if got.last < self._position:
                         self._check_stream()
         except SharedUnavailableError as e:
-            self._disconnected(e)
+            self._health.disconnected(e)
             raise
         raise SharedUnavailableError(f"other replicas kept appending to {self._stream.key} ({APPEND_ATTEMPTS} "
                                      "tries); nothing was stored. Fix: retry.")
@@ -179,28 +157,28 @@ class SharedReplica:
     # ---- reading --------------------------------------------------------------------------------------------
     def _run(self) -> None:
         delay = BACKOFF_MIN_S
-        while not self._stop.is_set() and self._broken is None:
+        while not self._stop.is_set() and self._health.broken is None:
             try:
-                if not self._connected:
+                if not self._health.connected:
                     with self._lock:
                         self._check_stream()
                 entries = self._fetch(READ_BLOCK_MS)
                 with self._lock:
                     self._apply_locked(entries)
-                self._connected_now()
+                self._health.connected_now(self._position)
                 delay = BACKOFF_MIN_S
             except SharedUnavailableError as e:
-                self._disconnected(e)
+                self._health.disconnected(e)
                 self._stop.wait(delay)
                 delay = min(2 * delay, BACKOFF_MAX_S)
 
     def _catch_up_locked(self) -> int:
-        if not self._connected:
+        if not self._health.connected:
             self._check_stream()
         n = 0
-        while self._broken is None and (entries := self._fetch()):
+        while self._health.broken is None and (entries := self._fetch()):
             n += self._apply_locked(entries)
-        self._connected_now()
+        self._health.connected_now(self._position)
         return n
 
     def _fetch(self, block_ms: int | None = None) -> list[Entry]:
@@ -210,9 +188,10 @@ class SharedReplica:
         c = self._stream.compaction()
         self._compaction = c
         if c is not None and c.through > start and (not entries or entries[0].id > c.through):
-            self._break(f"the shared stream {self._stream.key} was compacted through entry {c.through} into "
-                        f"generation {c.generation} of the detector directory, but this replica holds its entries "
-                        f"up to {start} only. Fix: restart the replica on the compacted detector directory.")
+            self._health.break_(f"the shared stream {self._stream.key} was compacted through entry {c.through} "
+                                f"into generation {c.generation} of the detector directory, but this replica holds "
+                                f"its entries up to {start} only. Fix: restart the replica on the compacted detector "
+                                "directory.")
             return []
         return entries
 
@@ -220,9 +199,10 @@ class SharedReplica:
         """On first contact: the stream must still hold what this replica applied; note Redis's durability."""
         last = self._stream.last_id()
         if last < self._position:
-            self._break(f"the shared stream {self._stream.key} ends at entry {last}, before entry {self._position} "
-                        "that this replica applied: Redis lost entries (restarted without its data?). Fix: restore "
-                        "Redis's data, or compact into a detector directory and restart every replica on it.")
+            self._health.break_(f"the shared stream {self._stream.key} ends at entry {last}, before entry "
+                                f"{self._position} that this replica applied: Redis lost entries (restarted without "
+                                "its data?). Fix: restore Redis's data, or compact into a detector directory and "
+                                "restart every replica on it.")
         self._durability = self._stream.durability()
         if self._durability.get("appendfsync") != "always" or self._durability.get("appendonly") != "yes":
             logger.warning("Redis at %s persists with %s: an acknowledged addition can be lost if Redis crashes. "
@@ -258,27 +238,8 @@ class SharedReplica:
                      "detector directory.", entry.id, self._stream.key, read.reason)
         return 0
 
-    # ---- state ----------------------------------------------------------------------------------------------
-    def _connected_now(self) -> None:
-        if not self._connected and self._error is not None:
-            logger.warning("shared stream %s reachable again; resumed after entry %s", self._stream.key,
-                           self._position)
-        self._connected, self._error = True, None
-        self._synced_at = time.monotonic()
-
-    def _disconnected(self, e: Exception) -> None:
-        if self._connected or self._error is None:
-            logger.error("shared stream unavailable (%s); classifying with the exemplars applied so far", e)
-        self._connected, self._error = False, str(e)
-
-    def _break(self, reason: str) -> None:
-        if self._broken is None:
-            logger.error(reason)
-        self._broken = reason
-
     def status(self) -> SharedStatus:
-        reason = self._broken or self._error
-        return SharedStatus(self._stream.key, self.healthy, self._connected, reason, str(self._position),
-                            self._applied, dict(self._refused),
-                            0.0 if self.healthy else round(time.monotonic() - self._synced_at, 3),
-                            self._compaction.to_dict() if self._compaction else None, dict(self._durability))
+        h = self._health
+        return SharedStatus(self._stream.key, h.healthy, h.connected, h.reason, str(self._position), self._applied,
+                            dict(self._refused), h.lag_s(), self._compaction.to_dict() if self._compaction else None,
+                            dict(self._durability))
