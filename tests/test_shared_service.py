@@ -13,6 +13,7 @@ from redis_server import wait_for
 
 from safe_embed.cli import main
 from safe_embed.detector import Detector
+from safe_embed.detector.shared_records import fields_of
 from safe_embed.detector.shared_replica import SharedReplica
 from safe_embed.detector.shared_stream import RedisStream
 from safe_embed.serve import BackgroundServer, create_app
@@ -58,6 +59,15 @@ def test_two_services_share_additions_and_degrade_while_redis_is_away(detector_c
         info_a, info_b = (httpx.get(f"{u}/v1/info").json() for u in (a, b))
         assert info_a["exemplars"] == info_b["exemplars"]
         assert info_a["shared"]["position"] == info_b["shared"]["position"]
+
+
+def test_info_counts_records_refused_for_their_embedding_space(detector_copy, redis_server):
+    foreign = Detector.load(detector_copy).prepare_add(["embedded by another model"], ["unsafe"])
+    stream = RedisStream(redis_server.url, KEY)
+    with service(detector_copy, redis_server.url) as url:
+        stream.append_after(stream.last_id(), fields_of(foreign, {}, "fedcba9876543210"))
+        wait_for(lambda: httpx.get(f"{url}/v1/info").json()["shared"]["refused"] == {"embedding_space": 1})
+        assert httpx.get(f"{url}/v1/info").json()["exemplars"]["unsafe"] == 4
 
 
 def test_shared_optional_starts_degraded_and_refuses_additions(detector_copy):
