@@ -131,8 +131,9 @@ class RedisStream:
             self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S,
                                                socket_connect_timeout=CONNECT_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
         except ValueError as e:
-            raise ConfigError(f"--shared {url!r} is not a Redis URL ({e}). Fix: give redis://HOST:PORT/DB.") from None
-        self.url, self.name = url, name
+            raise ConfigError(f"--shared {redacted(url)!r} is not a Redis URL ({e}). Fix: give "
+                              "redis://HOST:PORT/DB.") from None
+        self.url, self.name = redacted(url), name  # the URL as logs and errors show it
         self.key = f"safe-embed:{{{name}}}"
         self._compacted_key = self.key + ":compacted"
         self._append = self._redis.register_script(_APPEND_AFTER)
@@ -207,6 +208,21 @@ class RedisStream:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for logs and error messages.
+
+    >>> redacted("redis://user:secret@cache:6379/0"), redacted("redis://127.0.0.1:6379/0")
+    ('redis://user:***@cache:6379/0', 'redis://127.0.0.1:6379/0')
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def marker_of(entry: Entry) -> dict | None:
