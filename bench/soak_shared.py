@@ -91,7 +91,8 @@ def _adder(urls: list[str], stop: threading.Event, events: dict, rng: random.Ran
             t0 = time.perf_counter()
             first = rng.randrange(len(urls))
             text = f"shared soak attack {n} {rng.random():.6f}"
-            row = {"text": text, "t": time.time(), "redis_down": events["redis_down"].is_set()}
+            row = {"text": text, "t": time.time(), "redis_down": events["redis_down"].is_set(),
+                   "b_killed": events["b_killed"].is_set()}
             for k in range(len(urls)):
                 url = urls[(first + k) % len(urls)]
                 try:
@@ -106,6 +107,7 @@ def _adder(urls: list[str], stop: threading.Event, events: dict, rng: random.Ran
             else:
                 row.update(status=0, body="no replica reachable")
             row["redis_down"] = row["redis_down"] or events["redis_down"].is_set()
+            row["b_killed"] = row["b_killed"] or events["b_killed"].is_set()
             log.append(row)
             n += 1
             stop.wait(max(0.0, 0.5 - (time.perf_counter() - t0)))
@@ -125,11 +127,13 @@ def _chaos(redis, det: Path, ports: list[int], procs: dict, url: str, key: str, 
     time.sleep(2)  # a 503 answered just before the restart still arrives afterwards
     events["redis_down"].clear()
     time.sleep(max(0.0, 0.5 * duration - (time.monotonic() - t0)))
+    events["b_killed"].set()
     os.kill(procs["B"].pid, signal.SIGKILL)
     procs["B"].wait(30)
     mark("replica B killed")
     procs["B"] = start_replica(det, ports[1], url, key)
     mark("replica B serving again")
+    events["b_killed"].clear()
 
 
 def shared_soak(detector: Path, clients: int, duration: float, seed: int, out: str | None) -> int:
@@ -139,7 +143,7 @@ def shared_soak(detector: Path, clients: int, duration: float, seed: int, out: s
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     procs = {"A": start_replica(detector, ports[0], redis.url, key),
              "B": start_replica(detector, ports[1], redis.url, key)}
-    events = {"redis_down": threading.Event()}
+    events = {"redis_down": threading.Event(), "b_killed": threading.Event()}
     stop, log, timeline = threading.Event(), [], []
     adder = threading.Thread(target=_adder, args=(urls, stop, events, random.Random(seed), log))
     chaos = threading.Thread(target=_chaos, args=(redis, detector, ports, procs, redis.url, key, duration, events,
@@ -166,11 +170,12 @@ def shared_soak(detector: Path, clients: int, duration: float, seed: int, out: s
     missing = {name: [i for (_, i), (_, got) in zip(acked, f, strict=True) if got != i]
                for name, f in zip("AB", found, strict=True)}
     outage_503 = [r for r in log if r["status"] == 503 and r["redis_down"]]
-    other_failures = [r for r in log if r["status"] != 200 and r not in outage_503]
+    cut = [r for r in log if r["status"] == 0 and r["b_killed"] and r.get("replica") == urls[1]]
+    other_failures = [r for r in log if r["status"] != 200 and r not in outage_503 and r not in cut]
     summary = {"seconds": duration, "classify requests": load["requests"],
                "texts/s": load["requests"] / duration, "failed classify": len(load["failed"]),
                "retried on the other replica": load["retries"], "p95 ms": 1000 * pct(load["latency"], 95),
-               "additions": len(log), "acked": len(acked), "503 in outage": len(outage_503),
+               "additions": len(log), "acked": len(acked), "503 in outage": len(outage_503), "cut by the kill": len(cut),
                "other add failures": len(other_failures)}
     print(table([summary], list(summary)))
     print(table(timeline))
@@ -178,7 +183,7 @@ def shared_soak(detector: Path, clients: int, duration: float, seed: int, out: s
                   "refused": str(i["shared"]["refused"]), "missing acked": len(missing[n])}
                  for n, i in zip("AB", infos, strict=True)]))
     checks = {"0 failed classify requests": not load["failed"],
-              "additions failed only with 503 while Redis was down": not other_failures,
+              "additions failed only with 503 while Redis was down (or cut by the kill)": not other_failures,
               "every acknowledged addition on both replicas": not missing["A"] and not missing["B"],
               "same pool on both (counts, stream position)": infos[0]["exemplars"] == infos[1]["exemplars"]
               and infos[0]["shared"]["position"] == infos[1]["shared"]["position"]}
