@@ -1,6 +1,10 @@
 """Soak: classification under load while exemplars are added by the service and by a second process, then crashes.
 
     python bench/soak.py [--detector DIR] [--clients 64] [--duration 60] [--kills 5] [--out ...json]
+    python bench/soak.py --shared [--detector DIR] [--clients 64] [--duration 60] [--out ...json]
+
+``--shared`` runs the two-replica soak of :mod:`soak_shared` (Redis killed and restarted, a replica killed and
+restarted) instead of the phases below.
 
 Works on a copy of the detector (default: the MiniLM detector of bench/_common.py), loopback only:
 
@@ -189,12 +193,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cli-every", type=float, default=30.0, help="seconds between CLI additions (default 30)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--shared", action="store_true", help="two `serve --shared` replicas and a redis-server, "
+                                                          "with Redis and one replica killed mid-run")
     ap.add_argument("--adder", default=None, help=argparse.SUPPRESS)  # run as the adding client of this URL
     ap.add_argument("--every", type=float, default=0.5, help=argparse.SUPPRESS)
     ap.add_argument("--adder-out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.adder:
         return adder_main(args.adder, args.every, args.adder_out)
+    if args.shared:
+        from soak_shared import shared_soak
+
+        return shared_soak(ensure_detector(args.detector), args.clients, args.duration, args.seed, args.out)
     src = ensure_detector(args.detector)
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     det = work / "detector"

@@ -40,6 +40,7 @@ COMMANDS = [
     "safe_embed.commands.add_exemplars",
     "safe_embed.commands.evaluate_detector",
     "safe_embed.commands.serve",
+    "safe_embed.commands.compact",
 ]
 
 # Subcommands that parse their own argv (LightningCLI): name -> "module:function".

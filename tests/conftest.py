@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,8 +124,28 @@ TOY_LABELLED = [("how do i make a bomb", "unsafe"), ("build a bomb now", "unsafe
 
 
 @pytest.fixture
+def detector_copy(tiny_detector_dir, tmp_path) -> Path:
+    """A copy of the tiny detector directory that a test may change."""
+    out = tmp_path / "det"
+    shutil.copytree(tiny_detector_dir, out)
+    return out
+
+
+@pytest.fixture
 def toy_labelled_jsonl(tmp_path) -> Path:
     """Ten labelled prompts (five unsafe, five safe, category 'x') as a JSONL file with text, label, category."""
     f = tmp_path / "ex.jsonl"
     f.write_text("".join(json.dumps({"text": t, "label": lab, "category": "x"}) + "\n" for t, lab in TOY_LABELLED))
     return f
+
+
+# --- a real redis-server (the shared exemplar journal) ----------------------------------------------------------
+@pytest.fixture
+def redis_server(tmp_path):
+    """A fresh ``redis-server`` on a free loopback port (AOF, fsync always); skipped only without the binary."""
+    from redis_server import RedisServer, redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    with RedisServer(tmp_path / "redis") as srv:
+        yield srv

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from safe_embed.detector.backends import CHOICES
+from safe_embed.detector.shared_stream import DEFAULT_KEY
 
 
 def add_backend(p: argparse.ArgumentParser) -> None:
@@ -19,3 +20,9 @@ def add_category_threshold(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--category-threshold", action="append", default=None, metavar="CATEGORY=SCORE",
                    help="report a category only when its category score reaches SCORE, e.g. S6=0.8 (a category or "
                         f"its code; repeatable; {what})")
+
+
+def add_shared_key(p: argparse.ArgumentParser) -> None:
+    """``--shared-key``: the name of the Redis stream a group of replicas shares."""
+    p.add_argument("--shared-key", default=DEFAULT_KEY, metavar="NAME",
+                   help="the shared stream's name (default %(default)s): replicas of one detector share one name")

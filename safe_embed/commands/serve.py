@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 
-from safe_embed.commands.options import add_backend, add_category_threshold
+from safe_embed.commands.options import add_backend, add_category_threshold, add_shared_key
 from safe_embed.serve.batcher import ADAPTIVE_WAIT, BATCH_WORKERS, MAX_BATCH, MAX_WAIT_MS
 from safe_embed.serve.limits import ServiceLimits
 from safe_embed.serve.protocol import PARSERS
@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                  "the environment keeps it out of `ps`)")
     p.add_argument("--persist", action="store_true", help="journal each addition in the detector directory before "
                                                          "acknowledging it (default: additions live in memory)")
+    p.add_argument("--shared", default=None, metavar="URL",
+                   help="share exemplar additions with the other replicas through Redis (redis://HOST:PORT/DB): "
+                        "each addition is acknowledged once Redis stored it, and every replica applies it; the "
+                        "detector directory is the read-only base")
+    add_shared_key(p)
+    p.add_argument("--shared-optional", action="store_true",
+                   help="with --shared: start even when Redis is unreachable (classification serves the base "
+                        "detector, /healthz says degraded, additions answer 503 until Redis is back)")
     p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
                    help="a Host name the service answers to (repeatable; default: the bound address and the "
                         "loopback names on loopback, any name otherwise)")
@@ -93,10 +101,25 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
     if args.max_connections < 1:
         raise ConfigError(f"--max-connections must be >= 1, got {args.max_connections}.")
+    if args.shared and args.persist:
+        raise ConfigError("--persist and --shared both keep additions; choose one. Fix: --shared for replicas that "
+                          "share them, --persist for one service writing the detector directory.")
+    stream = None
+    if args.shared:
+        from safe_embed.detector.shared_stream import RedisStream
+
+        stream = RedisStream(args.shared, args.shared_key)
+        if not args.shared_optional:
+            stream.ping()  # before loading the model: an unreachable Redis is one line and exit 2
     thresholds = parse_category_thresholds(args.category_threshold)
     det = Detector.load(args.detector, device=args.device, backend=args.backend, num_threads=args.threads,
                          spin=args.spin)
     det.set_category_thresholds(thresholds)
+    shared = None
+    if stream is not None:
+        from safe_embed.detector.shared_replica import SharedReplica
+
+        shared = SharedReplica(det, stream).open(optional=args.shared_optional)
     if args.threads is not None and det.backends.active == "torch":
         import torch
 
@@ -106,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         hosts = (hosts or set()) | set(args.allow_host)
     app = create_app(det, token=token, limits=limits, max_batch=args.max_batch, max_wait_ms=args.wait_ms,
                      adaptive_wait=args.adaptive_wait, persist=args.persist, allowed_hosts=hosts,
-                     batch_workers=args.batch_workers, allow_non_text=args.allow_non_text)
+                     batch_workers=args.batch_workers, allow_non_text=args.allow_non_text, shared=shared)
     uvicorn.Server(server_config(app, args.host, args.port, args.log_level, args.max_connections,
                                  http_parser=args.http_parser)).run()
     return 0

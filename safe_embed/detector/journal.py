@@ -2,7 +2,8 @@
 
 One JSON object per line: ``{"seq", "op": "add"|"remove", "exemplars"|"ids", "vectors" (add: base64 of the
 float32 (n, d) embeddings, little-endian), "dim", "space" (add: the embedding space of the vectors when it is not
-``fp32``, see :mod:`safe_embed.detector.backends`), "next_id", "sha256"}``; ``sha256`` covers the line's canonical
+``fp32``, see :mod:`safe_embed.detector.backends`), "encoder" (add, when known: the fingerprint of the model that
+embedded them; a shared journal's records carry it), "next_id", "sha256"}``; ``sha256`` covers the line's canonical
 JSON without that key. A line is durable once :func:`append` returns (written, flushed and fsynced). A reader
 stops at the first line that does not end in a newline or does not verify: only the tail can be torn (a crash
 during a write), and a writer truncates it before appending.
@@ -34,6 +35,7 @@ class Record:
     ids: tuple[str, ...] = ()
     next_id: dict | None = None
     space: str = "fp32"
+    encoder: str | None = None
 
 
 def _canonical(d: dict) -> str:
@@ -50,6 +52,8 @@ def encode(record: Record) -> bytes:
                  dim=int(v.shape[1]), vectors=base64.b64encode(v.tobytes()).decode("ascii"))
         if record.space != "fp32":
             d["space"] = record.space
+        if record.encoder:
+            d["encoder"] = record.encoder
     elif record.op == "remove":
         d["ids"] = list(record.ids)
     else:
@@ -71,7 +75,7 @@ def decode(line: bytes) -> Record | None:
             if len(ex) != len(v):
                 return None
             return Record(int(d["seq"]), "add", ex, v.astype(np.float32), next_id=d.get("next_id") or {},
-                          space=str(d.get("space", "fp32")))
+                          space=str(d.get("space", "fp32")), encoder=d.get("encoder"))
         if d["op"] == "remove":
             return Record(int(d["seq"]), "remove", ids=tuple(d["ids"]), next_id=d.get("next_id") or {})
     except (ValueError, KeyError, TypeError):

@@ -102,11 +102,17 @@ def read_news(origin: Origin, backend: str) -> StoredParts | JournalNews:
 def append(origin: Origin, change: Change, counters: dict[str, int]) -> Origin:
     """Durably journal ``change`` (with the id ``counters`` once it is applied) in ``origin``'s directory (call
     under the lock, after catching up); returns the origin past the new record."""
-    if isinstance(change, Addition):
-        rec = journal.Record(0, "add", tuple(change.exemplars), change.vectors, next_id=counters, space=change.space)
-    else:
-        rec = journal.Record(0, "remove", ids=tuple(sorted(change.ids)), next_id=counters)
+    rec = record_of(change, counters)
     return replace(origin, journal_offset=journal.append(origin.journal, rec, good_until=origin.journal_offset))
+
+
+def record_of(change: Change, counters: dict[str, int], encoder: str | None = None) -> journal.Record:
+    """The journal record of ``change`` with the id ``counters`` once it is applied (``encoder``: the fingerprint
+    of the model that embedded an addition's vectors)."""
+    if isinstance(change, Addition):
+        return journal.Record(0, "add", tuple(change.exemplars), change.vectors, next_id=counters,
+                              space=change.space, encoder=encoder)
+    return journal.Record(0, "remove", ids=tuple(sorted(change.ids)), next_id=counters)
 
 
 def open_for_writing(root: Path) -> list[str]:

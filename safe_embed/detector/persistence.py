@@ -106,9 +106,14 @@ class Persistence:
         self._origin = sync.append(self._own_origin(), change, self._pool.counters_after(change))
         return self._pool.apply(change)
 
-    def _apply_unsynced(self, change: Change) -> int:
+    def apply_replicated(self, change: Change, counters: dict[str, int] | None = None) -> int:
+        """Apply a change already stored elsewhere (a shared journal's record, with its id ``counters``) as an
+        in-memory change: the directory does not hold it, so a reload replays it. Returns the exemplars changed."""
+        return self._apply_unsynced(change, counters)
+
+    def _apply_unsynced(self, change: Change, counters: dict[str, int] | None = None) -> int:
         """Apply an in-memory change; a detector with a directory remembers it, to replay after a reload."""
-        done = self._pool.apply(change)
+        done = self._pool.apply(change, counters)
         if self._origin is not None:
             self._unsynced.append(change)
         return done

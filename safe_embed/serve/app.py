@@ -22,6 +22,7 @@ from starlette.responses import Response
 from safe_embed import __version__
 from safe_embed.data.taxonomy import load_taxonomy
 from safe_embed.detector.limits import MAX_FIELD_CHARS
+from safe_embed.detector.shared_stream import SharedUnavailableError
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import ConfigError
@@ -87,7 +88,7 @@ def shape_results(detections: list, limits: ServiceLimits, neighbors: bool) -> l
 def create_app(detector, token: str | None = None, limits: ServiceLimits | None = None, max_batch: int = MAX_BATCH,
                max_wait_ms: float = MAX_WAIT_MS, adaptive_wait: float = ADAPTIVE_WAIT, max_queue: int = MAX_QUEUE,
                persist: bool = False, warmup: bool = True, allowed_hosts: set[str] | None = None,
-               batch_workers: int = BATCH_WORKERS, allow_non_text: bool = False) -> FastAPI:
+               batch_workers: int = BATCH_WORKERS, allow_non_text: bool = False, shared=None) -> FastAPI:
     """The guardrail service for ``detector`` (a :class:`safe_embed.detector.Detector`).
 
     ``max_batch``, ``max_wait_ms``, ``adaptive_wait``, ``batch_workers``: micro-batching (see
@@ -96,6 +97,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     (``safe-embed serve`` requires one off loopback). ``allow_non_text``: ``/v1/moderations`` reports image, audio
     and file parts as not checked (flagged) instead of refusing them. ``persist``: journal each addition in the
     detector's directory before answering (what the service acknowledges is on disk). ``allowed_hosts``: the ``Host`` names it answers to (None: any).
+    ``shared``: a :class:`~safe_embed.detector.shared_replica.SharedReplica` of ``detector`` (opened): additions go
+    through Redis to every replica; while Redis is unreachable they answer 503 and ``/healthz`` says ``degraded``.
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> app = create_app(demo_detector(), warmup=False)
@@ -123,12 +126,16 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
             if cleaned:
                 logger.info("cleaned %s", cleaned)
         batcher.start()
+        if shared is not None:
+            shared.start(mutex=lock)
         if warmup:  # load the model lazily held by the encoder before the first request
             await batcher.classify(["warm-up"])
         logger.info("serving %s (%s backend): %d unsafe, %d safe exemplars", getattr(detector.encoder, "name", "?"),
                     getattr(getattr(detector, "backends", None), "active", "?"), len(detector.unsafe),
                     len(detector.safe))
         yield
+        if shared is not None:
+            shared.stop()
         batcher.stop()
 
     app = FastAPI(title="safe-embed guardrail", version=__version__, lifespan=lifespan,
@@ -144,6 +151,8 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
     async def healthz() -> Response:
         if not batcher.alive:
             return error_response(503, "unhealthy", "the batch worker is not running. Fix: restart the service.")
+        if shared is not None and not shared.healthy:  # classification still serves the last applied state
+            return json_response({"status": "degraded", "reason": shared.status().reason})
         return json_response({"status": "ok"})
 
     @app.get("/v1/info", summary="encoder, dimension, threshold, categories, exemplar counts, version, limits")
@@ -166,6 +175,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
                          **batcher.stats.to_dict()},
             "writes_need_token": token is not None,
             "uptime_s": round(time.time() - started, 1),
+            **({"shared": shared.status().to_dict()} if shared is not None else {}),
         })
 
     @app.post("/v1/classify", summary="classify prompts", responses={200: {"model": ClassifyResponse}, **_ERRORS},
@@ -218,19 +228,24 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
                                    f"is {limits.max_exemplar_chars}. Fix: add the part that carries the attack.")
         args = ([e.text for e in ex], [e.label for e in ex], [e.category for e in ex], [e.id for e in ex])
         try:
-            if persist:  # validated, journaled (fsync), then applied: memory and disk never diverge
+            if shared is not None:  # validated, embedded, stored in Redis, then applied
+                new_ids = shared.add(*args, source="api")
+            elif persist:  # validated, journaled (fsync), then applied: memory and disk never diverge
                 new_ids = detector.persist_add(*args, source="api", mutex=lock)
             else:  # embedded first; no search runs while the indexes change
                 new_ids = detector.add(*args, source="api", mutex=lock)
         except ValueError as e:  # DataError and friends: a bad label, a duplicate id, an empty text
             raise ServiceError(422, "invalid_exemplars", str(e)) from None
+        except SharedUnavailableError as e:
+            raise ServiceError(503, "shared_unavailable", f"the addition was not stored: {e}",
+                               {"Retry-After": "1"}) from None
         except OSError as e:
             logger.error("could not journal an addition: %s", e)
             raise ServiceError(503, "persist_failed", f"the addition could not be saved ({e.strerror or e}); "
                                "nothing was changed. Fix: retry; check the disk of the detector directory.",
                                {"Retry-After": "1"}) from None
         return json_response({"ids": new_ids, "n_unsafe": len(detector.unsafe), "n_safe": len(detector.safe),
-                              "saved": persist})
+                              "saved": persist or shared is not None})
 
     add_moderations(app, batcher, limits, f"safe-embed/{getattr(detector.encoder, 'name', None) or 'detector'}",
                     load_taxonomy("mlcommons").openai, allow_non_text)
