@@ -1,12 +1,17 @@
 """The default data design, shared by training (``configs/train/base.yaml``) and detectors
 (``configs/detector/default.yaml``), so a default detector is built from the splits its default encoder saw.
 
-Realistic traffic (GuardReasoner's training prompts, ordinary Alpaca instructions) is the core; unsafe breadth
-(ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not-Answer) is sampled so the classes and the styles stay balanced;
-OKTest's look-alikes teach that a harmful word is not a harmful request. The Safety-Contrast edits and the
-target-swap twins were measured and left out (configs/train/ablations/with_lookalike_edits.yaml: they moved
-XSTest, JBB and BeaverTails AUROC by -0.03 to +0.01 in single runs, no gain). JBB is held out whole (its 100
-harmful/benign pairs are a test set), and XSTest always is.
+Realistic traffic is the core: GuardReasoner's training prompts, ToxicChat's real chatbot prompts whole (its 13%
+unsafe is the real-traffic base rate, kept visible in calibration), ordinary Alpaca instructions and long
+Arena-Hard prompts. Unsafe breadth (ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not-Answer, and the academic,
+role-framed and role-play attacks of HarmfulQA, AART and SAP) is sampled so that no unsafe-only set outweighs the
+realistic ones. Safe look-alikes teach intent over topic: OKTest, CoCoNot's risky-sounding requests and
+CyberSecEval's benign cyber requests (beside its interpreter abuse). The frame-swap twins make the request, not the
+frame, decide: GPTFuzz templates split by template (``template-swap``) and benign prefaces (``preface-swap``), each
+around an unsafe request and around a safe one. The Safety-Contrast edits and the target-swap twins were measured
+and left out (configs/train/ablations/with_lookalike_edits.yaml: they moved XSTest, JBB and BeaverTails AUROC by
+-0.03 to +0.01 in single runs, no gain). JBB is held out whole (its 100 harmful/benign pairs are a test set), and
+XSTest always is. Sizes keep the fit within 25 minutes on 2 CPU cores (README, "Training data").
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ from pathlib import Path
 from safe_embed.data.dataset import DataSpec
 
 DEFAULT_SOURCES: list[dict] = [
-    {"name": "guardreasoner-train"},
-    {"name": "alpaca", "sample": 2000},
-    {"name": "alert", "sample": 1500},
-    {"name": "safety-tuned-llamas", "sample": 700},
+    {"name": "guardreasoner-train", "sample": 3200},
+    {"name": "toxicchat-train"},
+    {"name": "alpaca", "sample": 1200},
+    {"name": "arena-hard"},
+    {"name": "alert", "sample": 900},
+    {"name": "safety-tuned-llamas", "sample": 500},
     {"name": "advbench"},
     {"name": "do-not-answer"},
     {"name": "oktest"},
+    {"name": "coconot-pref"},
+    {"name": "cyberseceval", "sample": 300},
+    {"name": "harmfulqa", "sample": 400},
+    {"name": "aart", "sample": 400},
+    {"name": "sap", "sample": 150},
+    {"name": "template-swap", "sample": 1200},
+    {"name": "preface-swap", "sample": 600},
 ]
 DEFAULT_HELD_OUT: list[str] = ["jbb"]
 DEFAULT_TAXONOMY = "mlcommons"
