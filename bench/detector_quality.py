@@ -15,7 +15,8 @@ lowest. ``--split val`` measures the val splits only: what a choice of data or r
 
     python bench/detector_quality.py --seeds 0 1 2                 # the README table (about 50 min per seed)
     python bench/detector_quality.py --seeds 0 --reuse && python bench/detector_quality.py --seeds 1 --reuse ...
-    python bench/detector_quality.py --seeds 0 1 2 --reuse         # merges finished seeds
+    python bench/detector_quality.py --seeds 0 1 2 --reuse         # merges finished seeds (measures them again)
+    python bench/detector_quality.py --merge OUT/s0.json OUT/s1.json OUT/s2.json   # merges one-seed runs' JSON
     python bench/detector_quality.py --seeds 0 --split val --frozen none --name mix_val
     python bench/detector_quality.py --seeds 0 --frozen mpnet=sbert-all
 
@@ -213,8 +214,14 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse finished runs and detectors")
     ap.add_argument("--split", choices=("test", "val"), default="test",
                     help="val: the val splits only (choosing a data mix or a recipe); test: the reported figures")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="no fitting: merge the JSON of one-seed runs of this bench into one table (paired "
+                         "bootstraps need the prompts' scores and are left out)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.merge:
+        return write_merged([json.loads(Path(p).read_text()) for p in args.merge], Path(args.out), args.name,
+                            args.tuned_name)
     from safe_embed.detector import Detector, ScoringRule
     from safe_embed.detector.build import export_detector
     from safe_embed.scoring import DEFAULT_RULE
@@ -279,6 +286,41 @@ def main() -> int:
     (out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
     (out / f"{args.name}.md").write_text(md)
     print(f"wrote {out / (args.name + '.json')} and {out / (args.name + '.md')}", file=sys.stderr)
+    return 0
+
+
+def write_merged(parts: list[dict], out: Path, name: str, tuned_name: str) -> int:
+    """One table from one-seed runs of this bench (same split and sets), each seed's figures as measured."""
+    if len({(p["split"], tuple(p["sets"])) for p in parts}) != 1:
+        sys.exit("error: the runs to merge measured different splits or sets. Fix: merge runs of one --split.")
+    seeds = [s for p in parts for s in p["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        sys.exit(f"error: seeds {seeds} repeat across the runs. Fix: merge one run per seed.")
+    sets, category_sets = parts[0]["sets"], parts[0]["category_sets"]
+    results = {s: {r: {n: {"metrics": m, "errors": p["errors"][s][r][n]} for n, m in d.items()}
+                   for r, d in p["results"][s].items()} for p in parts for s in p["results"]}
+    categories = {s: c for p in parts for s, c in p["categories"].items()}
+    rows = list(results[str(seeds[0])])
+    latency = {r: float(np.median([p["latency_p50_ms"][r] for p in parts])) for r in rows}
+    md = markdown(results, rows, seeds, {}, latency, sets)
+    md += "\n" + category_markdown(categories, rows, seeds, category_sets)
+    md += "\n".join(error_reading(results, tuned_name, seeds[0], sets)) + "\n"
+    print(md)
+    payload = {"seeds": seeds, "merged_from": [{"seeds": p["seeds"], "machine": p["machine"]} for p in parts],
+               "config": parts[0]["config"], "sets": sets, "split": parts[0]["split"],
+               "fit_seconds": {str(k): v for p in parts for k, v in p["fit_seconds"].items()},
+               "build_seconds": {r: {k: v for p in parts for k, v in p["build_seconds"].get(r, {}).items()}
+                                 for r in rows},
+               "latency_p50_ms": latency, "paired_bootstrap": [],
+               "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
+                           for s, rr in results.items()},
+               "categories": categories, "category_sets": category_sets,
+               "errors": {s: {r: {n: v["errors"] for n, v in d.items()} for r, d in rr.items()}
+                          for s, rr in results.items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    (out / f"{name}.md").write_text(md)
+    print(f"wrote {out / (name + '.json')} and {out / (name + '.md')}", file=sys.stderr)
     return 0
 
 
