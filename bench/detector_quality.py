@@ -315,8 +315,8 @@ def write_merged(parts: list[dict], out: Path, name: str, tuned_name: str) -> in
                "results": {s: {r: {n: v["metrics"] for n, v in d.items()} for r, d in rr.items()}
                            for s, rr in results.items()},
                "categories": categories, "category_sets": category_sets,
-               "errors": {s: {r: {n: v["errors"] for n, v in d.items()} for r, d in rr.items()}
-                          for s, rr in results.items()}}
+               "errors": {str(seeds[0]): {r: {n: v["errors"] for n, v in d.items()}
+                                          for r, d in results[str(seeds[0])].items()}}}  # the others: their runs' JSON
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=float) + "\n")
     (out / f"{name}.md").write_text(md)

@@ -22,7 +22,7 @@ import re
 
 from safe_embed.data.schemas import LabelledPrompt
 from safe_embed.data.sources import SourceSpec
-from safe_embed.data.splits import text_hash, text_key
+from safe_embed.data.splits import recorded_elsewhere, text_key
 
 # Human targets, singular and plural. Possessives ("someone's account") are left alone: swapping them rarely
 # gives a harmless sentence, and privacy prompts need the person.
@@ -101,10 +101,8 @@ def target_swap_rows(rows: list[LabelledPrompt], src: SourceSpec, seed: int, pro
         for j, text in enumerate(target_swaps(p.text, rng, n=n)):
             if text_key(text) in protected:
                 continue
-            if recorded is not None:
-                h = text_hash(text)
-                if h in recorded[0] or recorded[1].get(h, p.split) != p.split:
-                    continue
+            if recorded_elsewhere(text, p.split, recorded):
+                continue
             out.append(LabelledPrompt(text=text, label="safe", pair_id=pair, type=src.key,
                                       id=f"{p.source}:{p.id}:{j}", source=src.key, weight=float(src.weight),
                                       split=p.split))

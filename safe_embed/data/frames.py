@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.shared_sets import SLOT, Template
 from safe_embed.data.sources import SourceSpec
-from safe_embed.data.splits import check_fractions, seeded_rank, text_hash, text_key
+from safe_embed.data.splits import check_fractions, recorded_elsewhere, seeded_rank, text_key
 
 MAX_REQUEST_WORDS = 60  # a longer row is a frame of its own, not a request to wrap
 FRAME_WORDS_BEFORE = (12, 90)  # words of a template kept before the slot: what one detector window sees with it
@@ -138,8 +138,7 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
             texts, frame_id = [first, place(context, good.text, rng)], "preface"
         if any(text_key(t) in protected for t in texts):
             continue
-        if recorded is not None and any(text_hash(t) in recorded[0] or recorded[1].get(text_hash(t), s) != s
-                                        for t in texts):
+        if any(recorded_elsewhere(t, s, recorded) for t in texts):
             continue
         pair = f"{src.key}:{bad.source}:{bad.id}"
         for text, row in zip(texts, (bad, good), strict=True):

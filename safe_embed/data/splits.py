@@ -40,6 +40,19 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text_key(text).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def recorded_elsewhere(text: str, split: str | None, recorded: tuple[set[str], dict[str, str]] | None) -> bool:
+    """Whether a run's ``recorded`` splits (held-out hashes, hash -> split) held ``text`` out or put it in a split
+    other than ``split``: a generated row that must be left out to keep the run's splits.
+
+    >>> recorded_elsewhere("a", "train", ({text_hash("a")}, {})), recorded_elsewhere("a", "train", None)
+    (True, False)
+    """
+    if recorded is None:
+        return False
+    h = text_hash(text)
+    return h in recorded[0] or recorded[1].get(h, split) != split
+
+
 def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     """Three non-negative numbers summing to 1 (train, val, test)."""
     try:
