@@ -38,12 +38,23 @@ def set_checkpoint_dirs(trainer) -> None:
 
 
 def finish_wandb(trainer) -> None:
-    """Close the W&B run so the offline run directory holds the final summary."""
+    """Close the W&B run, then wait for W&B's service to exit so the run directory is flushed to disk.
+
+    ``finish()`` returns once the run is closed; the service writes the offline ``.wandb`` log on its own
+    schedule, so ``teardown()`` is what guarantees the records are on disk when the fit returns.
+    """
     from pytorch_lightning.loggers import WandbLogger
 
-    for lg in trainer.loggers:
-        if isinstance(lg, WandbLogger):
-            try:
-                lg.experiment.finish()
-            except (RuntimeError, OSError, ValueError) as e:  # tracking must not lose the trained model
-                logger.warning("W&B finish failed: %s", e)
+    runs = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+    for lg in runs:
+        try:
+            lg.experiment.finish()
+        except (RuntimeError, OSError, ValueError) as e:  # tracking must not lose the trained model
+            logger.warning("W&B finish failed: %s", e)
+    if runs:
+        import wandb
+
+        try:
+            wandb.teardown()
+        except (RuntimeError, OSError, ValueError) as e:
+            logger.warning("W&B teardown failed: %s", e)
