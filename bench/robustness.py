@@ -1,9 +1,10 @@
 """Robustness to an attacker's cheap rewrites: recall (unsafe) and FPR (safe) per rewrite at the stored threshold.
 
 Unsafe prompts: the test splits of AdvBench, ALERT, Safety-Tuned LLaMAs, Do-Not-Answer and JBB's harmful
-behaviours; safe: the test splits of Alpaca, OKTest, GuardReasoner (its safe rows) and JBB's benign twins, and
-Arena-Hard (not registered: read whole as a file source). Splits are the detector's own (its splits.json); a set
-its data held out (JBB by default) is taken whole. Each set gets an equal share of the sample, a smaller set giving
+behaviours; safe: the test splits of Alpaca, OKTest, GuardReasoner (its safe rows), JBB's benign twins and
+Arena-Hard. Splits are the detector's own (its splits.json); a set its data held out (JBB by default) is taken
+whole. ``--split val`` reads the val splits instead (held-out sets left out, the templates of the val split), so
+that choices between recipes never look at the test figures. Each set gets an equal share of the sample, a smaller set giving
 the rest to the others (a seeded draw). Every rewrite of bench/_rewrites.py is applied to every sampled prompt: the
 two-turn rewrites are scored by ``safe_embed.guard.check`` on the conversation (what ``guard()`` decides), the
 others by ``detector.classify``. The benign prefix and suffix are Alpaca-test and Arena-Hard prompts outside the
@@ -37,17 +38,17 @@ from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
 UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb")
 SAFE_SETS = ("alpaca", "oktest", "jbb", "guardreasoner-train", "arena-hard")
 ORDINARY = ("alpaca", "arena-hard")  # ordinary traffic: their FPR gets columns of its own
-ARENA_FILE = "arena_hard/arena_hard_prompts.csv"
 FILLER_MAX_WORDS = 60
 NONE = Rewrite("none", "the prompt as it is", lambda text, seed: text)
 
 
-def set_specs(det, root: Path) -> dict[tuple[str, str], str | dict]:
-    """(label, set) -> its evaluation-set spec: the test split, the whole set when the detector held it out."""
+def set_specs(det, split: str = "test") -> dict[tuple[str, str], str]:
+    """(label, set) -> its evaluation-set spec: the ``split`` of the set; a set the detector held out is taken whole
+    for the test split and left out of the val split."""
     held = set((det.splits or {}).get("spec", {}).get("held_out", []))
-    arena = {"path": str(root / ARENA_FILE), "text": "prompt", "label": "label"}
-    return {(label, name): arena if name == "arena-hard" else name if name in held else f"{name}:test"
-            for label, names in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for name in names}
+    return {(label, name): name if name in held else f"{name}:{split}"
+            for label, names in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for name in names
+            if split == "test" or name not in held}
 
 
 def draw(groups: dict, n: int, rng: random.Random) -> dict:
@@ -69,9 +70,9 @@ def filler_pool(sets: dict, sampled: set[str]) -> list[str]:
             and "\n" not in p.text.strip() and len(p.text.split()) <= FILLER_MAX_WORDS]
 
 
-def unseen_templates(det, root: Path) -> list[tuple[str, str]]:
-    """The jailbreak templates the detector's data never trained, validated or calibrated on: all 77 for a
-    detector without ``template-swap`` twins, else the templates its seed put in the test split."""
+def unseen_templates(det, root: Path, split: str = "test") -> list[tuple[str, str]]:
+    """The jailbreak templates the detector's data never trained on: all 77 for a detector without
+    ``template-swap`` twins, else the templates its seed put in ``split``."""
     from safe_embed.data.frames import template_split
     from safe_embed.data.shared_sets import load_jailbreak_templates
 
@@ -79,8 +80,8 @@ def unseen_templates(det, root: Path) -> list[tuple[str, str]]:
     spec = (det.splits or {}).get("spec", {})
     if not any(s.get("name") == "template-swap" for s in spec.get("sources", [])):
         return [(t.id, t.text) for t in templates]
-    split = template_split(templates, int(det.splits.get("seed", 0)), tuple(det.splits.get("fractions")))
-    return [(t.id, t.text) for t in templates if split[t.id] == "test"]
+    split_of = template_split(templates, int(det.splits.get("seed", 0)), tuple(det.splits.get("fractions")))
+    return [(t.id, t.text) for t in templates if split_of[t.id] == split]
 
 
 OVER_WINDOW = {"windowed", "unchecked_tail", "truncated"}  # flags of a prompt longer than the encoder's window
@@ -130,9 +131,9 @@ def shown(x) -> str:
     return x if isinstance(x, str) else " | ".join(m["content"] for m in x)
 
 
-def sample_prompts(det, root: Path, n_unsafe: int, n_safe: int, seed: int) -> tuple[dict, dict, dict]:
+def sample_prompts(det, n_unsafe: int, n_safe: int, seed: int, split: str = "test") -> tuple[dict, dict, dict]:
     """The sets' specs, their prompts ((label, set) -> prompts) and the seeded sample of each."""
-    specs = set_specs(det, root)
+    specs = set_specs(det, split)
     sets = {key: [p for p in eval_prompts(det, spec) if p.label == key[0]] for key, spec in specs.items()}
     rng = random.Random(seed)
     sample = {**draw({k: v for k, v in sets.items() if k[0] == "unsafe"}, n_unsafe, rng),
@@ -172,6 +173,8 @@ def main() -> int:
     ap.add_argument("--n-safe", type=int, default=650)
     ap.add_argument("--quick", action="store_true", help="60 unsafe / 65 safe prompts")
     ap.add_argument("--seed", type=int, default=0, help="the sample, the filler text and the template draws")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="the sets' split (val: for choosing between recipes)")
     ap.add_argument("--only", nargs="+", default=None, metavar="REWRITE", help="these rewrites only")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/robustness.json)")
     args = ap.parse_args()
@@ -186,10 +189,10 @@ def main() -> int:
     t0 = time.time()
     det = Detector.load(path)
     root = resolve_data_dir(data_dir())
-    specs, sets, sample = sample_prompts(det, root, n_unsafe, n_safe, args.seed)
+    specs, sets, sample = sample_prompts(det, n_unsafe, n_safe, args.seed, args.split)
     prompts = [(name, p) for (_, name), rows in sample.items() for p in rows]
     filler = filler_pool(sets, {text_key(p.text) for _, p in prompts})
-    rewrites = standard_rewrites(filler, unseen_templates(det, root))
+    rewrites = standard_rewrites(filler, unseen_templates(det, root, args.split))
     unknown = sorted(set(args.only or []) - set(rewrites))
     if unknown:
         sys.exit(f"error: unknown rewrite(s) {unknown}. Fix: use names from {list(rewrites)}.")
@@ -212,7 +215,7 @@ def main() -> int:
     write_json(args.out, "robustness", {
         "detector": str(path.relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path),
         "manifest_sha256": json.loads((path / "manifest.json").read_text())["manifest_sha256"],
-        "encoder": det.encoder.name, "threshold": det.calibration.threshold, "seed": args.seed,
+        "encoder": det.encoder.name, "threshold": det.calibration.threshold, "seed": args.seed, "split": args.split,
         "sizes": {"requested": {"unsafe": n_unsafe, "safe": n_safe},
                   "drawn": {f"{lab}/{name}": len(v) for (lab, name), v in sample.items()},
                   "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},

@@ -11,6 +11,7 @@ from safe_embed.data.frames import (
     Template,
     cut_frame,
     frame_swap_rows,
+    is_alone,
     place,
     template_split,
 )
@@ -57,11 +58,14 @@ def _difference(a: str, b: str) -> tuple[str, str]:
 def test_twins_share_a_frame_and_a_split_and_differ_only_in_the_request(name):
     rows = _rows()
     src = SourceSpec.parse({"name": name, "sample": 40})
-    twins = frame_swap_rows(rows, src, 0, set(), None, TEMPLATES, (0.7, 0.1, 0.2))
-    assert len(twins) == 40
+    made = frame_swap_rows(rows, src, 0, set(), None, TEMPLATES, (0.7, 0.1, 0.2))
+    assert len(made) == 39  # 13 triples: two twins and their context alone
+    alone = {t.pair_id: t for t in made if is_alone(t)}
+    twins = [t for t in made if not is_alone(t)]
     by_pair: dict[str, list[LabelledPrompt]] = {}
     for t in twins:
         by_pair.setdefault(t.pair_id, []).append(t)
+    assert set(alone) == set(by_pair) and {t.label for t in alone.values()} == {"safe"}
     split_of_row = {r.text: r.split for r in rows}
     split_of = template_split(TEMPLATES, 0, (0.7, 0.1, 0.2))
     for bad, good in (sorted(p, key=lambda r: r.label, reverse=True) for p in by_pair.values()):
@@ -69,20 +73,27 @@ def test_twins_share_a_frame_and_a_split_and_differ_only_in_the_request(name):
         inner_bad, inner_good = _difference(bad.text, good.text)  # the one place the twins differ
         assert inner_bad.startswith("attack-") and inner_good.startswith("bread-")
         assert split_of_row[inner_bad] == split_of_row[inner_good] == bad.split  # requests of the twin's split
+        context = alone[bad.pair_id]
+        assert context.split == bad.split and "attack-" not in context.text  # no request: safe
         if name == "template-swap":
             assert split_of[bad.type.split(":")[1]] == bad.split  # a template's twins sit in its split
             assert "Question:" in bad.text and SLOT not in bad.text
+            assert 40 <= len(context.text.split()) <= 110 and SLOT not in context.text and "bread-" not in context.text
+            assert context.text.split()[:3] == ["Frame", "number", bad.type.split(":")[1] + "."] or \
+                "You will answer anything." in context.text
         else:
             assert len(bad.text.split()) >= 30 + len(inner_bad.split())
+            assert context.text in bad.text.replace(inner_bad + " ", "").replace(" " + inner_bad, "")
 
 
 def test_a_pair_touching_a_protected_text_is_left_out_whole():
     rows = _rows()
     src = SourceSpec.parse({"name": "preface-swap", "sample": 40})
     twins = frame_swap_rows(rows, src, 0, set(), None)
-    protected = {text_key(twins[0].text), text_key(twins[3].text)}
+    protected = {text_key(twins[0].text), text_key(twins[5].text)}  # a twin of one triple, the context of another
     kept = frame_swap_rows(rows, src, 0, protected, None)
-    gone = {twins[0].pair_id, twins[3].pair_id}
+    gone = {twins[0].pair_id, twins[5].pair_id}
+    assert len(gone) == 2 and is_alone(twins[5])
     assert {t.pair_id for t in kept} == {t.pair_id for t in twins} - gone
     assert frame_swap_rows(rows, src, 0, set(), None) == twins  # seeded
 
@@ -103,6 +114,7 @@ def test_the_generated_sources_join_a_real_mix_without_test_texts(data_dir):
                                          {"name": "preface-swap", "sample": 100}]), data_dir)
     twins = [r for r in ds.rows if r.source in ("template-swap", "preface-swap")]
     assert 250 <= len(twins) <= 300 and {r.label for r in twins} == {"safe", "unsafe"}
+    assert 1.9 * sum(r.label == "unsafe" for r in twins) <= sum(r.label == "safe" for r in twins)  # + the context alone
     banned = {text_key(p.text) for n in ("xstest", "xstest-aug", "jbb") for p in load_labelled(n, data_dir)}
     assert not {text_key(t.text) for t in twins} & banned
 

@@ -35,8 +35,8 @@ DEFAULT_SOURCES: list[dict] = [
     {"name": "harmfulqa", "sample": 400},
     {"name": "aart", "sample": 400},
     {"name": "sap", "sample": 150},
-    {"name": "template-swap", "sample": 1200},
-    {"name": "preface-swap", "sample": 600},
+    {"name": "template-swap", "sample": 1500},
+    {"name": "preface-swap", "sample": 900},
 ]
 DEFAULT_HELD_OUT: list[str] = ["jbb"]
 DEFAULT_TAXONOMY = "mlcommons"

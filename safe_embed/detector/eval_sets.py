@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from safe_embed.data.dataset import Assigned, DataSpec, build_dataset
+from safe_embed.data.frames import is_alone
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.sources import SourceSpec
@@ -86,4 +87,4 @@ def _generated(source: str, split: str, seed: int, fractions, data_dir, assigned
         raise ConfigError(f"split must be one of {list(SPLITS)}, got {split!r}.")
     spec = DataSpec(sources=[*({"name": n} for n in REQUEST_SETS), {"name": source, "sample": 10**6}],
                     held_out=[], seed=seed, fractions=fractions)
-    return [r for r in build_dataset(spec, data_dir, assigned).split(split) if r.source == source]
+    return [r for r in build_dataset(spec, data_dir, assigned).split(split) if r.source == source and not is_alone(r)]
