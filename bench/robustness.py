@@ -108,7 +108,8 @@ def summarize(res: dict, base: dict | None, prompts: list[tuple[str, object]], r
     src = np.array([s for s, _ in prompts])
     f = res["flagged"]
     per_set = {f"{'recall' if lab == 'unsafe' else 'fpr'}/{s}": float(f[(y == (lab == "unsafe")) & (src == s)].mean())
-               for lab, sets in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for s in sets}
+               for lab, sets in (("unsafe", UNSAFE_SETS), ("safe", SAFE_SETS)) for s in sets
+               if ((y == (lab == "unsafe")) & (src == s)).any()}  # a val run leaves the held-out sets out
     row = {"recall": float(f[y].mean()), "fpr": float(f[~y].mean()), "per_set": per_set,
            "fpr_ordinary": {s: per_set[f"fpr/{s}"] for s in ORDINARY},
            "over_window": float(res["over_window"].mean()),
