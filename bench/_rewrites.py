@@ -52,9 +52,9 @@ def rng_for(*key: object) -> random.Random:
 
 
 def filler_text(filler: Sequence[str], words: int, rng: random.Random) -> str:
-    """``words`` words of ordinary text: prompts of ``filler`` drawn in turn, joined into one paragraph."""
+    """``words`` words of ordinary text: paragraphs of ``filler`` drawn in turn, joined into one paragraph."""
     if not filler:
-        raise ValueError("filler is empty. Fix: pass ordinary prompts (e.g. Alpaca test) to draw the text from.")
+        raise ValueError("filler is empty. Fix: pass ordinary text (e.g. Alpaca's answers) to draw from.")
     out: list[str] = []
     while len(out) < words:
         out += rng.choice(filler).split()

@@ -4,11 +4,13 @@ Unsafe prompts: the test splits of AdvBench, ALERT, Safety-Tuned LLaMAs, Do-Not-
 behaviours; safe: the test splits of Alpaca, OKTest, GuardReasoner (its safe rows), JBB's benign twins and
 Arena-Hard. Splits are the detector's own (its splits.json); a set its data held out (JBB by default) is taken
 whole. ``--split val`` reads the val splits instead (held-out sets left out, the templates of the val split), so
-that choices between recipes never look at the test figures. Each set gets an equal share of the sample, a smaller set giving
-the rest to the others (a seeded draw). Every rewrite of bench/_rewrites.py is applied to every sampled prompt: the
+that choices between recipes never look at the test figures. Each set gets an equal share of the sample, a smaller
+set giving the rest to the others (a seeded draw). Every rewrite of bench/_rewrites.py is applied to every sampled prompt: the
 two-turn rewrites are scored by ``safe_embed.guard.check`` on the conversation (what ``guard()`` decides), the
-others by ``detector.classify``. The benign prefix and suffix are Alpaca-test and Arena-Hard prompts outside the
-sample (at most 60 words each, one line), joined into a paragraph.
+others by ``detector.classify``. The benign prefix and suffix are ordinary prose: the answers Alpaca's data gives
+to the instructions of the split (at least 20 words each; no model reads them in training), joined into a
+paragraph. A preface of many unrelated instructions is another matter (a list of requests, each judged) and is
+left to the ``prefaced`` evaluation set.
 
     python bench/robustness.py                                  # the default detector, 600 unsafe / 650 safe
     python bench/robustness.py --detector DIR --quick           # 60 / 65
@@ -38,7 +40,8 @@ from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
 UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb")
 SAFE_SETS = ("alpaca", "oktest", "jbb", "guardreasoner-train", "arena-hard")
 ORDINARY = ("alpaca", "arena-hard")  # ordinary traffic: their FPR gets columns of its own
-FILLER_MAX_WORDS = 60
+FILLER_MIN_WORDS = 20
+ALPACA_FILE = "alpaca/alpaca_5000.json"  # instruction, input, output; the registered set's ids index it
 NONE = Rewrite("none", "the prompt as it is", lambda text, seed: text)
 
 
@@ -62,12 +65,12 @@ def draw(groups: dict, n: int, rng: random.Random) -> dict:
     return {g: [groups[g][i] for i in sorted(rng.sample(range(len(groups[g])), sizes[g]))] for g in groups}
 
 
-def filler_pool(sets: dict, sampled: set[str]) -> list[str]:
-    """Ordinary one-line prompts (Alpaca test, Arena-Hard) of at most FILLER_MAX_WORDS words, none of the sample."""
-    from safe_embed.data import text_key
-
-    return [p.text for name in ORDINARY for p in sets["safe", name] if text_key(p.text) not in sampled
-            and "\n" not in p.text.strip() and len(p.text.split()) <= FILLER_MAX_WORDS]
+def filler_pool(sets: dict, root: Path) -> list[str]:
+    """Ordinary prose: Alpaca's answers (at least FILLER_MIN_WORDS words, one paragraph each) to the Alpaca
+    instructions of the drawn split."""
+    answers = json.loads((root / ALPACA_FILE).read_text(encoding="utf-8"))
+    out = [" ".join(answers[int(p.id)]["output"].split()) for p in sets["safe", "alpaca"]]
+    return [t for t in out if len(t.split()) >= FILLER_MIN_WORDS]
 
 
 def unseen_templates(det, root: Path, split: str = "test") -> list[tuple[str, str]]:
@@ -180,7 +183,6 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/robustness.json)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from safe_embed.data import text_key
     from safe_embed.detector import Detector
     from safe_embed.paths import resolve_data_dir
 
@@ -192,7 +194,7 @@ def main() -> int:
     root = resolve_data_dir(data_dir())
     specs, sets, sample = sample_prompts(det, n_unsafe, n_safe, args.seed, args.split)
     prompts = [(name, p) for (_, name), rows in sample.items() for p in rows]
-    filler = filler_pool(sets, {text_key(p.text) for _, p in prompts})
+    filler = filler_pool(sets, root)
     rewrites = standard_rewrites(filler, unseen_templates(det, root, args.split))
     unknown = sorted(set(args.only or []) - set(rewrites))
     if unknown:
@@ -222,7 +224,7 @@ def main() -> int:
                   "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},
         "sets": {f"{lab}/{name}": spec for (lab, name), spec in specs.items()},
         "templates": {"file": "gptfuzz/GPTFuzzer.csv", "ids_used": list(templates), "per_template": templates},
-        "filler": {"sources": list(ORDINARY), "max_words": FILLER_MAX_WORDS, "prompts": len(filler)},
+        "filler": {"source": ALPACA_FILE + " (output)", "min_words": FILLER_MIN_WORDS, "paragraphs": len(filler)},
         "rewrites": rows, "seconds": seconds, "seconds_total": round(time.time() - t0, 1), "machine": at_start})
     return 0
 
