@@ -156,17 +156,14 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
             first = place(context, bad.text, rng)
             rng.setstate(state)  # the twin puts its request in the same place
             texts, frame_id, alone = [first, place(context, good.text, rng)], "preface", context
-        texts.append(alone)
-        if any(text_key(t) in protected for t in texts):
-            continue
-        if any(recorded_elsewhere(t, s, recorded) for t in texts):
+        if any(text_key(t) in protected or recorded_elsewhere(t, s, recorded) for t in (*texts, alone)):
             continue
         pair = f"{src.key}:{bad.source}:{bad.id}"
-        for text, row in zip(texts[:2], (bad, good), strict=True):
+        for text, row in zip(texts, (bad, good), strict=True):
             out.append(LabelledPrompt(text=text, label=row.label, category=row.category, pair_id=pair,
                                       type=f"{src.key}:{frame_id}", id=f"{pair}:{row.label}", source=src.key,
                                       source_category=row.source_category, weight=float(src.weight), split=s))
-        out.append(LabelledPrompt(text=texts[2], label="safe", pair_id=pair, type=f"{src.key}:{frame_id}:{ALONE}",
+        out.append(LabelledPrompt(text=alone, label="safe", pair_id=pair, type=f"{src.key}:{frame_id}:{ALONE}",
                                   id=f"{pair}:{ALONE}", source=src.key, weight=float(src.weight), split=s))
     return out
 
