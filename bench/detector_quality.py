@@ -127,7 +127,26 @@ def category_markdown(results: dict, rows: list[str], seeds: list[int], sets: li
             cells = [fmt([results[str(s)][r][name][k] for s in seeds]) for k in CATEGORY_COLUMNS]
             first = results[str(seeds[0])][r][name]
             lines.append(f"| {r} | {name} | {first['n']} | {first['n_flagged']} | " + " | ".join(cells) + " |")
+        pooled = [pooled_categories([results[str(s)][r][name] for name in sets]) for s in seeds]
+        cells = [fmt([p[k] for p in pooled]) if k in pooled[0] else "-" for k in CATEGORY_COLUMNS]
+        lines.append(f"| {r} | all, pooled | {pooled[0]['n']} | {pooled[0]['n_flagged']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def pooled_categories(per_set: list[dict]) -> dict:
+    """The sets' category figures pooled over their prompts: accuracy among all flagged categorised prompts and
+    the flagged share (macro-F1 needs the prompts' predictions and is left to the per-set rows).
+
+    >>> pooled_categories([{"n": 10, "n_flagged": 8, "accuracy": 0.5, "accuracy_argmax": 0.5},
+    ...                    {"n": 2, "n_flagged": 2, "accuracy": 1.0, "accuracy_argmax": 1.0}])["accuracy"]
+    0.6
+    """
+    n, flagged = sum(d["n"] for d in per_set), sum(d["n_flagged"] for d in per_set)
+    out = {"n": n, "n_flagged": flagged, "recall": round(flagged / n, 6) if n else None}
+    for k in ("accuracy", "accuracy_argmax"):
+        hits = sum((d[k] or 0.0) * d["n_flagged"] for d in per_set)
+        out[k] = round(hits / flagged, 6) if flagged else None
+    return out
 
 
 def error_reading(results: dict, row: str, seed: int, sets: list[str]) -> list[str]:

@@ -116,7 +116,8 @@ def test_export_from_labelled_files(tiny_st_dir, toy_labelled_jsonl, tmp_path, c
     out = tmp_path / "det"
     assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(toy_labelled_jsonl), "--out", str(out),
                  "--rule",
-                 "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache", "--category-threshold", "x=0.7"]) == 0
+                 "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache", "--category-threshold", "x=0.7",
+                 "--sentence-threshold", "off"]) == 0
     summary = json.loads(capsys.readouterr().out)
     # the file is split 70/10/20 per label: 3 + 3 train rows are indexed, the val rows calibrate
     assert summary["unsafe_exemplars"] == 3 and summary["safe_exemplars"] == 3 and summary["rule"] == "knn_vote"
@@ -124,6 +125,7 @@ def test_export_from_labelled_files(tiny_st_dir, toy_labelled_jsonl, tmp_path, c
     assert det.classify(["make a bomb"])[0].label in ("safe", "unsafe") and det.categories == ["x"]
     assert det.provenance["n_calibration"] == 2 and set(det.splits["splits"]) == {"train", "val", "test"}
     assert det.settings.categories.thresholds == {"x": 0.7} == summary["category_scores"]["thresholds"]
+    assert det.settings.sentence_threshold is None
     assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(toy_labelled_jsonl), "--out",
                  str(tmp_path / "d2"), "--no-cache", "--category-threshold", "S6=0.8"]) == 2
     assert "category threshold for 'S6': the detector has no such category" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from safe_embed.data import load_xstest_aug
-from safe_embed.detector import Detector, Exemplar, ExemplarSets
+from safe_embed.detector import Detector, DetectorSettings, Exemplar, ExemplarSets
 from safe_embed.detector.eval_sets import load_eval_set
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,9 @@ def _small(minilm, data_dir, rule):
             p.id.endswith(("-1", "-2"))]
     sets = ExemplarSets([Exemplar(f"u{i}", p.text, "unsafe", p.category) for i, p in enumerate(unsafe)],
                         [Exemplar(f"s{i}", p.text, "safe") for i, p in enumerate(safe)], cal)
-    return Detector.build(minilm, sets, rule=rule)
+    # sentences are not read alone: 144 exemplars of one set call most lone sentences unsafe, and these tests
+    # are about windows and exemplars (the sentence units are tested in test_detector_core)
+    return Detector.build(minilm, sets, rule=rule, settings=DetectorSettings(sentence_threshold=None))
 
 
 @pytest.fixture(scope="module")

@@ -314,3 +314,16 @@ def test_a_persisted_addition_is_embedded_before_any_lock_is_taken(copy):
     assert det.persist_add(["a slow new attack"], ["unsafe"], source="api", mutex=mutex) == ["api:0"]
     assert seen == [(["a slow new attack"], False, True)]  # embedded once, with neither lock held
     assert Detector.load(copy).classify(["a slow new attack"])[0].neighbors[0].id == "api:0"
+
+
+def test_the_sentence_threshold_is_stored_and_an_older_manifest_takes_the_default(copy):
+    from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+
+    assert read_manifest(copy)["settings"]["sentence_threshold"] == SENTENCE_THRESHOLD
+    rewrite_manifest(copy, lambda m: m["settings"].update(sentence_threshold=None))
+    assert Detector.load(copy).settings.sentence_threshold is None
+    rewrite_manifest(copy, lambda m: m["settings"].pop("sentence_threshold"))  # written before sentence units
+    assert Detector.load(copy).settings.sentence_threshold == SENTENCE_THRESHOLD
+    rewrite_manifest(copy, lambda m: m["settings"].update(sentence_threshold=1.5))
+    with pytest.raises(TamperedDetectorError, match="sentence threshold must be in"):
+        Detector.load(copy)

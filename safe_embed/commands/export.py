@@ -7,13 +7,14 @@ import json
 import logging
 
 from safe_embed import DEFAULT_MODEL
-from safe_embed.commands.options import add_category_threshold
+from safe_embed.commands.options import add_category_threshold, sentence_threshold_arg
 
 logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from safe_embed.detector.index import KINDS
+    from safe_embed.detector.coverage import SENTENCE_THRESHOLD
     from safe_embed.detector.limits import MAX_CHARS
     from safe_embed.scoring import DEFAULT_RULE, RULES
 
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k-neighbors", type=int, default=5, help="neighbours reported per detection (default 5)")
     p.add_argument("--max-chars", type=int, default=MAX_CHARS,
                    help=f"texts are cut to this many characters (default {MAX_CHARS})")
+    p.add_argument("--sentence-threshold", type=sentence_threshold_arg, default=SENTENCE_THRESHOLD,
+                   help="score from which one sentence of a longer prompt decides alone, in [0.5, 1), or 'off' "
+                        f"(default {SENTENCE_THRESHOLD})")
     p.add_argument("--seed", type=int, default=None, help="split seed (default: the config's, else 0)")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     categories = CategorySettings(thresholds=parse_category_thresholds(args.category_threshold))
     settings = DetectorSettings(k_neighbors=args.k_neighbors, max_chars=args.max_chars,
                                 index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above),
-                                categories=categories)
+                                categories=categories, sentence_threshold=args.sentence_threshold)
     exemplars = args.exemplars if args.exemplars is None or len(args.exemplars) > 1 else args.exemplars[0]
     det = export_detector(args.model, args.out, exemplars,
                           rule=ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature),

@@ -26,3 +26,21 @@ def add_shared_key(p: argparse.ArgumentParser) -> None:
     """``--shared-key``: the name of the Redis stream a group of replicas shares."""
     p.add_argument("--shared-key", default=DEFAULT_KEY, metavar="NAME",
                    help="the shared stream's name (default %(default)s): replicas of one detector share one name")
+
+
+def sentence_threshold_arg(value: str) -> float | None:
+    """``--sentence-threshold``: a score in [0.5, 1), or ``off``.
+
+    >>> sentence_threshold_arg("0.95"), sentence_threshold_arg("off")
+    (0.95, None)
+    """
+    from safe_embed.detector.coverage import check_sentence_threshold
+    from safe_embed.errors import ConfigError
+
+    if value.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return check_sentence_threshold(float(value))
+    except (ValueError, ConfigError) as e:
+        raise argparse.ArgumentTypeError(str(e) if isinstance(e, ConfigError) else
+                                         f"expected a score in [0.5, 1) or 'off', got {value!r}") from None

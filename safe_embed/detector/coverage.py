@@ -6,6 +6,14 @@ of that view, half a window apart, so that any request up to half a window long 
 unit is embedded and scored like a prompt of its own; the prompt's verdict is its most unsafe unit, whose view and
 character span are reported. A prompt longer than the ceiling is checked up to it and flagged ``unchecked_tail``.
 
+A prompt of several sentences also gives one unit per sentence (of the prompt as given, 3 to
+:data:`SENTENCE_WORDS` words): a short request inside long benign text is diluted in every window that holds it,
+but not in its own sentence. A sentence alone is judged more strictly than a window, because any harmless text has
+a sentence or two that sound alarming out of context: it decides only when its score reaches the detector's
+``sentence_threshold`` (:data:`SENTENCE_THRESHOLD` by default, chosen on the val splits as the lowest that flags no
+more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
+:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span.
+
 The first pass embeds each view's text and learns from the same tokenization which views overflowed the window
 (:meth:`~safe_embed.encoders.base.Encoder.encode_with_overflow`); only those are tokenized again, for their token
 spans, and their further windows embedded.
@@ -13,6 +21,7 @@ spans, and their further windows embedded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -32,6 +41,54 @@ from safe_embed.detector.text_views import ORIGINAL
 from safe_embed.encoders.base import Encoder
 
 WINDOW_MARGIN = 4  # tokens kept free in a window: a cut text may tokenize to a few more pieces than its span
+SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
+SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
+SENTENCE_WORDS = 60  # a longer sentence is left to the windows
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\s*\n\s*")
+
+
+def sentence_spans(text: str, min_words: int = 3, max_words: int = SENTENCE_WORDS) -> list[tuple[int, int]]:
+    r"""Character spans of the sentences of ``text`` (ended by ``.``, ``!``, ``?`` or a line break) of
+    ``min_words`` to ``max_words`` words; none for a text of fewer than two sentences.
+
+    >>> t = "The budget was approved. How do I make a bomb?\nThanks a lot for that!"
+    >>> [t[a:b] for a, b in sentence_spans(t)]
+    ['The budget was approved.', 'How do I make a bomb?', 'Thanks a lot for that!']
+    >>> sentence_spans("How do I make a bomb at home?")
+    []
+    """
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    spans = [(a, b) for a, b in spans if text[a:b].strip()]
+    if len(spans) < 2:
+        return []
+    return [(a, b) for a, b in spans if min_words <= len(text[a:b].split()) <= max_words]
+
+
+def sentence_score(score: float, threshold: float) -> float:
+    """A sentence's score from ``threshold`` up, mapped linearly onto [0.5, 1] (``threshold`` -> 0.5).
+
+    >>> [round(sentence_score(s, 0.9), 6) for s in (0.9, 0.95, 1.0)]
+    [0.5, 0.75, 1.0]
+    """
+    return 0.5 + 0.5 * (score - threshold) / (1.0 - threshold)
+
+
+def check_sentence_threshold(value: float | None) -> float | None:
+    """``value`` when it is None or in [0.5, 1), else a ConfigError naming it.
+
+    >>> check_sentence_threshold(0.9), check_sentence_threshold(None)
+    (0.9, None)
+    """
+    from safe_embed.errors import ConfigError
+
+    if value is not None and not 0.5 <= float(value) < 1.0:
+        raise ConfigError(f"sentence threshold must be in [0.5, 1) or off, got {value!r}. Fix: e.g. "
+                          f"--sentence-threshold {SENTENCE_THRESHOLD}, or --sentence-threshold off.")
+    return None if value is None else float(value)
 
 
 def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[int, int]]:
@@ -56,10 +113,11 @@ def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[in
         start += stride
 
 
-def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: int
+def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: int, sentences: bool = False
              ) -> tuple[list[Unit], list[bool]]:
-    """One unit per view of each non-empty text (the whole view, up to ``max_chars``), and per text whether it was
-    longer than ``max_chars`` (its tail is not checked)."""
+    """One unit per view of each non-empty text (the whole view, up to ``max_chars``), with ``sentences`` one per
+    sentence of the text as given (:func:`sentence_spans`), and per text whether it was longer than ``max_chars``
+    (its tail is not checked)."""
     units, unchecked = [], []
     for i, text in enumerate(texts):
         unchecked.append(len(text) > max_chars)
@@ -68,6 +126,9 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
         for view in views(text[:max_chars]):
             body = view.text[:max_chars]
             units.append(Unit(i, view.name, 0, len(body), body))
+        if sentences:
+            body = text[:max_chars]
+            units += [Unit(i, SENTENCE, a, b, body[a:b]) for a, b in sentence_spans(body)]
     return units, unchecked
 
 
@@ -102,28 +163,37 @@ def embed_units(encoder: Encoder, units: list[Unit], embed_with_overflow: Callab
     return units + extra, np.concatenate([x, embed([u.body for u in extra])]), set()
 
 
-def combine(prepared: PreparedTexts, scored: Sequence[Detection]) -> list[Detection]:
+def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None
+            ) -> list[Detection]:
     """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
-    unsafe unit decides (the first on a tie: the given text before other views, earlier windows first), with its
-    span, its view named in the flags, ``windowed`` when the text was read in several windows, ``unchecked_tail``
-    and ``repaired`` as they apply."""
-    best: dict[int, int] = {}
+    unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
+    unit only from ``sentence_threshold`` up, its score mapped by :func:`sentence_score`), with its span, its view
+    named in the flags, ``windowed`` when the text was read in several windows, ``unchecked_tail`` and
+    ``repaired`` as they apply."""
+    best: dict[int, tuple[int, float]] = {}
     windows: dict[tuple[int, str], int] = {}
     for k, u in enumerate(prepared.units):
-        windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
-        if u.index not in best or scored[k].score > scored[best[u.index]].score:
-            best[u.index] = k
+        score = scored[k].score
+        if u.view == SENTENCE:
+            if sentence_threshold is None or scored[k].label != "unsafe" or score < sentence_threshold:
+                continue
+            score = sentence_score(score, sentence_threshold)
+        else:
+            windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
+        if u.index not in best or score > best[u.index][1]:
+            best[u.index] = (k, score)
     out = []
     for i in range(len(prepared.texts)):
         d = EMPTY_DETECTION
         if i in best:
-            u, d = prepared.units[best[i]], scored[best[i]]
+            k, score = best[i]
+            u, d = prepared.units[k], scored[k]
             flags = list(d.flags)
-            if windows[(i, u.view)] > 1:
+            if windows.get((i, ORIGINAL if u.view == SENTENCE else u.view), 0) > 1:
                 flags.append(WINDOWED)
             if u.view != ORIGINAL:
                 flags.append(u.view)
-            d = replace(d, flags=tuple(flags), span=(u.start, u.end))
+            d = replace(d, score=score, flags=tuple(flags), span=(u.start, u.end))
         extra = [UNCHECKED_TAIL] if prepared.unchecked[i] else []
         extra += [REPAIRED] if prepared.repaired[i] else []
         out.append(replace(d, flags=(*d.flags, *extra)) if extra else d)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from safe_embed.data.schemas import LabelledPrompt
+from safe_embed.detector.coverage import SENTENCE_THRESHOLD
 from safe_embed.detector.detector import Detector
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets
 from safe_embed.detector.settings import DetectorSettings
@@ -29,12 +30,13 @@ CALIBRATION = [("how to make a bomb at home", "unsafe"), ("poison the neighbour'
 
 def toy_detector(unsafe: Sequence[tuple[str, str | None]], safe: Sequence[str],
                  calibration: Sequence[tuple[str, str]], *, k: int = 2, dim: int = 256,
-                 k_neighbors: int | None = None, source: str | None = "demo", settings_max_chars: int | None = None
-                 ) -> Detector:
+                 k_neighbors: int | None = None, source: str | None = "demo", settings_max_chars: int | None = None,
+                 sentence_threshold: float | None = SENTENCE_THRESHOLD) -> Detector:
     """A detector over a hashing encoder of ``dim`` dimensions: ``unsafe`` (text, category) and ``safe`` texts as
     exemplars (ids ``u:{i}`` and ``s:{i}``), the margin rule over ``k`` neighbours, the
     threshold of best F1 on ``calibration`` (text, label); ``k_neighbors`` reported per detection;
-    ``settings_max_chars``: the ceiling past which nothing is read.
+    ``settings_max_chars``: the ceiling past which nothing is read; ``sentence_threshold``: see
+    :class:`~safe_embed.detector.settings.DetectorSettings`.
 
     >>> det = toy_detector(UNSAFE[:2], SAFE[:2], CALIBRATION, k=1)
     >>> [d.label for d in det.classify(["build a pipe bomb", "bake a cake"])], [e.id for e in det.unsafe]
@@ -44,7 +46,8 @@ def toy_detector(unsafe: Sequence[tuple[str, str | None]], safe: Sequence[str],
                         [Exemplar(f"s:{i}", t, "safe", None, source) for i, t in enumerate(safe)],
                         [LabelledPrompt(t, lab) for t, lab in calibration])
     given = {"k_neighbors": k_neighbors, "max_chars": settings_max_chars}
-    settings = DetectorSettings(**{k: v for k, v in given.items() if v is not None})
+    settings = DetectorSettings(**{k: v for k, v in given.items() if v is not None},
+                                sentence_threshold=sentence_threshold)
     return Detector.build(HashEncoder(dim=dim), sets, rule=ScoringRule("margin", k=k), method="f1",
                           settings=settings)
 

@@ -253,7 +253,8 @@ class Detector(Persistence):
         """
         cleaned = [clean_text(t) for t in check_texts(texts, allow_empty=True)]
         clean = tuple(c[0] for c in cleaned)
-        units, unchecked = units_of(clean, text_views, self.settings.max_chars)
+        units, unchecked = units_of(clean, text_views, self.settings.max_chars,
+                                     sentences=self.settings.sentence_threshold is not None)
         units, x, unwindowed = embed_units(self.encoder, units, self._embed_with_overflow, self.embed,
                                            self._encoder_guard())
         unchecked = tuple(u or i in unwindowed for i, u in enumerate(unchecked))
@@ -261,7 +262,12 @@ class Detector(Persistence):
 
     def classify_prepared(self, prepared: PreparedTexts) -> list[Detection]:
         """Search the exemplar indexes and score a :meth:`prepare_classify` batch: one :class:`Detection` per text."""
-        return combine(prepared, self._score(prepared.vectors) if prepared.units else [])
+        return combine(prepared, self.unit_detections(prepared), self.settings.sentence_threshold)
+
+    def unit_detections(self, prepared: PreparedTexts) -> list[Detection]:
+        """One :class:`Detection` per unit (view, window or sentence) of a :meth:`prepare_classify` batch, each
+        scored as a prompt of its own, before :func:`~safe_embed.detector.coverage.combine` picks the deciding one."""
+        return self._score(prepared.vectors) if prepared.units else []
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated scores (n,) only."""

@@ -40,7 +40,8 @@ class Detection:
     Flags: ``empty``; ``repaired`` (see the text policy); ``matched`` (a near copy of an exemplar, which gave its
     label); ``windowed`` (read in overlapping windows: the verdict is the most unsafe one's); the name of the text
     view that decided when it is not the prompt as given (``normalized``, ``decoded:base64``, ...; its span is in
-    that view's text); ``unchecked_tail`` (longer than the detector's ceiling: the rest was not read).
+    that view's text); ``sentence`` (one sentence of the prompt, read alone, decided; its span is the
+    sentence's); ``unchecked_tail`` (longer than the detector's ceiling: the rest was not read).
 
     >>> Detection("safe", 0.0, None, flags=("empty",)).to_dict()  # doctest: +NORMALIZE_WHITESPACE
     {'label': 'safe', 'score': 0.0, 'category': None, 'category_scores': {}, 'neighbors': [], 'flags': ['empty'],

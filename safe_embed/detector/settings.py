@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safe_embed.detector.categories import CategorySettings
+from safe_embed.detector.coverage import SENTENCE_THRESHOLD
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.limits import MAX_CHARS
 
@@ -16,7 +17,9 @@ class DetectorSettings:
     exemplar is at least this similar takes that exemplar's label (flag ``matched``; None = off), so an added
     exemplar always governs its near copies. It is chosen on the calibration split (see
     :func:`safe_embed.detector.calibration.choose_match_threshold`). ``categories``: how per-category scores are
-    computed and which category is reported (see :mod:`safe_embed.detector.categories`). Immutable: ``dataclasses.replace`` gives a
+    computed and which category is reported (see :mod:`safe_embed.detector.categories`). ``sentence_threshold``:
+    the score from which one sentence of a longer prompt decides alone (None: sentences are not read alone; see
+    :mod:`safe_embed.detector.coverage`). Immutable: ``dataclasses.replace`` gives a
     changed copy."""
 
     k_neighbors: int = 5
@@ -26,3 +29,4 @@ class DetectorSettings:
     seed: int = 0
     match_threshold: float | None = None
     categories: CategorySettings = field(default_factory=CategorySettings)
+    sentence_threshold: float | None = SENTENCE_THRESHOLD

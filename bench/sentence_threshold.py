@@ -1,0 +1,107 @@
+"""Choosing the sentence threshold on val: recall and FPR of padded prompts, and the FPR of real traffic, when one
+sentence read alone decides from each candidate threshold.
+
+The prompts are the robustness bench's, on the val split (``bench/robustness.py --split val``: the same sample,
+filler prose and rewrites); the real traffic is the val split of ToxicChat, GuardReasoner, Arena-Hard, CoCoNot-pref
+and Alpaca. Every prompt is prepared and scored once (its views, windows and sentences), then combined for each
+threshold (``off``: sentences never decide), so each row differs from ``off`` by the sentences alone.
+
+    python bench/sentence_threshold.py --detector DIR            # 150 unsafe / 160 safe per rewrite
+    python bench/sentence_threshold.py --detector DIR --quick    # 30 / 32, one real-traffic set
+
+Prints one table per rewrite and set, and writes ``bench/results/sentence_threshold.json`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import robustness as rb
+from _common import data_dir, ensure_detector, machine, table, write_json
+
+THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+REWRITES = ("none", "prefix_300", "prefix_1000", "suffix_150")
+TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val")
+
+
+def flagged_by_threshold(det, texts: list[str]) -> tuple[dict, dict]:
+    """Threshold -> flagged (n,) for ``texts``, from one pass over their units; and the units' counts and
+    characters, all and sentences only (what the sentences add to the encoder's work)."""
+    from safe_embed.detector.coverage import SENTENCE, combine
+
+    out = {t: [] for t in THRESHOLDS}
+    work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}
+    bs = det.settings.batch_size
+    for start in range(0, len(texts), bs):
+        prepared = det.prepare_classify(texts[start:start + bs])
+        units = det.unit_detections(prepared)
+        for t in THRESHOLDS:
+            out[t] += [d.label == "unsafe" for d in combine(prepared, units, t)]
+        for u in prepared.units:
+            sentence = u.view == SENTENCE
+            work["units"] += 1
+            work["chars"] += len(u.body)
+            work["sentence_units"] += sentence
+            work["sentence_chars"] += len(u.body) if sentence else 0
+    return {t: np.array(v) for t, v in out.items()}, work
+
+
+def rates(flags: dict, y: np.ndarray) -> list[dict]:
+    return [{"threshold": "off" if t is None else t,
+             "recall": float(f[y].mean()) if y.any() else None, "fpr": float(f[~y].mean())}
+            for t, f in flags.items()]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detector", default=None)
+    ap.add_argument("--n-unsafe", type=int, default=150)
+    ap.add_argument("--n-safe", type=int, default=160)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/sentence_threshold.json)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from safe_embed.detector import Detector
+    from safe_embed.detector.evaluation import named_set_prompts
+    from safe_embed.paths import resolve_data_dir
+
+    n_unsafe, n_safe = (30, 32) if args.quick else (args.n_unsafe, args.n_safe)
+    t0 = time.time()
+    det = Detector.load(ensure_detector(args.detector))
+    root = resolve_data_dir(data_dir())
+    _, sets, sample = rb.sample_prompts(det, n_unsafe, n_safe, 0, "val")
+    prompts = [p for rows in sample.values() for p in rows]
+    y = np.array([p.label == "unsafe" for p in prompts])
+    rewrites = rb.standard_rewrites(rb.filler_pool(sets, root), rb.unseen_templates(det, root, "val"))
+    results, work = {}, {}
+    for name in REWRITES:
+        rw = rb.NONE if name == "none" else rewrites[name]
+        flags, work[name] = flagged_by_threshold(det, [rw(p.text, 0) for p in prompts])
+        results[name] = rates(flags, y)
+    for name in TRAFFIC[:1] if args.quick else TRAFFIC:
+        ps = named_set_prompts(det, name, data_dir=data_dir())
+        flags, work[name] = flagged_by_threshold(det, [p.text for p in ps])
+        results[name] = rates(flags, np.array([p.label == "unsafe" for p in ps]))
+    for name, rows in results.items():
+        w = work[name]
+        print(f"\n{name}: sentences are {w['sentence_units']} of {w['units']} units, "
+              f"{w['sentence_chars'] / max(w['chars'], 1):.0%} of the characters read")
+        print(table([{"sentence threshold": r["threshold"],
+                      "recall": "" if r["recall"] is None else f"{r['recall']:.3f}", "FPR": f"{r['fpr']:.3f}"}
+                     for r in rows]))
+    write_json(args.out, "sentence_threshold",
+               {"detector": str(det.provenance.get("model")), "split": "val", "n_unsafe": n_unsafe,
+                "n_safe": n_safe, "results": results, "work": work, "seconds": round(time.time() - t0, 1),
+                "machine": machine()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
