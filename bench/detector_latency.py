@@ -53,12 +53,13 @@ def instrument(det) -> tuple[Timer, Timer, callable]:
     from safe_embed.detector import index as ix
 
     enc_t, faiss_t = Timer(), Timer()
-    encode, search = det.encoder.encode, ix.search
-    det.encoder.encode = enc_t.wrap(encode)
+    encode, overflow, search = det.encoder.encode, det.encoder.encode_with_overflow, ix.search
+    det.encoder.encode = enc_t.wrap(encode)  # the exemplar and extra-window passes
+    det.encoder.encode_with_overflow = enc_t.wrap(overflow)  # the first pass over a batch (it never calls encode)
     ix.search = faiss_t.wrap(search)
 
     def undo() -> None:
-        det.encoder.encode, ix.search = encode, search
+        det.encoder.encode, det.encoder.encode_with_overflow, ix.search = encode, overflow, search
     return enc_t, faiss_t, undo
 
 
