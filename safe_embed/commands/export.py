@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from safe_embed.detector.index import KINDS
     from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+    from safe_embed.detector.index import KINDS
     from safe_embed.detector.limits import MAX_CHARS
     from safe_embed.scoring import DEFAULT_RULE, RULES
 

@@ -40,7 +40,10 @@ def sentence_threshold_arg(value: str) -> float | None:
     if value.strip().lower() in ("off", "none"):
         return None
     try:
-        return check_sentence_threshold(float(value))
-    except (ValueError, ConfigError) as e:
-        raise argparse.ArgumentTypeError(str(e) if isinstance(e, ConfigError) else
-                                         f"expected a score in [0.5, 1) or 'off', got {value!r}") from None
+        threshold = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score in [0.5, 1) or 'off', got {value!r}") from None
+    try:
+        return check_sentence_threshold(threshold)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

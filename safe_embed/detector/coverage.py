@@ -39,6 +39,7 @@ from safe_embed.detector.results import (
 from safe_embed.detector.text_policy import REPAIRED
 from safe_embed.detector.text_views import ORIGINAL
 from safe_embed.encoders.base import Encoder
+from safe_embed.errors import ConfigError
 
 WINDOW_MARGIN = 4  # tokens kept free in a window: a cut text may tokenize to a few more pieces than its span
 SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
@@ -83,8 +84,6 @@ def check_sentence_threshold(value: float | None) -> float | None:
     >>> check_sentence_threshold(0.9), check_sentence_threshold(None)
     (0.9, None)
     """
-    from safe_embed.errors import ConfigError
-
     if value is not None and not 0.5 <= float(value) < 1.0:
         raise ConfigError(f"sentence threshold must be in [0.5, 1) or off, got {value!r}. Fix: e.g. "
                           f"--sentence-threshold {SENTENCE_THRESHOLD}, or --sentence-threshold off.")
@@ -123,12 +122,12 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
         unchecked.append(len(text) > max_chars)
         if not text.strip():
             continue
-        for view in views(text[:max_chars]):
+        head = text[:max_chars]
+        for view in views(head):
             body = view.text[:max_chars]
             units.append(Unit(i, view.name, 0, len(body), body))
         if sentences:
-            body = text[:max_chars]
-            units += [Unit(i, SENTENCE, a, b, body[a:b]) for a, b in sentence_spans(body)]
+            units += [Unit(i, SENTENCE, a, b, head[a:b]) for a, b in sentence_spans(head)]
     return units, unchecked
 
 
