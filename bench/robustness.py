@@ -37,11 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, data_dir, ensure_detector, eval_prompts, machine, table, write_json
 from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
 
+from safe_embed.data.frames import PROSE_MIN_WORDS as FILLER_MIN_WORDS
+from safe_embed.data.labelled import ALPACA_ANSWERS, load_alpaca_answers
+
 UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb")
 SAFE_SETS = ("alpaca", "oktest", "jbb", "guardreasoner-train", "arena-hard")
 ORDINARY = ("alpaca", "arena-hard")  # ordinary traffic: their FPR gets columns of its own
-FILLER_MIN_WORDS = 20
-ALPACA_FILE = "alpaca/alpaca_5000.json"  # instruction, input, output; the registered set's ids index it
 NONE = Rewrite("none", "the prompt as it is", lambda text, seed: text)
 
 
@@ -68,8 +69,8 @@ def draw(groups: dict, n: int, rng: random.Random) -> dict:
 def filler_pool(sets: dict, root: Path) -> list[str]:
     """Ordinary prose: Alpaca's answers (at least FILLER_MIN_WORDS words, one paragraph each) to the Alpaca
     instructions of the drawn split."""
-    answers = json.loads((root / ALPACA_FILE).read_text(encoding="utf-8"))
-    out = [" ".join(answers[int(p.id)]["output"].split()) for p in sets["safe", "alpaca"]]
+    answers = load_alpaca_answers(root)
+    out = [answers[p.id] for p in sets["safe", "alpaca"]]
     return [t for t in out if len(t.split()) >= FILLER_MIN_WORDS]
 
 
@@ -224,7 +225,7 @@ def main() -> int:
                   "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},
         "sets": {f"{lab}/{name}": spec for (lab, name), spec in specs.items()},
         "templates": {"file": "gptfuzz/GPTFuzzer.csv", "ids_used": list(templates), "per_template": templates},
-        "filler": {"source": ALPACA_FILE + " (output)", "min_words": FILLER_MIN_WORDS, "paragraphs": len(filler)},
+        "filler": {"source": ALPACA_ANSWERS + " (output)", "min_words": FILLER_MIN_WORDS, "paragraphs": len(filler)},
         "rewrites": rows, "seconds": seconds, "seconds_total": round(time.time() - t0, 1), "machine": at_start})
     return 0
 

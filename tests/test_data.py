@@ -58,6 +58,19 @@ def test_wrong_columns_named(tmp_path, data_dir):
         load_xstest_aug(tmp_path)
 
 
+def test_alpaca_answers_are_read_by_row_id_and_a_bad_file_is_named(tmp_path, data_dir):
+    from safe_embed.data.labelled import load_alpaca, load_alpaca_answers
+
+    answers = load_alpaca_answers(data_dir)
+    rows = load_alpaca(data_dir)
+    assert len(answers) == len(rows) and all(r.id in answers for r in rows[:50])
+    assert all("\n" not in a and "  " not in a for a in answers.values())
+    (tmp_path / "alpaca").mkdir()
+    (tmp_path / "alpaca" / "alpaca_5000.json").write_text('{"not": "a list"}')
+    with pytest.raises(DataError, match=r"alpaca_5000.json: not Alpaca's JSON list.*Fix"):
+        load_alpaca_answers(tmp_path)
+
+
 def test_bom_header_is_read(tmp_path, data_dir):
     d = tmp_path / "safe_embed"
     d.mkdir()

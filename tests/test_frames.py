@@ -98,6 +98,26 @@ def test_a_pair_touching_a_protected_text_is_left_out_whole():
     assert frame_swap_rows(rows, src, 0, set(), None) == twins  # seeded
 
 
+def test_prose_prefaces_are_the_answers_of_their_own_split_cut_anywhere():
+    rows = _rows()
+    answers = {r.id: f"Answer-{r.split}-{r.id} " + "tells of ordinary things in plain words. " * 6
+               for r in rows if r.source == "alpaca"}
+    src = SourceSpec.parse({"name": "preface-swap", "sample": 150})
+    made = frame_swap_rows(rows, src, 0, set(), None, answers=answers)
+    kinds = {r.type.split(":")[1] for r in made}
+    assert kinds == {"preface", "prose"}  # both kinds, with answers given
+    prose = [r for r in made if r.type.split(":")[1] == "prose"]
+    for r in prose:
+        tags = {w for w in r.text.split() if w.startswith("Answer-")}
+        assert all(t.split("-")[1] == r.split for t in tags)  # answers of the row's split only
+        if is_alone(r):  # the prose alone: no request in it
+            assert "attack-" not in r.text and "bread-" not in r.text
+    alone = [r for r in prose if is_alone(r)]
+    assert any(not r.text.startswith("Answer-") for r in alone)  # some start inside a paragraph, as a window does
+    assert all(30 <= len(r.text.split()) <= 110 for r in alone)
+    assert {r.type.split(":")[1] for r in frame_swap_rows(rows, src, 0, set(), None)} == {"preface"}
+
+
 def test_a_cut_keeps_the_words_next_to_the_slot():
     template = " ".join(f"w{i}" for i in range(200)) + f" Q: {SLOT} " + " ".join(f"a{i}" for i in range(50))
     before, after = cut_frame(template, random.Random(0))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from safe_embed.data.augment import target_swap_rows
 from safe_embed.data.frames import frame_swap_rows
-from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
+from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_alpaca_answers, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.shared_sets import load_jailbreak_templates
 from safe_embed.data.sources import SourceSpec, parse_sources
@@ -237,7 +237,10 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
             twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
         elif src.generated:
             templates = load_jailbreak_templates(data_dir) if src.name == "template-swap" else ()
-            twins = frame_swap_rows(read, src, spec.seed, test_only | held, recorded, templates, spec.fractions)
+            answers = load_alpaca_answers(data_dir) if src.name == "preface-swap" and any(
+                r.source == "alpaca" for r in read) else None
+            twins = frame_swap_rows(read, src, spec.seed, test_only | held, recorded, templates, spec.fractions,
+                                    answers)
         if src.generated:
             if src.sample is not None and len(twins) > src.sample:
                 twins = sample_rows(twins, src.sample, spec.seed)

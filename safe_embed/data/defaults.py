@@ -7,8 +7,8 @@ Arena-Hard prompts. Unsafe breadth (ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not
 role-framed and role-play attacks of HarmfulQA, AART and SAP) is sampled so that no unsafe-only set outweighs the
 realistic ones. Safe look-alikes teach intent over topic: OKTest, CoCoNot's risky-sounding requests and
 CyberSecEval's benign cyber requests (beside its interpreter abuse). The frame-swap twins make the request, not the
-frame, decide: GPTFuzz templates split by template (``template-swap``) and benign prefaces (``preface-swap``), each
-around an unsafe request and around a safe one. The Safety-Contrast edits and the target-swap twins were measured
+frame, decide: GPTFuzz templates split by template (``template-swap``) and benign prefaces (``preface-swap``: one-line
+prompts, or prose a long document's window would show), each around an unsafe request and around a safe one. The Safety-Contrast edits and the target-swap twins were measured
 and left out (configs/train/ablations/with_lookalike_edits.yaml: they moved XSTest, JBB and BeaverTails AUROC by
 -0.03 to +0.01 in single runs, no gain). JBB is held out whole (its 100 harmful/benign pairs are a test set), and
 XSTest always is. Sizes keep the fit within 25 minutes on 2 CPU cores (README, "Training data").
@@ -36,7 +36,7 @@ DEFAULT_SOURCES: list[dict] = [
     {"name": "aart", "sample": 400},
     {"name": "sap", "sample": 150},
     {"name": "template-swap", "sample": 1500},
-    {"name": "preface-swap", "sample": 900},
+    {"name": "preface-swap", "sample": 1500},
 ]
 DEFAULT_HELD_OUT: list[str] = ["jbb"]
 DEFAULT_TAXONOMY = "mlcommons"

@@ -9,8 +9,11 @@ a frame dilutes an unsafe one until it passes). Two generated sources teach the 
   detector window sees with the request (the last 12-90 words before the slot and at most 30 after), filled with an
   unsafe request, and the same cut filled with a safe request (a ``pair_id`` shared). Templates are split by
   template, seeded like the rows: a template's twins all sit in its split, so test figures measure unseen frames.
-* ``preface-swap``: ordinary one-line prompts of the same split (Alpaca, Arena-Hard) joined into a 30-110 word
-  preface, the request after it (or before it, or inside it), and the same preface with a safe request.
+* ``preface-swap``: ordinary text of the same split joined into a 30-110 word preface, the request after it (or
+  before it, or inside it), and the same preface with a safe request. The text is ordinary one-line prompts
+  (Alpaca, Arena-Hard), or for :data:`PROSE_SHARE` of the prefaces ordinary prose: the answers Alpaca gives to its
+  instructions of that split, unrelated paragraphs run together from a random word of the first, as a detector
+  window cut from a long document reads them.
 
 Each pair comes with a third row, safe: the context alone (a 40-110 word stretch of the template with its slot
 emptied, or the preface alone), because a detector reading a long prompt in windows also scores windows that hold
@@ -30,7 +33,7 @@ safe request is drawn from the same split (OKTest and CoCoNot look-alikes includ
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.shared_sets import SLOT, Template
@@ -43,6 +46,8 @@ FRAME_WORDS_AFTER = 30
 ALONE_WORDS = (40, 110)  # words of a frame scored alone: about one detector window
 ALONE = "alone"  # the ``type`` suffix of a context-alone row
 PREFACE_WORDS = (30, 110)
+PROSE_SHARE = 0.5  # of the prefaces made of prose (when the split has any) rather than of one-line prompts
+PROSE_MIN_WORDS = 20  # an answer shorter than this is not prose
 ORDINARY_SOURCES = ("alpaca", "arena-hard")  # preface material: ordinary traffic
 DEFAULT_PAIRS = 1000  # triples generated when a source gives no ``sample`` (rows = 3 x pairs)
 
@@ -89,13 +94,26 @@ def fill(before: str, request: str, after: str) -> str:
     return " ".join(part for part in (before, request.strip(), after) if part)
 
 
-def preface(fillers: Sequence[str], rng: random.Random) -> str:
-    """Ordinary prompts drawn from ``fillers`` and joined until the preface holds 30-110 words (cut there)."""
+def preface(fillers: Sequence[str], rng: random.Random, prose: Sequence[str] = ()) -> tuple[str, str]:
+    """A 30-110 word preface and what it is made of: ordinary prompts drawn from ``fillers`` and joined
+    (``"preface"``), or, for :data:`PROSE_SHARE` of the calls when ``prose`` is given, paragraphs of prose joined
+    from a random word of the first (``"prose"``); cut at the word count.
+
+    >>> preface(["Name a fruit."], random.Random(0))[0].split()[:4]
+    ['Name', 'a', 'fruit.', 'Name']
+    >>> text, kind = preface(["Name a fruit."], random.Random(2), prose=["The sky is blue because air scatters light."])
+    >>> kind, "fruit" in text
+    ('prose', False)
+    """
     want = rng.randint(*PREFACE_WORDS)
+    kind = "prose" if prose and rng.random() < PROSE_SHARE else "preface"
     words: list[str] = []
+    if kind == "prose":
+        first = rng.choice(prose).split()
+        words = first[rng.randrange(len(first)):]
     while len(words) < want:
-        words += rng.choice(fillers).split()
-    return " ".join(words[:want])
+        words += rng.choice(prose if kind == "prose" else fillers).split()
+    return " ".join(words[:want]), kind
 
 
 def place(context: str, request: str, rng: random.Random) -> str:
@@ -121,11 +139,13 @@ def _requests(rows: Sequence[LabelledPrompt], label: str) -> dict[str, list[Labe
 def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, protected: set[str],
                     recorded: tuple[set[str], dict[str, str]] | None = None,
                     templates: Sequence[Template] = (), fractions: Sequence[float] = (0.7, 0.1, 0.2),
-                    ) -> list[LabelledPrompt]:
+                    answers: Mapping[str, str] | None = None) -> list[LabelledPrompt]:
     """Twin pairs and their context alone for ``src`` (``template-swap`` or ``preface-swap``) from the split
     ``rows``: ``src.sample`` rows at most (default :data:`DEFAULT_PAIRS` triples), drawn evenly over the unsafe
     requests, each triple in its unsafe request's split. A triple with a ``protected`` text (test or held-out), or
-    one a run's ``recorded`` splits put elsewhere, is left out whole."""
+    one a run's ``recorded`` splits put elsewhere, is left out whole. ``answers``: Alpaca's answers by row id
+    (:func:`~safe_embed.data.labelled.load_alpaca_answers`), the prose of the prefaces of a split being the
+    answers to its Alpaca rows."""
     rng = random.Random(f"{seed}:{src.key}")
     unsafe, safe = _requests(rows, "unsafe"), _requests(rows, "safe")
     if src.name == "template-swap":
@@ -134,6 +154,8 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
     else:
         frames = {s: [r.text for r in safe[s] if r.source in ORDINARY_SOURCES and "\n" not in r.text.strip()]
                   for s in SPLITS}
+        prose = {s: [a for r in safe[s] if r.source == "alpaca" and len((a := (answers or {}).get(r.id, "")).split())
+                     >= PROSE_MIN_WORDS] for s in SPLITS}
     pool = [r for s in SPLITS if frames[s] and safe[s] for r in unsafe[s]]
     pairs = (src.sample or 3 * DEFAULT_PAIRS) // 3
     picked = sorted(rng.sample(range(len(pool)), min(pairs, len(pool))))
@@ -152,10 +174,10 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
             texts, frame_id = [fill(before, bad.text, after), fill(before, good.text, after)], t.id
             alone = frame_alone(t.text, rng)
         else:
-            context, state = preface(frames[s], rng), rng.getstate()
+            (context, frame_id), state = preface(frames[s], rng, prose[s]), rng.getstate()
             first = place(context, bad.text, rng)
             rng.setstate(state)  # the twin puts its request in the same place
-            texts, frame_id, alone = [first, place(context, good.text, rng)], "preface", context
+            texts, alone = [first, place(context, good.text, rng)], context
         if any(text_key(t) in protected or recorded_elsewhere(t, s, recorded) for t in (*texts, alone)):
             continue
         pair = f"{src.key}:{bad.source}:{bad.id}"

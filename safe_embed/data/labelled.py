@@ -9,6 +9,7 @@ are evaluated on, never trained on, indexed or calibrated on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 from safe_embed.data.files import Columns, load_labelled_file
@@ -28,6 +29,7 @@ GUARDREASONER = "guardreasoner_train/guardreasoner_train.csv"
 ALERT = "alert/alert_prompts.csv"
 SAFETY_LLAMAS = "safety_tuned_llamas/safety_only_prompts.csv"
 ALPACA = "alpaca/alpaca_prompts.csv"
+ALPACA_ANSWERS = "alpaca/alpaca_5000.json"  # instruction, input, output; alpaca's row ids index it
 
 TEST_ONLY = ("xstest", "xstest-aug", "beavertails", "beavertails-prompts")
 
@@ -129,6 +131,18 @@ def load_alpaca(data_dir: str | os.PathLike[str] | None = None) -> list[Labelled
     """Stanford Alpaca: 5,000 ordinary instructions (all safe)."""
     return csv_prompts("alpaca", data_dir, ALPACA, ["id", "label", "prompt"], text="prompt", label=lambda r: "safe",
                        id="id")
+
+
+def load_alpaca_answers(data_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The answer Stanford Alpaca gives to each of its instructions, by the ``alpaca`` set's row id, each on one
+    line (runs of whitespace made one space): ordinary prose that no set labels."""
+    path = set_path(data_dir, ALPACA_ANSWERS)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(i): " ".join(str(r["output"]).split()) for i, r in enumerate(data)}
+    except (ValueError, TypeError, KeyError) as e:
+        raise DataError(f"{path}: not Alpaca's JSON list of {{instruction, input, output}} records ({e}). Fix: use "
+                        "the upstream file (see alpaca/SOURCES.md).") from e
 
 
 NAMED_SETS: dict[str, NamedSet] = {

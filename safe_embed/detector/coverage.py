@@ -42,6 +42,7 @@ from safe_embed.encoders.base import Encoder
 from safe_embed.errors import ConfigError
 
 WINDOW_MARGIN = 4  # tokens kept free in a window: a cut text may tokenize to a few more pieces than its span
+WORD_SNAP = 8  # tokens a window's edge may move in to fall between words
 SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
 SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
 SENTENCE_WORDS = 60  # a longer sentence is left to the windows
@@ -92,21 +93,45 @@ def check_sentence_threshold(value: float | None) -> float | None:
 
 def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[int, int]]:
     """Character spans of windows of ``window`` tokens, half a window apart, covering every token of a text whose
-    tokens are at character ``spans``; the first starts at the first token.
+    tokens are at character ``spans``; the first starts at the first token. A window between the first and the last
+    starts and ends at a word's edge (a token with a gap before it, or after it), moving in by at most
+    :data:`WORD_SNAP` tokens (and a quarter window), so that no window opens or closes with a piece of a word; what it leaves out lies in
+    its neighbours, which overlap it by half a window.
 
     >>> window_spans([(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)], 2)
     [(0, 3), (2, 5), (4, 7), (6, 9)]
     >>> window_spans([(0, 3)], 4)
     [(0, 3)]
+    >>> def words(text, pieces):  # token spans: each word cut into ``pieces`` tokens of two letters
+    ...     out, at = [], 0
+    ...     for w in text.split():
+    ...         at = text.index(w, at)
+    ...         out += [(at + 2 * i, at + 2 * i + 2) for i in range(pieces.get(w, 1))]
+    ...         at += len(w)
+    ...     return out
+    >>> text = "aa bb cccccc dd ee ff gg hh"  # a window starting at the third token would open with "cc"
+    >>> [text[a:b] for a, b in window_spans(words(text, {"cccccc": 3}), 8)]
+    ['aa bb cccccc dd ee ff', 'dd ee ff gg hh']
+    >>> text = "aa bb cc dd ee ff gggggg hh"  # the first window's eighth token is the middle of "gggggg"
+    >>> [text[a:b] for a, b in window_spans(words(text, {"gggggg": 3}), 8)]
+    ['aa bb cc dd ee ff', 'ee ff gggggg hh']
     """
     if not spans:
         return []
     window = max(1, window)
     stride = max(1, window // 2)
+    reach = min(WORD_SNAP, stride // 2)  # both edges together move in by at most a stride: neighbours still meet
     out, start = [], 0
     while True:
         end = min(start + window, len(spans))
-        out.append((spans[start][0], spans[end - 1][1]))
+        a, b = start, end
+        if start > 0:
+            a = next((k for k in range(start, min(start + reach, end - 1) + 1)
+                      if spans[k][0] > spans[k - 1][1]), start)
+        if end < len(spans):
+            b = next((k for k in range(end, max(end - reach, a + 1) - 1, -1)
+                      if spans[k][0] > spans[k - 1][1]), end)
+        out.append((spans[a][0], spans[b - 1][1]))
         if end >= len(spans):
             return out
         start += stride

@@ -9,7 +9,7 @@ source spec mapping (``{path: ..., text: ..., label: ...}``) is read whole.
 Two sets are generated (:mod:`safe_embed.data.frames`), test split by default: ``wrapped`` (every unsafe request of
 :data:`REQUEST_SETS` in a jailbreak template, and its safe twin in the same template; the templates of a split are
 the templates the training data of the same seed put there, so ``wrapped:test`` holds only unseen templates) and
-``prefaced`` (the same requests after a benign preface of ordinary prompts).
+``prefaced`` (the same requests after a benign preface of ordinary prompts or prose).
 """
 
 from __future__ import annotations
