@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, data_dir, ensure_detector, eval_prompts, machine, table, write_json
 from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
 
-from safe_embed.data.frames import PROSE_MIN_WORDS as FILLER_MIN_WORDS
+from safe_embed.data.frames import PROSE_MIN_WORDS, prose_paragraphs
 from safe_embed.data.labelled import ALPACA_ANSWERS, load_alpaca_answers
 
 UNSAFE_SETS = ("advbench", "alert", "safety-tuned-llamas", "do-not-answer", "jbb")
@@ -67,11 +67,9 @@ def draw(groups: dict, n: int, rng: random.Random) -> dict:
 
 
 def filler_pool(sets: dict, root: Path) -> list[str]:
-    """Ordinary prose: Alpaca's answers (at least FILLER_MIN_WORDS words, one paragraph each) to the Alpaca
-    instructions of the drawn split."""
-    answers = load_alpaca_answers(root)
-    out = [answers[p.id] for p in sets["safe", "alpaca"]]
-    return [t for t in out if len(t.split()) >= FILLER_MIN_WORDS]
+    """Ordinary prose: Alpaca's answers (one paragraph each, prose as training reads it: at least
+    PROSE_MIN_WORDS words) to the Alpaca instructions of the drawn split."""
+    return prose_paragraphs(sets["safe", "alpaca"], load_alpaca_answers(root))
 
 
 def unseen_templates(det, root: Path, split: str = "test") -> list[tuple[str, str]]:
@@ -225,7 +223,7 @@ def main() -> int:
                   "available": {f"{lab}/{name}": len(v) for (lab, name), v in sets.items()}},
         "sets": {f"{lab}/{name}": spec for (lab, name), spec in specs.items()},
         "templates": {"file": "gptfuzz/GPTFuzzer.csv", "ids_used": list(templates), "per_template": templates},
-        "filler": {"source": ALPACA_ANSWERS + " (output)", "min_words": FILLER_MIN_WORDS, "paragraphs": len(filler)},
+        "filler": {"source": ALPACA_ANSWERS + " (output)", "min_words": PROSE_MIN_WORDS, "paragraphs": len(filler)},
         "rewrites": rows, "seconds": seconds, "seconds_total": round(time.time() - t0, 1), "machine": at_start})
     return 0
 

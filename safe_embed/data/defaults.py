@@ -7,10 +7,11 @@ Arena-Hard prompts. Unsafe breadth (ALERT, Safety-Tuned LLaMAs, AdvBench, Do-Not
 role-framed and role-play attacks of HarmfulQA, AART and SAP) is sampled so that no unsafe-only set outweighs the
 realistic ones. Safe look-alikes teach intent over topic: OKTest, CoCoNot's risky-sounding requests and
 CyberSecEval's benign cyber requests (beside its interpreter abuse). The frame-swap twins make the request, not the
-frame, decide: GPTFuzz templates split by template (``template-swap``) and benign prefaces (``preface-swap``: one-line
-prompts, or prose a long document's window would show), each around an unsafe request and around a safe one. The Safety-Contrast edits and the target-swap twins were measured
-and left out (configs/train/ablations/with_lookalike_edits.yaml: they moved XSTest, JBB and BeaverTails AUROC by
--0.03 to +0.01 in single runs, no gain). JBB is held out whole (its 100 harmful/benign pairs are a test set), and
+frame, decide: GPTFuzz templates split by template (``template-swap``) and benign prefaces (``preface-swap``:
+one-line prompts, or prose as a long document's window shows it), each around an unsafe request and around a safe
+one. The Safety-Contrast edits and the target-swap twins were measured and left out
+(configs/train/ablations/with_lookalike_edits.yaml: they moved XSTest, JBB and BeaverTails AUROC by -0.03 to +0.01
+in single runs, no gain). JBB is held out whole (its 100 harmful/benign pairs are a test set), and
 XSTest always is. Sizes keep the fit within 25 minutes on 2 CPU cores (README, "Training data").
 """
 

@@ -116,6 +116,20 @@ def preface(fillers: Sequence[str], rng: random.Random, prose: Sequence[str] = (
     return " ".join(words[:want]), kind
 
 
+def prose_paragraphs(rows: Sequence[LabelledPrompt], answers: Mapping[str, str] | None) -> list[str]:
+    """The answers (``answers``: Alpaca's, by row id) to the Alpaca rows among ``rows`` that are prose: at least
+    :data:`PROSE_MIN_WORDS` words.
+
+    >>> rows = [LabelledPrompt("Describe rain.", "safe", id="1", source="alpaca"),
+    ...         LabelledPrompt("Say hi.", "safe", id="2", source="alpaca")]
+    >>> prose_paragraphs(rows, {"1": "Rain is water " * 10, "2": "Hi."})[0].split()[:3]
+    ['Rain', 'is', 'water']
+    """
+    answers = answers or {}
+    return [answers[r.id] for r in rows if r.source == "alpaca" and len(answers.get(r.id, "").split())
+            >= PROSE_MIN_WORDS]
+
+
 def place(context: str, request: str, rng: random.Random) -> str:
     """``request`` after ``context`` (60%), before it (20%) or at a word boundary inside it (20%)."""
     r = rng.random()
@@ -154,8 +168,7 @@ def frame_swap_rows(rows: Sequence[LabelledPrompt], src: SourceSpec, seed: int, 
     else:
         frames = {s: [r.text for r in safe[s] if r.source in ORDINARY_SOURCES and "\n" not in r.text.strip()]
                   for s in SPLITS}
-        prose = {s: [a for r in safe[s] if r.source == "alpaca" and len((a := (answers or {}).get(r.id, "")).split())
-                     >= PROSE_MIN_WORDS] for s in SPLITS}
+        prose = {s: prose_paragraphs(safe[s], answers) for s in SPLITS}
     pool = [r for s in SPLITS if frames[s] and safe[s] for r in unsafe[s]]
     pairs = (src.sample or 3 * DEFAULT_PAIRS) // 3
     picked = sorted(rng.sample(range(len(pool)), min(pairs, len(pool))))

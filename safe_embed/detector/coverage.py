@@ -93,10 +93,10 @@ def check_sentence_threshold(value: float | None) -> float | None:
 
 def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[int, int]]:
     """Character spans of windows of ``window`` tokens, half a window apart, covering every token of a text whose
-    tokens are at character ``spans``; the first starts at the first token. A window between the first and the last
-    starts and ends at a word's edge (a token with a gap before it, or after it), moving in by at most
-    :data:`WORD_SNAP` tokens (and a quarter window), so that no window opens or closes with a piece of a word; what it leaves out lies in
-    its neighbours, which overlap it by half a window.
+    tokens are at character ``spans``; the first starts at the first token. Every other edge (all but the text's
+    own start and end) moves in to a word's edge, a gap between two tokens, by at most :data:`WORD_SNAP` tokens and
+    a quarter window, so that no window opens or closes inside a word; what it leaves out lies in its neighbours,
+    which overlap it by half a window.
 
     >>> window_spans([(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)], 2)
     [(0, 3), (2, 5), (4, 7), (6, 9)]
@@ -121,16 +121,18 @@ def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[in
     window = max(1, window)
     stride = max(1, window // 2)
     reach = min(WORD_SNAP, stride // 2)  # both edges together move in by at most a stride: neighbours still meet
+
+    def gap_before(k: int) -> bool:
+        return spans[k][0] > spans[k - 1][1]
+
     out, start = [], 0
     while True:
         end = min(start + window, len(spans))
         a, b = start, end
-        if start > 0:
-            a = next((k for k in range(start, min(start + reach, end - 1) + 1)
-                      if spans[k][0] > spans[k - 1][1]), start)
-        if end < len(spans):
-            b = next((k for k in range(end, max(end - reach, a + 1) - 1, -1)
-                      if spans[k][0] > spans[k - 1][1]), end)
+        if start > 0:  # the first token from ``start`` with a gap before it
+            a = next((k for k in range(start, min(start + reach, end - 1) + 1) if gap_before(k)), start)
+        if end < len(spans):  # the last cut at or before ``end`` with a gap there
+            b = next((k for k in range(end, max(end - reach, a + 1) - 1, -1) if gap_before(k)), end)
         out.append((spans[a][0], spans[b - 1][1]))
         if end >= len(spans):
             return out
