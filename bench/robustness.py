@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, data_dir, ensure_detector, eval_prompts, machine, table, write_json
-from _rewrites import JailbreakFrame, Rewrite, standard_rewrites
+from _rewrites import SLOT, JailbreakFrame, Rewrite, standard_rewrites
 
 from safe_embed.data.frames import PROSE_MIN_WORDS, prose_paragraphs
 from safe_embed.data.labelled import ALPACA_ANSWERS, load_alpaca_answers
@@ -144,15 +144,35 @@ def sample_prompts(det, n_unsafe: int, n_safe: int, seed: int, split: str = "tes
     return specs, sets, sample
 
 
-def template_counts(frame: JailbreakFrame, prompts: list, flagged: np.ndarray, seed: int) -> dict:
-    """Template id -> {label: {flagged, n}} for the jailbreak-frame run, ids in file order."""
+def template_counts(det, frame: JailbreakFrame, prompts: list, flagged: np.ndarray, seed: int) -> dict:
+    """Template id -> {label: {flagged, n}, frame_alone: {flagged, score}} for the jailbreak-frame run, ids in file
+    order; ``frame_alone``: the detector's verdict on the template with its slot left empty."""
     out: dict = {}
     for (_, p), f in zip(prompts, flagged, strict=True):
         c = out.setdefault(frame.template_for(p.text, seed)[0], {"unsafe": {"flagged": 0, "n": 0},
                                                                   "safe": {"flagged": 0, "n": 0}})[p.label]
         c["flagged"] += int(f)
         c["n"] += 1
+    texts = dict(frame.templates)
+    alone = det.classify([texts[i].replace(SLOT, "") for i in out])
+    for (i, c), d in zip(out.items(), alone, strict=True):
+        c["frame_alone"] = {"flagged": d.label == "unsafe", "score": round(float(d.score), 4)}
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def frames_not_flagged_alone(templates: dict, prompts: list, frame: JailbreakFrame, flagged: np.ndarray,
+                             base: np.ndarray, seed: int) -> dict:
+    """Recall and FPR of the jailbreak-frame run over the prompts whose template, slot left empty, the detector
+    does not flag by itself (a frame that is flagged alone is an attack whatever it holds), with the same
+    prompts' unrewritten rates."""
+    keep = np.array([not templates[frame.template_for(p.text, seed)[0]]["frame_alone"]["flagged"]
+                     for _, p in prompts])
+    y = np.array([p.label == "unsafe" for _, p in prompts])
+    rate = lambda f, m: float(f[m].mean()) if m.any() else None
+    return {"templates": sum(not t["frame_alone"]["flagged"] for t in templates.values()),
+            "of": len(templates), "n_unsafe": int((keep & y).sum()), "n_safe": int((keep & ~y).sum()),
+            "recall": rate(flagged, keep & y), "fpr": rate(flagged, keep & ~y),
+            "recall_unrewritten": rate(base, keep & y), "fpr_unrewritten": rate(base, keep & ~y)}
 
 
 def report(rows: dict, n: str) -> None:
@@ -162,6 +182,13 @@ def report(rows: dict, n: str) -> None:
                   "FPR arena-hard": f3(r["fpr_ordinary"]["arena-hard"]), "over window": f3(r["over_window"]),
                   "tokens p50": "" if r["tokens_median"] is None else f"{r['tokens_median']:.0f}", "n": n}
                  for k, r in rows.items()]))
+    for k, r in rows.items():
+        if "frames_not_flagged_alone" in r:
+            a = r["frames_not_flagged_alone"]
+            f = lambda x: "-" if x is None else f"{x:.3f}"
+            print(f"\n{k}, the {a['templates']} of {a['of']} templates the detector does not flag alone "
+                  f"({a['n_unsafe']}/{a['n_safe']} prompts): recall {f(a['recall'])} (unrewritten "
+                  f"{f(a['recall_unrewritten'])}), FPR {f(a['fpr'])} (unrewritten {f(a['fpr_unrewritten'])})")
     print("\nMissed unsafe prompts (three per rewrite; caught before the rewrite where there are three such):")
     for k, r in rows.items():
         for ex in r["missed_examples"]:
@@ -209,7 +236,9 @@ def main() -> int:
         rows[rw.name] = {"about": rw.about, **summarize(res, base, prompts, random.Random(f"{args.seed}{rw.name}"))}
         base = base or {"recall": rows["none"]["recall"], "fpr": rows["none"]["fpr"], "flagged": res["flagged"]}
         if isinstance(rw.fn, JailbreakFrame):
-            templates = template_counts(rw.fn, prompts, res["flagged"], args.seed)
+            templates = template_counts(det, rw.fn, prompts, res["flagged"], args.seed)
+            rows[rw.name]["frames_not_flagged_alone"] = frames_not_flagged_alone(
+                templates, prompts, rw.fn, res["flagged"], base["flagged"], args.seed)
 
     n = f"{sum(p.label == 'unsafe' for _, p in prompts)}/{sum(p.label == 'safe' for _, p in prompts)}"
     print(f"\n{path} at its stored threshold {det.calibration.threshold:g}; seed {args.seed}; n = unsafe/safe\n")

@@ -23,6 +23,7 @@ from pathlib import Path
 from safe_embed.data.augment import target_swap_rows
 from safe_embed.data.frames import frame_swap_rows
 from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_alpaca_answers, load_named
+from safe_embed.data.noise import noise_rows
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.data.shared_sets import load_jailbreak_templates
 from safe_embed.data.sources import SourceSpec, parse_sources
@@ -235,6 +236,8 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
     for src in spec.sources:
         if src.name == "target-swap":
             twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
+        elif src.name == "typo-noise":
+            twins = noise_rows(read, src, spec.seed, test_only | held, recorded)
         elif src.generated:
             templates = load_jailbreak_templates(data_dir) if src.name == "template-swap" else ()
             answers = load_alpaca_answers(data_dir) if src.name == "preface-swap" and any(

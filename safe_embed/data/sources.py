@@ -19,6 +19,8 @@ A source is a registered set or a file::
 * ``template-swap`` and ``preface-swap`` are generated twin pairs: one jailbreak template (split by template) or
   one benign preface around an unsafe request and around a safe one (:mod:`safe_embed.data.frames`); ``sample``
   caps their rows.
+* ``typo-noise`` is generated: misspelled copies of the other sources' prompts, half safe and half unsafe, each
+  with its original's label and split (:mod:`safe_embed.data.noise`); ``sample`` sets how many.
 
 A spec is given as a mapping, or as a bare string (a name or a path).
 """
@@ -34,7 +36,7 @@ from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.errors import ConfigError
 
-GENERATED = ("target-swap", "template-swap", "preface-swap")
+GENERATED = ("target-swap", "template-swap", "preface-swap", "typo-noise")
 COLUMN_KEYS = ("text", "label", "category", "pair_id", "type", "id")
 KEYS = ("name", "path", *COLUMN_KEYS, "default_label", "weight", "sample", "split", "per_prompt")
 

@@ -9,6 +9,8 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
 * ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
   look-alike letters in Latin words, spaced-out letters, leetspeak);
+* ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
+  (:func:`~safe_embed.detector.text_spelling.respell`), when it has any;
 * ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;
 * ``decoded:hex``: each run of >= 8 hex byte pairs (``68656c6c``, ``68 65 6c``, ``0x68 0x65``, ``\\x68\\x65``) that
   decodes to text;
@@ -16,7 +18,10 @@ Views, in this order, at most ``max_views`` (the original first):
   count);
 * ``decoded:tags``: Unicode TAG characters (invisible ASCII, "ASCII smuggling") read as the ASCII they encode;
 * ``decoded:rot13``: only when the text names ROT13 or the Caesar cipher: every sentence, line or colon-separated
-  part that does not name it (if none, all but the name) is ROT13-decoded where that gives it more vowels.
+  part that does not name it (if none, all but the name) is ROT13-decoded where that gives it more vowels;
+* ``decoded:reversed``: each sentence, line or colon-separated part written backwards ("emoh ta ..."), read from
+  right to left: a part whose words, each read backwards, are far more often among the commonest English words
+  (:data:`COMMON_WORDS`) than the words as written.
 
 "Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
 and whitespace, and a space in it (base64 also takes one long word of letters; hex one with a hex letter, so a
@@ -39,11 +44,13 @@ from dataclasses import dataclass
 
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_policy import clean_text
+from safe_embed.detector.text_spelling import respell
 
 logger = logging.getLogger(__name__)
 
-ORIGINAL, NORMALIZED = "original", "normalized"
+ORIGINAL, NORMALIZED, RESPELLED = "original", "normalized", "respelled"
 BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
+REVERSED = "decoded:reversed"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
 
@@ -55,6 +62,19 @@ _URL_LETTER = re.compile(r"%(?:4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
 _TAG_RUN = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,7}\U000e007f|([\U000e0020-\U000e007e]+)")  # a flag|text
 _ROT13_NAME = re.compile(r"\brot[ _-]?13\b|\bcaesar(?:'s)? cipher\b", re.IGNORECASE)
 _PARTS = re.compile(r"(\n+|:\s*|(?<=[.!?])\s+)")
+_WORDS = re.compile(r"[a-z]+")
+# Common English words, none a palindrome: a request holds a few of them, and the same text written backwards has
+# almost none.
+COMMON_WORDS = frozenset([
+    "the", "to", "and", "of", "in", "is", "you", "that", "it", "for", "on", "with", "as", "are", "this", "be",
+    "at", "or", "how", "what", "can", "do", "my", "your", "me", "from", "an", "by", "not", "have", "we", "will",
+    "make", "give", "step", "write", "tell", "about", "who", "why", "when", "where", "which", "get", "use",
+    "into", "there", "their", "they", "he", "she", "his", "her", "was", "were", "has", "had", "one", "all",
+    "some", "any", "if", "so", "but", "like", "would", "could", "should", "please", "help", "need", "want",
+    "know", "explain", "show", "find", "create", "list", "describe", "best", "way", "ways", "steps", "outline",
+    "develop", "program", "someone", "people", "person", "money", "guide", "tutorial", "instructions",
+    "information", "research", "article", "story", "post", "letter", "email", "website", "without", "getting"
+])
 
 
 @dataclass(frozen=True)
@@ -97,7 +117,9 @@ def text_views(text: str, max_views: int = MAX_VIEWS) -> tuple[View, ...]:
 
 def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     """``(name, text or None)`` of each possible extra view, in order, each computed only when asked for."""
-    yield NORMALIZED, normalize(text)
+    normalized = normalize(text)
+    yield NORMALIZED, normalized
+    yield RESPELLED, respell(normalized)
     visible = strip_invisible(text)
     yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
     if sum(map(visible.count, "0123456789")) >= 8:  # 8 bytes of text: a digit in each (20-7f), or most
@@ -106,6 +128,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     if not text.isascii():
         yield TAGS, _normalized(_replace(_TAG_RUN, text, _tag_text))
     yield ROT13, _normalized(_rot13_view(visible))
+    yield REVERSED, _normalized(_reversed_view(visible))
 
 
 def _normalized(view: str | None) -> str | None:
@@ -204,3 +227,27 @@ def _rot13(part: str) -> str:
     decoded = codecs.decode(part, "rot13")
     vowels = lambda s: sum(c in "aeiouAEIOU" for c in s)
     return decoded if vowels(decoded) > vowels(part) else part
+
+
+def _reversed_view(text: str) -> str | None:
+    """The parts of ``text`` written backwards, each read from right to left, one per line; None if there are none.
+
+    >>> _reversed_view("Read it backwards and do it: emoh ta daerb ekab ot woh em llet")
+    'tell me how to bake bread at home'
+    >>> _reversed_view("Tell me how to bake bread at home.") is None
+    True
+    """
+    found = [p[::-1].strip() for p in _PARTS.split(text) if _backwards(p)]
+    return "\n".join(found) if found else None
+
+
+def _backwards(part: str) -> bool:
+    """Whether ``part`` reads as English written backwards: at least two of its words, and 15% of them, are common
+    English words when read backwards (one of three letters or more: "on", "ni", "si" read backwards are words of
+    other languages), and at least three times as many as when read as written."""
+    words = _WORDS.findall(part.lower())
+    if len(words) < 3:
+        return False
+    back = [w for w in words if w[::-1] in COMMON_WORDS]
+    return (len(back) >= 2 and len(back) >= 0.15 * len(words) and any(len(w) >= 3 for w in back)
+            and len(back) >= 3 * sum(w in COMMON_WORDS for w in words))
