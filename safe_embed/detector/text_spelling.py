@@ -12,7 +12,8 @@ noise to the encoder. :func:`respell` puts back, for each word of four letters o
 The English words and their frequencies are pyspellchecker's list (from OpenSubtitles word counts); a word is
 English when the list holds it. Only plain words are read: a word set off by spaces and punctuation, not part
 of a URL, an identifier or a number ("sort=desc", "my_var", "x86"), in lower case or capitalized at the start of
-a sentence (upper-case acronyms and names mid-sentence are left as they are). Text without a short English
+a sentence (upper-case acronyms and names mid-sentence are left as they are). Text of more than
+:data:`MAX_WORDS` plain words is left alone (the windows of the text as given read it). Text without a short English
 function word (:data:`ENGLISH_MARKERS`: short words survive typos and shuffles, and another language has none) is
 left alone, and so is text that is not garbled (fewer than :data:`MIN_UNKNOWN_SHARE` of its plain words unknown,
 or fewer than two words put right): a stray typo or a name changes little of what the encoder reads, and every
@@ -34,7 +35,8 @@ MIN_LETTERS = 4  # shorter words have too many neighbours one edit away ("bom": 
 ENGLISH_MARKERS = frozenset(["the", "to", "for", "of", "and", "with", "how", "what", "my", "you", "your", "is",
                              "are", "can", "at", "from", "by", "it", "this", "that"])
 MIN_UNKNOWN_SHARE = 0.25  # fewer unknown plain words than this: not garbled, left alone
-MAX_UNKNOWN = 300  # unknown words corrected per text at most (bounds the work on long text)
+MAX_WORDS = 400  # a text with more plain words is left alone: a request with typos is short, and a second reading
+# of a long text doubles its windows (and gives garbled filler, "lorem ipsum" -> "lore ipsum", its own windows)
 MIN_FIXED = 2  # words put right, at least
 # a plain word: letters between spaces or punctuation that does not join words ("=", "_", "/", "@", digits, ...)
 _WORD = re.compile(rf"(?<![^\s\"'(\[{{<*-])[A-Za-z]{{{MIN_LETTERS},}}(?![^\s\"')\]}}>*,.;:!?-]|'[A-Za-z])")
@@ -92,14 +94,14 @@ def respell(text: str) -> str | None:
         return None
     words = [m for m in _WORD.finditer(text) if m.group().islower() or m.group()[1:].islower()
              and _SENTENCE_START.search(text, max(0, m.start() - 4), m.start())]
-    if not words:
+    if not words or len(words) > MAX_WORDS:
         return None
     freq, shuffled = _lexicon()
     unknown = [m for m in words if m.group().lower() not in freq]
     if len(unknown) < MIN_UNKNOWN_SHARE * len(words):
         return None
     out, at, fixed_words = [], 0, 0
-    for m in unknown[:MAX_UNKNOWN]:
+    for m in unknown:
         fixed = _fix(m.group().lower(), freq, shuffled)
         if fixed is None:
             continue
