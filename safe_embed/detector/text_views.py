@@ -19,8 +19,8 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``decoded:tags``: Unicode TAG characters (invisible ASCII, "ASCII smuggling") read as the ASCII they encode;
 * ``decoded:rot13``: only when the text names ROT13 or the Caesar cipher: every sentence, line or colon-separated
   part that does not name it (if none, all but the name) is ROT13-decoded where that gives it more vowels;
-* ``decoded:reversed``: each sentence, line or colon-separated part written backwards ("emoh ta ..."), read from
-  right to left: a part whose words, each read backwards, are far more often among the commonest English words
+* ``decoded:reversed``: each sentence, line or colon-separated part written backwards ("emoh ta ...", or word by
+  word: "eviG em ..."), read from right to left: a part whose words, each read backwards, are far more often among the commonest English words
   (:data:`COMMON_WORDS`) than the words as written.
 
 "Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
@@ -237,8 +237,27 @@ def _reversed_view(text: str) -> str | None:
     >>> _reversed_view("Tell me how to bake bread at home.") is None
     True
     """
-    found = [p[::-1].strip() for p in _PARTS.split(text) if _backwards(p)]
+    found = [_read_back(p.strip()) for p in _PARTS.split(text) if _backwards(p)]
     return "\n".join(found) if found else None
+
+
+def _read_back(part: str) -> str:
+    """``part`` read from right to left; word by word, in the words' order, when it opens with a capitalized word
+    written backwards and does not close with one (each word was written backwards: "eviG em ..." for "Give me ...").
+
+    >>> _read_back("emoh ta daerb ekaB"), _read_back("ekaB daerb ta emoh")
+    ('Bake bread at home', 'Bake bread at home')
+    """
+    words = part.split()
+    if words and _capital_backwards(words[0]) and not _capital_backwards(words[-1]):
+        return " ".join(w[::-1] for w in words)
+    return part[::-1]  # also when both ends are ("etirW ... grebnuhT"): the same words either way
+
+
+def _capital_backwards(word: str) -> bool:
+    """Whether ``word`` is a capitalized word written backwards ("eviG"; not "ASU", USA backwards)."""
+    w = word.strip(".,;:!?\"'")
+    return len(w) > 1 and w[-1].isupper() and w[:-1].islower()
 
 
 def _backwards(part: str) -> bool:
