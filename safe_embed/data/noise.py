@@ -27,8 +27,9 @@ RATE = 0.35  # the share of words of three letters or more that are misspelled (
 DEFAULT_ROWS = 1200  # copies when the source gives no ``sample``
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _VOWELS = set("aeiouAEIOU")
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_NEAR = {c: "".join(r[j] for j in (i - 1, i + 1) if 0 <= j < len(r)) for r in _ROWS for i, c in enumerate(r)}
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# each lower-case letter -> the letters beside it on a QWERTY keyboard's row: the keys a finger slips to
+NEAR_KEYS = {c: "".join(r[j] for j in (i - 1, i + 1) if 0 <= j < len(r)) for r in _KEY_ROWS for i, c in enumerate(r)}
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -43,8 +44,8 @@ def _typo(word: str, rng: random.Random) -> str:
         kind = "drop"
     if kind == "swap" and i < len(word) - 1:
         return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-    if kind == "near" and word[i].lower() in _NEAR:
-        c = rng.choice(_NEAR[word[i].lower()])
+    if kind == "near" and word[i].lower() in NEAR_KEYS:
+        c = rng.choice(NEAR_KEYS[word[i].lower()])
         return word[:i] + (c.upper() if word[i].isupper() else c) + word[i + 1:]
     if kind == "double":
         return word[:i] + word[i] + word[i:]

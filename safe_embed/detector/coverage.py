@@ -75,11 +75,12 @@ def sentence_spans(text: str, min_words: int = 3, max_words: int = SENTENCE_WORD
     spans = [(a, b) for a, b in spans if text[a:b].strip()]
     if len(spans) < 2:
         return []
-    out = []
+    out, seen = [], set()
     for a, b in spans:
         for c, d in [(a, b), *_clauses(text, a, b)]:
-            if min_words <= len(text[c:d].split()) <= max_words and (c, d) not in out:
+            if min_words <= len(text[c:d].split()) <= max_words and (c, d) not in seen:
                 out.append((c, d))
+                seen.add((c, d))
     return out
 
 

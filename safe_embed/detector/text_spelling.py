@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from safe_embed.data.noise import NEAR_KEYS
+
 MIN_LETTERS = 4  # shorter words have too many neighbours one edit away ("bom": boy, mom, bob, bomb)
 ENGLISH_MARKERS = frozenset(["the", "to", "for", "of", "and", "with", "how", "what", "my", "you", "your", "is",
                              "are", "can", "at", "from", "by", "it", "this", "that"])
@@ -41,9 +43,12 @@ MIN_FIXED = 2  # words put right, at least
 # a plain word: letters between spaces or punctuation that does not join words ("=", "_", "/", "@", digits, ...)
 _WORD = re.compile(rf"(?<![^\s\"'(\[{{<*-])[A-Za-z]{{{MIN_LETTERS},}}(?![^\s\"')\]}}>*,.;:!?-]|'[A-Za-z])")
 _SHORT = re.compile(r"\b[a-z]{2,4}\b")
-_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_NEAR_KEYS = {c: "".join(r[j] for j in (i - 1, i + 1) if 0 <= j < len(r)) for r in _KEY_ROWS for i, c in enumerate(r)}
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*)[\"'(\[*-]*$")
+
+
+def load_lexicon() -> None:
+    """Load the English word list now (about 0.3 s) instead of on the first prompt that needs it."""
+    _lexicon()
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +73,7 @@ def _edits(word: str) -> set[str]:
     letters = "abcdefghijklmnopqrstuvwxyz"
     cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     return ({a + b[1:] for a, b in cuts if b} | {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
-            | {a + c + b[1:] for a, b in cuts if b for c in _NEAR_KEYS.get(b[0], "")}
+            | {a + c + b[1:] for a, b in cuts if b for c in NEAR_KEYS.get(b[0], "")}
             | {a + c + b for a, b in cuts for c in letters})
 
 

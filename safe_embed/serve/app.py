@@ -128,7 +128,10 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         batcher.start()
         if shared is not None:
             shared.start(mutex=lock)
-        if warmup:  # load the model lazily held by the encoder before the first request
+        if warmup:  # load the model lazily held by the encoder, and the respelled view's words, before the first request
+            from safe_embed.detector.text_spelling import load_lexicon
+
+            load_lexicon()
             await batcher.classify(["warm-up"])
         logger.info("serving %s (%s backend): %d unsafe, %d safe exemplars", getattr(detector.encoder, "name", "?"),
                     getattr(getattr(detector, "backends", None), "active", "?"), len(detector.unsafe),
