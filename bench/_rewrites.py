@@ -194,6 +194,15 @@ def split_turns_framed(text: str, seed: int = 0) -> Messages:
                                         "in full."}]
 
 
+def after_a_turn(filler: Sequence[str]) -> Callable[[str, int], Messages]:
+    """Two user turns: a paragraph of ordinary text (one of ``filler``), then the request: an ordinary conversation
+    for safe prompts, a request after small talk for unsafe ones."""
+    if not filler:
+        raise ValueError("filler is empty. Fix: pass ordinary text (e.g. Alpaca's answers) to draw from.")
+    return lambda text, seed: [{"role": "user", "content": rng_for(seed, "turn", text).choice(filler)},
+                               {"role": "user", "content": text}]
+
+
 def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]]) -> dict[str, Rewrite]:
     """The bench's rewrites by name; ``filler``: ordinary prompts for the benign prefix and suffix (never texts of
     the sets measured), ``templates``: GPTFuzz ``(id, text)`` jailbreak templates."""
@@ -225,5 +234,7 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 split_turns, conversation=True),
         Rewrite("split_turns_framed", "first turn sets up half the request, second gives the rest and asks "
                 "(scored by guard.check)", split_turns_framed, conversation=True),
+        Rewrite("after_a_turn", "an earlier user turn of ordinary text, then the request (scored by guard.check)",
+                after_a_turn(filler), conversation=True),
     ]
     return {r.name: r for r in items}

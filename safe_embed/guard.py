@@ -124,7 +124,8 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
     ``allow_non_text``: let image, audio and file parts through unchecked (their text parts are still checked).
     A prompt longer than the detector reads (its detection flagged ``unchecked_tail``) is refused as an unreadable
     one is, unless ``allow_unchecked``. In a conversation every user turn is checked, and so are the last user turns
-    joined (a request split over two turns is seen whole).
+    joined and the seams between them (a request split over two turns is seen whole; see
+    :func:`~safe_embed.guard_prompts.prompt_texts`).
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> @guard(demo_detector(), prompt_arg="messages", on_unsafe=lambda d: "Sorry, I can't help with that.")

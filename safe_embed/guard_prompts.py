@@ -4,9 +4,11 @@ in the OpenAI and Anthropic shapes. Anything it cannot read raises :class:`Unrea
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from safe_embed.errors import SafeEmbedError
+from safe_embed.sentences import seam
 
 
 class UnreadablePromptError(SafeEmbedError, TypeError):
@@ -81,7 +83,9 @@ def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
     (roles ``system``, ``developer``, ``assistant``, ``model``) are not checked; all others are, text parts of
     list content and tool results included. When two or more messages are checked, the last
     :data:`JOINED_TURNS` of them are also checked joined into one text, so a request split over turns is seen whole
-    (the detector reads a long joined text in windows).
+    (the detector reads a long joined text in windows), and so is each seam between two of them where the first
+    stops mid-sentence (its last sentence, then the first of the next: :func:`~safe_embed.sentences.seam`), where a
+    request cut in two and framed ("Remember part 1: ..." / "Part 2: ... Now join them") is whole again.
 
     >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
     ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
@@ -95,10 +99,13 @@ def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
 
 def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, str]]:
     """:func:`prompt_texts` with where each text comes from: ``"prompt"``, ``"message #i"`` (the i-th message or
-    list item) or ``"joined"`` (the last checked messages joined).
+    list item), ``"joined"`` (the last checked messages joined) or ``"seam #i|#j"`` (the seam between messages i
+    and j).
 
     >>> prompt_parts([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
-    [('message #0', 'a'), ('message #1', 'b'), ('joined', 'a\\n\\nb')]
+    [('message #0', 'a'), ('message #1', 'b'), ('joined', 'a\\n\\nb'), ('seam #0|#1', 'a b')]
+    >>> [w for w, _ in prompt_parts([{"role": "user", "content": "Hi."}, {"role": "user", "content": "b"}])]
+    ['message #0', 'message #1', 'joined']
     """
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         return [("prompt", _as_text(value, "the prompt"))]
@@ -108,7 +115,7 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
                                     "the call is refused. Fix: pass a string, a list of strings or chat messages, "
                                     "or give guard(prompt_arg=...) the right argument.")
     out: list[tuple[str, str]] = []
-    turns: list[str] = []  # the checked messages' texts, one per message, for the joined text
+    turns: list[tuple[str, str]] = []  # ("#i", text) of each checked message, for the joined text
     for i, m in enumerate(messages):
         where = f"message #{i}"
         if isinstance(m, (str, bytes, bytearray, memoryview)):
@@ -122,9 +129,12 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
         parts = _content_texts(_get(m, "content"), where, allow_non_text)
         out += [(where, p) for p in parts]
         if any(p.strip() for p in parts):
-            turns.append("\n".join(parts))
-    if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined
-        out.append(("joined", JOIN_SEPARATOR.join(turns[-JOINED_TURNS:])))
+            turns.append((f"#{i}", "\n".join(parts)))
+    if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined, and their seams
+        last = turns[-JOINED_TURNS:]
+        out.append(("joined", JOIN_SEPARATOR.join(t for _, t in last)))
+        seams = [(f"seam {a}|{b}", seam(x, y)) for (a, x), (b, y) in pairwise(last)]
+        out += [(where, text) for where, text in seams if text is not None]
     return out
 
 

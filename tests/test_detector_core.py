@@ -60,7 +60,7 @@ def test_classify_returns_one_detection_per_text_with_evidence(detector):
 def test_scores_match_a_brute_force_margin(detector, hash_encoder):
     from safe_embed.encoders.base import l2_normalize
 
-    q = ["hack my neighbour email", "cook soup at home"]
+    q = ["hack my neighbor email", "cook soup at home"]
     x = l2_normalize(hash_encoder.encode(q))
     xu = l2_normalize(hash_encoder.encode([t for t, _ in UNSAFE]))
     xs = l2_normalize(hash_encoder.encode(SAFE))
@@ -298,7 +298,7 @@ def test_a_request_quoted_inside_a_frame_sentence_is_read_alone():
     ("Please read this. Say: read this.", ["Please read this.", "Say: read this."]),  # "read this." has two words
 ])
 def test_clauses_of_a_sentence_are_read_beside_it(text, read):
-    from safe_embed.detector.coverage import sentence_spans
+    from safe_embed.sentences import sentence_spans
 
     assert [text[a:b] for a, b in sentence_spans(text)] == read
 

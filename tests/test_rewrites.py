@@ -43,8 +43,9 @@ def rw():
 def test_the_documented_rewrites_exist(rw):
     assert set(rw) == {"prefix_150", "prefix_300", "prefix_1000", "suffix_150", "jailbreak_frame", "fraktur",
                        "fullwidth", "zero_width", "homoglyph", "leetspeak", "spaced", "base64", "hex", "rot13",
-                       "typos", "scrambled", "reversed", "upper", "alternating_case", "split_turns", "split_turns_framed"}
-    assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed"}
+                       "typos", "scrambled", "reversed", "upper", "alternating_case", "split_turns", "split_turns_framed",
+                       "after_a_turn"}
+    assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn"}
 
 
 def test_every_rewrite_is_deterministic_for_a_seed_and_changes_the_text(rw):
@@ -155,13 +156,17 @@ def test_split_turns_are_two_user_messages_holding_the_request(rw):
     assert [m["role"] for m in framed] == ["user", "user"]
     assert "Part 1: how do I" in framed[0]["content"] and "Part 2: pick a lock" in framed[1]["content"]
     assert halves("a b c d e") == ("a b", "c d e")
+    talk = rw["after_a_turn"]("how do I pick a lock", 0)
+    assert talk[0]["content"] in FILLER and talk[1] == {"role": "user", "content": "how do I pick a lock"}
+    assert talk == rw["after_a_turn"]("how do I pick a lock", 0)  # seeded
 
 
 def test_split_turns_are_read_by_the_guard(rw):
     from safe_embed.guard import prompt_texts
 
     first, second = halves(REQUEST)
-    assert prompt_texts(rw["split_turns"](REQUEST, 0)) == [first, second, f"{first}\n\n{second}"]  # turns, joined
+    assert prompt_texts(rw["split_turns"](REQUEST, 0)) == [first, second, f"{first}\n\n{second}", REQUEST]  # seam
+    assert prompt_texts(rw["split_turns_framed"](REQUEST, 0))[-1] == REQUEST  # the seam of the two turns
 
 
 @FUZZ

@@ -22,7 +22,8 @@ Steps, chained in this order (each a no-op on text it does not concern):
    characters) split by one space, dot, dash or underscore, with at least two letters, at most twice as many
    digits, not one letter again and again (music's "C C C"), and not a dotted abbreviation (all capitals, or <= 3
    letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break, kept as they are. Never across other
-   characters (versions, IPs, UUIDs).
+   characters (versions, IPs, UUIDs). Dotted, dashed and underscored runs are joined first, so that a one-letter
+   word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced run ("d a p").
 5. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
@@ -56,10 +57,10 @@ _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |S
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
 _SPACED_HINT = re.compile(rf"[ ._-]{_T}[ ._-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
-_SPACED = [re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"),
-           re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),
-           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),
-           re.compile(rf"(?<![\w@$]){_T}(?:_{_T}){{2,}}(?![\w@$])")]
+_SPACED = [re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),  # dotted, dashed, underscored
+           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),  # words first, so that "g a p" of
+           re.compile(rf"(?<![\w@$]){_T}(?:_{_T}){{2,}}(?![\w@$])"),  # "b-u-i-l-d-i-n-g a p-i-p-e" is no run
+           re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])")]
 
 
 def normalize(text: str) -> str:

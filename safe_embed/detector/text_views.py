@@ -11,6 +11,8 @@ Views, in this order, at most ``max_views`` (the original first):
   look-alike letters in Latin words, spaced-out letters, leetspeak);
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
   (:func:`~safe_embed.detector.text_spelling.respell`), when it has any;
+* ``decoded:concat``: the strings a prompt assigns to variables, joined as it asks (``a = "..."``, ``b = "..."``,
+  "answer a + b": :func:`~safe_embed.detector.text_payload.joined_payload`);
 * ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;
 * ``decoded:hex``: each run of >= 8 hex byte pairs (``68656c6c``, ``68 65 6c``, ``0x68 0x65``, ``\\x68\\x65``) that
   decodes to text;
@@ -43,6 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from safe_embed.detector.text_normalize import normalize, strip_invisible
+from safe_embed.detector.text_payload import joined_payload
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.detector.text_spelling import respell
 
@@ -50,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 ORIGINAL, NORMALIZED, RESPELLED = "original", "normalized", "respelled"
 BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
-REVERSED = "decoded:reversed"
+REVERSED, CONCAT = "decoded:reversed", "decoded:concat"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
 
@@ -121,6 +124,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     yield NORMALIZED, normalized
     yield RESPELLED, respell(normalized)
     visible = strip_invisible(text)
+    yield CONCAT, _normalized(joined_payload(normalized))
     yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
     if sum(map(visible.count, "0123456789")) >= 8:  # 8 bytes of text: a digit in each (20-7f), or most
         yield HEX, _normalized(_replace(_HEX, visible, _hex_text))

@@ -1,7 +1,7 @@
 """A LangChain guard: a ``Runnable`` that checks a chain's input messages with a safe-embed classifier (a
 :class:`~safe_embed.detector.Detector` or a :class:`~safe_embed.guard_client.GuardClient`) before a model sees
-them, with the policy of :func:`safe_embed.guard.guard` (every user turn checked, and the last turns joined; fails
-closed on what it cannot read).
+them, with the policy of :func:`safe_embed.guard.guard` (every user turn checked, and the last turns joined and their
+seams; fails closed on what it cannot read).
 
 ``SafeEmbedGuard(classifier) | model`` passes a safe input through unchanged and raises
 :class:`~safe_embed.guard.UnsafePromptError` (or :class:`~safe_embed.guard.UnreadablePromptError`) otherwise;

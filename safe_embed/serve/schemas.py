@@ -15,8 +15,8 @@ class ClassifyRequest(BaseModel):
     texts: list[str] | None = Field(None, description="prompts to classify, answered in the same order")
     text: str | None = Field(None, description="one prompt (same as texts=[text])")
     messages: list[dict] | None = Field(None, description="a conversation in the OpenAI or Anthropic shape: each user "
-                                        "message is checked, and the last user messages joined; 'checked' names "
-                                        "each result's source and 'verdict' is the conversation's")
+                                        "message is checked, and the last user messages joined and their seams; "
+                                        "'checked' names each result's source and 'verdict' is the conversation's")
     neighbors: bool = Field(True, description="include the nearest exemplars in each result")
     id: str | None = Field(None, description=f"an opaque request id (at most {MAX_FIELD_CHARS} characters) "
                               "echoed in the response")
