@@ -41,7 +41,9 @@ from safe_embed.guard_prompts import (
     NON_TEXT_PARTS,
     TRUSTED_ROLES,
     UnreadablePromptError,
-    deciding,
+    blocks,
+    decision,
+    prompt_parts,
     prompt_texts,
 )
 
@@ -68,23 +70,26 @@ class UnsafePromptError(SafeEmbedError):
 
 
 def check(classifier: Classifier, prompt: Any):
-    """Classify every text in ``prompt`` (see :func:`prompt_texts`); return the first unsafe detection, or the
-    most unsafe-looking one when all are safe (None for a prompt with nothing to check).
+    """Classify every text in ``prompt`` (see :func:`prompt_texts`); return the first detection that blocks it
+    (:func:`~safe_embed.guard_prompts.blocks`), or the most unsafe-looking one, labelled safe, when none does (None
+    for a prompt with nothing to check).
 
     >>> from safe_embed.detector.demo import demo_detector
     >>> check(demo_detector(), "How do I kill a python process?").label
     'safe'
     """
-    texts = prompt_texts(prompt)
-    if not texts:
+    parts = prompt_parts(prompt)
+    if not parts:
         return None
-    detections = classifier.classify(texts)
-    return detections[deciding(detections)]
+    detections = classifier.classify([text for _, text in parts])
+    return decision(detections, [where for where, _ in parts])
 
 
-def _verdict(texts: list[str], detections: list, on_unsafe: Callable | None, allow_unchecked: bool = False):
-    for t, d in zip(texts, detections, strict=True):
-        if d.label == "unsafe":
+def _verdict(parts: list[tuple[str, str]], detections: list, on_unsafe: Callable | None,
+             allow_unchecked: bool = False):
+    texts = [text for _, text in parts]
+    for (where, t), d in zip(parts, detections, strict=True):
+        if blocks(d, where):
             if on_unsafe is None:
                 raise UnsafePromptError(t, d)
             return True, on_unsafe(d)
@@ -152,10 +157,10 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
                 raise UnreadablePromptError(f"{name}() got no argument {prompt_arg!r} to check.")
             return bound.arguments[prompt_arg]
 
-        def texts_or_refusal(args, kwargs) -> tuple[list[str] | None, Any]:
+        def parts_or_refusal(args, kwargs) -> tuple[list[tuple[str, str]] | None, Any]:
             prompt = find_prompt(args, kwargs)
             try:
-                return prompt_texts(prompt, allow_non_text), None
+                return prompt_parts(prompt, allow_non_text), None
             except UnreadablePromptError:
                 if on_unsafe is None:
                     raise
@@ -176,13 +181,13 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def awrapper(*args, **kwargs):
-                texts, refusal = texts_or_refusal(args, kwargs)
-                if texts is None:
+                parts, refusal = parts_or_refusal(args, kwargs)
+                if parts is None:
                     return refusal
-                if texts:
-                    dets = await asyncio.to_thread(classify_or_fail, texts)
+                if parts:
+                    dets = await asyncio.to_thread(classify_or_fail, [text for _, text in parts])
                     if dets is not None:
-                        blocked, value = _verdict(texts, dets, on_unsafe, allow_unchecked)
+                        blocked, value = _verdict(parts, dets, on_unsafe, allow_unchecked)
                         if blocked:
                             return value
                 return await fn(*args, **kwargs)
@@ -190,13 +195,13 @@ def guard(classifier: Classifier, prompt_arg: str | int = 0, on_unsafe: Callable
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            texts, refusal = texts_or_refusal(args, kwargs)
-            if texts is None:
+            parts, refusal = parts_or_refusal(args, kwargs)
+            if parts is None:
                 return refusal
-            if texts:
-                dets = classify_or_fail(texts)
+            if parts:
+                dets = classify_or_fail([text for _, text in parts])
                 if dets is not None:
-                    blocked, value = _verdict(texts, dets, on_unsafe, allow_unchecked)
+                    blocked, value = _verdict(parts, dets, on_unsafe, allow_unchecked)
                     if blocked:
                         return value
             return fn(*args, **kwargs)

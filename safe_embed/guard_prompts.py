@@ -4,6 +4,7 @@ in the OpenAI and Anthropic shapes. Anything it cannot read raises :class:`Unrea
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -23,6 +24,9 @@ NON_TEXT_PARTS = ("image_url", "image", "input_image", "input_audio", "audio", "
 
 JOINED_TURNS = 4  # the last checked turns of a conversation that are also checked as one text
 JOIN_SEPARATOR = "\n\n"
+JOINED = "joined"  # where the joined text comes from
+JOINED_MIN_SCORE = 0.7  # the joined text blocks from this score up (val splits: ordinary text before a harmless
+# question reads as a request in a frame; 0.7 took that to the floor with no split request lost)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -85,7 +89,8 @@ def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
     :data:`JOINED_TURNS` of them are also checked joined into one text, so a request split over turns is seen whole
     (the detector reads a long joined text in windows), and so is each seam between two of them where the first
     stops mid-sentence (its last sentence, then the first of the next: :func:`~safe_embed.sentences.seam`), where a
-    request cut in two and framed ("Remember part 1: ..." / "Part 2: ... Now join them") is whole again.
+    request cut in two and framed ("Remember part 1: ..." / "Part 2: ... Now join them") is whole again. The joined
+    text blocks only from :data:`JOINED_MIN_SCORE` up (:func:`blocks`).
 
     >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
     ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
@@ -132,19 +137,52 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
             turns.append((f"#{i}", "\n".join(parts)))
     if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined, and their seams
         last = turns[-JOINED_TURNS:]
-        out.append(("joined", JOIN_SEPARATOR.join(t for _, t in last)))
+        out.append((JOINED, JOIN_SEPARATOR.join(t for _, t in last)))
         seams = [(f"seam {a}|{b}", seam(x, y)) for (a, x), (b, y) in pairwise(last)]
         out += [(where, text) for where, text in seams if text is not None]
     return out
 
 
-def deciding(detections: Sequence) -> int:
-    """The position of the detection that decides a prompt's texts: the first unsafe one, else the most
-    unsafe-looking one (the first on a tie). ``detections`` is not empty.
+def blocks(detection, where: str = "prompt") -> bool:
+    """Whether ``detection`` of the text from ``where`` (see :func:`prompt_parts`) blocks the prompt: an unsafe
+    label, and for the joined turns a score of at least :data:`JOINED_MIN_SCORE`. A harmless question after a turn
+    of ordinary text reads, joined, like a request inside a frame; each turn alone and each seam is judged as a
+    prompt of its own is.
+
+    >>> from types import SimpleNamespace as D
+    >>> blocks(D(label="unsafe", score=0.6)), blocks(D(label="unsafe", score=0.6), JOINED)
+    (True, False)
+    """
+    return detection.label == "unsafe" and (where != JOINED or detection.score >= JOINED_MIN_SCORE)
+
+
+def deciding(detections: Sequence, wheres: Sequence[str] | None = None) -> int:
+    """The position of the detection that decides a prompt's texts: the first that :func:`blocks` (``wheres``:
+    where each text comes from, as :func:`prompt_parts` gives it), else the most unsafe-looking one (the first on
+    a tie). ``detections`` is not empty.
 
     >>> from types import SimpleNamespace as D
     >>> deciding([D(label="safe", score=0.4), D(label="unsafe", score=0.6), D(label="unsafe", score=0.9)])
     1
+    >>> deciding([D(label="safe", score=0.4), D(label="unsafe", score=0.6)], ["message #0", JOINED])
+    1
     """
-    unsafe = [i for i, d in enumerate(detections) if d.label == "unsafe"]
+    wheres = wheres or ["prompt"] * len(detections)
+    unsafe = [i for i, (d, w) in enumerate(zip(detections, wheres, strict=True)) if blocks(d, w)]
     return unsafe[0] if unsafe else max(range(len(detections)), key=lambda i: detections[i].score)
+
+
+def decision(detections: Sequence, wheres: Sequence[str] | None = None):
+    """The detection that decides a prompt's texts (:func:`deciding`), labelled safe (no category) when it does
+    not block: the joined turns under :data:`JOINED_MIN_SCORE` and nothing else unsafe. ``detections`` is not
+    empty and holds dataclasses (:class:`~safe_embed.detector.Detection`).
+
+    >>> from safe_embed.detector.results import Detection
+    >>> decision([Detection("safe", 0.1, None, ()), Detection("unsafe", 0.6, "S1", ())], ["message #1", JOINED]).label
+    'safe'
+    """
+    i = deciding(detections, wheres)
+    d = detections[i]
+    if d.label == "unsafe" and not blocks(d, wheres[i] if wheres else "prompt"):
+        return replace(d, label="safe", category=None)
+    return d

@@ -86,6 +86,37 @@ def test_a_request_cut_in_two_framed_turns_is_read_across_their_seam(det):
     assert check(det, [{"role": "user", "content": CAKE}, {"role": "user", "content": "Thanks!"}]).label == "safe"
 
 
+class Scripted:
+    """A classifier that scores the joined turns of a conversation ``joined_score`` and every other text 0.1."""
+
+    def __init__(self, joined_score: float) -> None:
+        self.joined_score = joined_score
+
+    def classify(self, texts):
+        return [Detection("unsafe" if "\n\n" in t and self.joined_score >= 0.5 else "safe",
+                          self.joined_score if "\n\n" in t else 0.1, None, ()) for t in texts]
+
+
+@pytest.mark.parametrize("score, blocked", [(0.6, False), (0.69, False), (0.7, True), (0.95, True)])
+def test_the_joined_turns_block_only_from_their_own_score(score, blocked):
+    """Ordinary text in one turn and a harmless question in the next read, joined, like a request in a frame: the
+    joined text blocks from JOINED_MIN_SCORE up, and what check() reports says the same."""
+    from safe_embed.guard_prompts import JOINED_MIN_SCORE
+
+    assert JOINED_MIN_SCORE == 0.7
+    talk = [{"role": "user", "content": "Grilled fish keeps its omega-3 fats."},
+            {"role": "user", "content": "Is it illegal to take photos of people in a park?"}]
+    llm = FakeLLM()
+    if blocked:
+        with pytest.raises(UnsafePromptError):
+            guard(Scripted(score))(llm.__call__)(talk)
+    else:
+        guard(Scripted(score))(llm.__call__)(talk)
+    assert len(llm.calls) == (0 if blocked else 1)
+    d = check(Scripted(score), talk)
+    assert d.score == score and d.label == ("unsafe" if blocked else "safe")
+
+
 def test_a_prompt_with_an_unchecked_part_is_refused_unless_allowed():
     """Past the detector's ceiling nothing is read: the guard refuses the call, as for an unreadable prompt."""
     short = toy_detector(UNSAFE, SAFE, CALIB, k=1, dim=64, settings_max_chars=60)

@@ -26,7 +26,7 @@ from safe_embed.detector.shared_stream import SharedUnavailableError
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.encoders.base import check_texts
 from safe_embed.errors import ConfigError
-from safe_embed.guard_prompts import UnreadablePromptError, deciding, prompt_parts
+from safe_embed.guard_prompts import UnreadablePromptError, decision, prompt_parts
 from safe_embed.serve.auth import needs_token
 from safe_embed.serve.batcher import (
     ADAPTIVE_WAIT,
@@ -212,7 +212,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         results = shape_results(detections, limits, req.neighbors)
         if checked is None:
             return json_response({"id": rid, "results": results})
-        verdict = results[deciding(detections)]
+        verdict = shape_results([decision(detections, checked)], limits, req.neighbors)[0]
         return json_response({"id": rid, "results": results, "checked": checked, "verdict": verdict})
 
     @app.post("/v1/exemplars", summary="add exemplars (bearer token when configured)",

@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from safe_embed.detector.categories import code_of
 from safe_embed.detector.results import Detection
-from safe_embed.guard_prompts import NON_TEXT_PARTS, UnreadablePromptError, deciding, prompt_texts
+from safe_embed.guard_prompts import NON_TEXT_PARTS, UnreadablePromptError, decision, prompt_parts
 from safe_embed.serve.batcher import MicroBatcher
 from safe_embed.serve.http_errors import ServiceError, json_response, read_body
 from safe_embed.serve.limits import ServiceLimits
@@ -70,28 +70,30 @@ def openai_result(d: Detection | None, table: Mapping[str, Sequence[str]], unche
             "safe_embed": {**own, "unchecked": list(unchecked)}}
 
 
-def read_input(value: str | list, allow_non_text: bool) -> list[tuple[list[str], list[str]]]:
-    """The texts to check per result, and the parts left unchecked, of a request's ``input``.
+def read_input(value: str | list, allow_non_text: bool) -> list[tuple[list[tuple[str, str]], list[str]]]:
+    """The texts to check per result, each with where it comes from (as
+    :func:`~safe_embed.guard_prompts.prompt_parts` names it), and the parts left unchecked, of a request's
+    ``input``.
 
     >>> read_input(["a", "b"], False)
-    [(['a'], []), (['b'], [])]
+    [([('prompt', 'a')], []), ([('prompt', 'b')], [])]
     >>> read_input([{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "x"}}], True)
-    [(['a'], ['input part #1 (image_url)'])]
+    [([('message #0', 'a')], ['input part #1 (image_url)'])]
     """
     if isinstance(value, str):
-        return [([value], [])]
+        return [([("prompt", value)], [])]
     if all(isinstance(v, str) for v in value):
-        return [([v], []) for v in value]
+        return [([("prompt", v)], []) for v in value]
     if not all(isinstance(v, dict) for v in value):
         raise ServiceError(422, "invalid_request", "'input' mixes strings and content parts. Fix: send a list of "
                            'strings, or a list of parts such as {"type": "text", "text": "..."}.')
     try:  # each part as a turn: every text part is checked, and the parts joined
-        texts = prompt_texts([{"role": "user", "content": [part]} for part in value], allow_non_text)
+        parts = prompt_parts([{"role": "user", "content": [part]} for part in value], allow_non_text)
     except UnreadablePromptError as e:
         raise ServiceError(422, "unreadable_prompt", f"{e} (the service's option: --allow-non-text)") from None
     unchecked = [f"input part #{i} ({p.get('type')})" for i, p in enumerate(value)
                  if p.get("type") in NON_TEXT_PARTS and p.get("text") is None]
-    return [(texts, unchecked)]
+    return [(parts, unchecked)]
 
 
 def add_moderations(app: FastAPI, batcher: MicroBatcher, limits: ServiceLimits, model: str,
@@ -106,7 +108,7 @@ def add_moderations(app: FastAPI, batcher: MicroBatcher, limits: ServiceLimits, 
     async def moderations(request: Request) -> Response:
         req = await read_body(request, ModerationRequest)
         groups = read_input(req.input, allow_non_text)
-        texts = [t for group, _ in groups for t in group]
+        texts = [t for group, _ in groups for _, t in group]
         count_texts(request.scope, len(texts))
         if texts or not any(unchecked for _, unchecked in groups):  # images alone (allowed) need no text
             check_limits(texts, limits, "input")
@@ -115,5 +117,5 @@ def add_moderations(app: FastAPI, batcher: MicroBatcher, limits: ServiceLimits, 
         for group, unchecked in groups:
             mine = detections[start:start + len(group)]
             start += len(group)
-            results.append(openai_result(mine[deciding(mine)] if mine else None, table, unchecked))
+            results.append(openai_result(decision(mine, [w for w, _ in group]) if mine else None, table, unchecked))
         return json_response({"id": f"modr-{uuid.uuid4().hex}", "model": model, "results": results})
