@@ -15,6 +15,7 @@ left to the ``prefaced`` evaluation set.
     python bench/robustness.py                                  # the default detector, 600 unsafe / 650 safe
     python bench/robustness.py --detector DIR --quick           # 60 / 65
     python bench/robustness.py --only prefix_300 base64 --out /tmp/r.json
+    python bench/robustness.py --merge r_s0.json r_s1.json r_s2.json   # one run per detector seed: mean ± sd
 
 Prints recall and FPR per rewrite with their change from the unrewritten prompts, the FPR on ordinary traffic
 (Alpaca, Arena-Hard), and three missed unsafe prompts per rewrite; writes every figure to
@@ -207,8 +208,18 @@ def main() -> int:
                     help="the sets' split (val: for choosing between recipes)")
     ap.add_argument("--only", nargs="+", default=None, metavar="REWRITE", help="these rewrites only")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/robustness.json)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="no scoring: merge one-detector runs of this bench into mean ± sd per rewrite")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.merge:
+        from _robustness_merge import merge
+        from _robustness_merge import report as merged_report
+
+        merged = merge(args.merge)
+        print(merged_report(merged))
+        write_json(args.out, "robustness_merged", merged)
+        return 0
     from safe_embed.detector import Detector
     from safe_embed.paths import resolve_data_dir
 

@@ -190,3 +190,31 @@ def test_misspellings_by_hand():
     changed = [(a, b) for a, b in zip(text.split(), slipped, strict=True) if a != b]
     assert changed and all(abs(len(a) - len(b)) <= 1 and len(a) >= 4 for a, b in changed)
     assert scrambled("a an the", 0) == "a an the"  # no word of four letters: nothing to change
+
+
+def test_one_seed_runs_merge_into_mean_and_sd(tmp_path):
+    """bench/robustness.py --merge: the mean and sample sd of each rewrite's figures, checked against numpy's;
+    runs of different samples are refused."""
+    import json
+
+    import numpy as np
+    from _robustness_merge import merge
+
+    def run(i, recall, fpr, seed=0):
+        row = {"recall": recall, "delta_recall": recall - 0.9, "fpr": fpr, "delta_fpr": fpr - 0.1,
+               "fpr_ordinary": {"alpaca": fpr / 10, "arena-hard": 0.0}}
+        path = tmp_path / f"r{i}_{seed}.json"
+        path.write_text(json.dumps({"detector": f"d{i}", "split": "test", "seed": seed,
+                                    "sizes": {"requested": {"unsafe": 3, "safe": 3}},
+                                    "rewrites": {"typos": row, "only_here": row} if i else {"typos": row}}))
+        return str(path)
+
+    merged = merge([run(0, 0.8, 0.2), run(1, 0.9, 0.1), run(2, 0.7, 0.4)])
+    assert list(merged["rewrites"]) == ["typos"]  # a rewrite some runs lack is left out
+    typos = merged["rewrites"]["typos"]
+    assert typos["recall"]["mean"] == pytest.approx(0.8)
+    assert typos["fpr"]["sd"] == pytest.approx(np.std([0.2, 0.1, 0.4], ddof=1), abs=1e-6)
+    assert typos["delta_recall"]["by_seed"] == pytest.approx([-0.1, 0.0, -0.2])
+    assert typos["fpr_ordinary_max"] == pytest.approx(0.04)
+    with pytest.raises(SystemExit, match="differ in split, sample seed or size"):
+        merge([run(0, 0.8, 0.2), run(1, 0.9, 0.1, seed=1)])
