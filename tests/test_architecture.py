@@ -28,10 +28,12 @@ LAYERS = {
     "safe_embed.guard": {"safe_embed.guard_client", "safe_embed.guard_prompts", "safe_embed.detector",
                          "safe_embed.errors", "safe_embed"},
     "safe_embed.guard_client": {"safe_embed.guard_prompts", "safe_embed.detector", "safe_embed.errors", "safe_embed"},
-    "safe_embed.guard_prompts": {"safe_embed.errors", "safe_embed"},
+    "safe_embed.guard_prompts": {"safe_embed.sentences", "safe_embed.errors", "safe_embed"},
     "safe_embed.detector": {"safe_embed.detector", "safe_embed.encoders", "safe_embed.data", "safe_embed.scoring",
                             "safe_embed.metrics", "safe_embed.errors", "safe_embed.checksums", "safe_embed.paths",
-                            "safe_embed"},
+                            "safe_embed.sentences", "safe_embed"},
+    # sentences and clauses by punctuation: shared by the detector's units and the guard's seams, importing nothing
+    "safe_embed.sentences": {"safe_embed"},
     # the scoring rules: shared by the detector and training's checkpoint selection
     "safe_embed.scoring": {"safe_embed.scoring", "safe_embed.metrics", "safe_embed.errors", "safe_embed"},
     "safe_embed.evaluate": {"safe_embed.evaluate", "safe_embed.encoders", "safe_embed.data", "safe_embed.metrics",
