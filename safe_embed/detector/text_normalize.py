@@ -18,12 +18,13 @@ Steps, chained in this order (each a no-op on text it does not concern):
    Cyrillic/Greek/... look-alikes becomes Latin, if every letter of it then is Latin; whole Cyrillic words are
    mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
    prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
-4. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l"): a run of >= 3 single ASCII letters (or leet
-   characters) split by one space, dot, dash or underscore, with at least two letters, at most twice as many
-   digits, not one letter again and again (music's "C C C"), and not a dotted abbreviation (all capitals, or <= 3
-   letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break, kept as they are. Never across other
-   characters (versions, IPs, UUIDs). Dotted, dashed and underscored runs are joined first, so that a one-letter
-   word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced run ("d a p").
+4. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or
+   leet characters) split by one space, dot, dash, underscore, asterisk, slash, bar, plus or tilde, with at least
+   two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and not a dotted
+   abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break,
+   kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
+   joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
+   run ("d a p").
 5. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
@@ -56,10 +57,11 @@ _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |S
                          r"([A-Z])")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
-_SPACED_HINT = re.compile(rf"[ ._-]{_T}[ ._-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
-_SPACED = [re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),  # dotted, dashed, underscored
-           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),  # words first, so that "g a p" of
-           re.compile(rf"(?<![\w@$]){_T}(?:_{_T}){{2,}}(?![\w@$])"),  # "b-u-i-l-d-i-n-g a p-i-p-e" is no run
+_SPACED_HINT = re.compile(rf"[ ._*/|+~-]{_T}[ ._*/|+~-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
+_SPACED = [re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),  # dotted, dashed, ... letters
+           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),  # first, so that "g a p" of
+           *(re.compile(rf"(?<![\w@${re.escape(c)}]){_T}(?:{re.escape(c)}{_T}){{2,}}(?![\w@$]|{re.escape(c)}[\w@$])")
+             for c in "_*/|+~"),  # "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run
            re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])")]
 
 
@@ -245,8 +247,8 @@ def _join_spaced(text: str) -> str:
 def _join_run(m: re.Match[str]) -> str:
     run = m.group()
     letters = sum(c.isalpha() for c in run)
-    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._-")) == 1:
+    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._*/|+~-")) == 1:
         return run  # too few letters, or one letter again and again (music's "C C C")
     if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
         return run  # an abbreviation: U.S.A., H.I.G., a.k.a.
-    return re.sub(r"(?<=\S)[ ._-](?=\S)", "", run)
+    return re.sub(r"(?<=\S)[ ._*/|+~-](?=\S)", "", run)

@@ -23,7 +23,9 @@ Views, in this order, at most ``max_views`` (the original first):
   part that does not name it (if none, all but the name) is ROT13-decoded where that gives it more vowels;
 * ``decoded:reversed``: each sentence, line or colon-separated part written backwards ("emoh ta ...", or word by
   word: "eviG em ..."), read from right to left: a part whose words, each read backwards, are far more often among the commonest English words
-  (:data:`COMMON_WORDS`) than the words as written.
+  (:data:`~safe_embed.detector.text_ciphers.COMMON_WORDS`) than the words as written;
+* ``decoded:cipher``, ``decoded:morse``, ``decoded:binary``: parts in a Caesar shift or Atbash, Morse runs, runs of
+  8-bit groups, read back (:mod:`~safe_embed.detector.text_ciphers`).
 
 "Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
 and whitespace, and a space in it (base64 also takes one long word of letters; hex one with a hex letter, so a
@@ -44,6 +46,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from safe_embed.detector.text_ciphers import (
+    COMMON_WORDS,
+    PARTS,
+    WORDS,
+    binary_view,
+    cipher_view,
+    is_text,
+    morse_view,
+)
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_payload import joined_payload
 from safe_embed.detector.text_policy import clean_text
@@ -54,6 +65,7 @@ logger = logging.getLogger(__name__)
 ORIGINAL, NORMALIZED, RESPELLED = "original", "normalized", "respelled"
 BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
 REVERSED, CONCAT = "decoded:reversed", "decoded:concat"
+CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
 
@@ -64,22 +76,6 @@ _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _URL_LETTER = re.compile(r"%(?:4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
 _TAG_RUN = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,7}\U000e007f|([\U000e0020-\U000e007e]+)")  # a flag|text
 _ROT13_NAME = re.compile(r"\brot[ _-]?13\b|\bcaesar(?:'s)? cipher\b", re.IGNORECASE)
-_PARTS = re.compile(r"(\n+|:\s*|(?<=[.!?])\s+)")
-_WORDS = re.compile(r"[a-z]+")
-# Common English words, none a palindrome: a request holds a few of them, and the same text written backwards has
-# almost none.
-COMMON_WORDS = frozenset([
-    "the", "to", "and", "of", "in", "is", "you", "that", "it", "for", "on", "with", "as", "are", "this", "be",
-    "at", "or", "how", "what", "can", "do", "my", "your", "me", "from", "an", "by", "not", "have", "we", "will",
-    "make", "give", "step", "write", "tell", "about", "who", "why", "when", "where", "which", "get", "use",
-    "into", "there", "their", "they", "he", "she", "his", "her", "was", "were", "has", "had", "one", "all",
-    "some", "any", "if", "so", "but", "like", "would", "could", "should", "please", "help", "need", "want",
-    "know", "explain", "show", "find", "create", "list", "describe", "best", "way", "ways", "steps", "outline",
-    "develop", "program", "someone", "people", "person", "money", "guide", "tutorial", "instructions",
-    "information", "research", "article", "story", "post", "letter", "email", "website", "without", "getting"
-])
-
-
 @dataclass(frozen=True)
 class View:
     """One text to embed: ``name`` says which transformation made it (``"original"``, ``"decoded:base64"``, ...)."""
@@ -133,6 +129,11 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
         yield TAGS, _normalized(_replace(_TAG_RUN, text, _tag_text))
     yield ROT13, _normalized(_rot13_view(visible))
     yield REVERSED, _normalized(_reversed_view(visible))
+    yield CIPHER, _normalized(cipher_view(visible))
+    if "-" in visible and "." in visible:
+        yield MORSE, _normalized(morse_view(visible))
+    if visible.count("0") + visible.count("1") >= 32:
+        yield BINARY, _normalized(binary_view(visible))
 
 
 def _normalized(view: str | None) -> str | None:
@@ -165,13 +166,6 @@ def _replace(pattern: re.Pattern[str], text: str, decode: Callable[[re.Match[str
     return "\n".join(clean_text(d[:MAX_DECODED_CHARS])[0] for d in readings) if readings else None
 
 
-def _is_text(s: str) -> bool:
-    """Printable, mostly letters and whitespace (see the module docstring); the caller adds its own clause."""
-    if not s or not all(c.isprintable() or c in "\n\r\t" for c in s):
-        return False
-    return sum(c.isalpha() or c.isspace() for c in s) >= 0.6 * len(s)
-
-
 def _utf8(data: bytes) -> str | None:
     try:
         return data.decode("utf-8")
@@ -190,14 +184,14 @@ def _base64_text(m: re.Match[str]) -> str | None:
     except (binascii.Error, ValueError):
         return None
     s = _utf8(data)
-    return s if s is not None and _is_text(s) and (any(c.isspace() for c in s) or s.isalpha()) else None
+    return s if s is not None and is_text(s) and (any(c.isspace() for c in s) or s.isalpha()) else None
 
 
 def _hex_text(m: re.Match[str]) -> str | None:
     run = m.group()
     pairs = re.findall(r"[0-9A-Fa-f]{2}", re.sub(r"0[xX]|\\x", "", run))[:MAX_DECODED_CHARS]
     s = _utf8(bytes.fromhex("".join(pairs)))
-    if s is None or not _is_text(s):
+    if s is None or not is_text(s):
         return None
     return s if any(c.isspace() for c in s) or s.isalpha() and re.search("[A-Fa-f]", run) else None
 
@@ -216,7 +210,7 @@ def _rot13_view(text: str) -> str | None:
     lower = text.lower()
     if "rot" not in lower and "caesar" not in lower or not _ROT13_NAME.search(text):
         return None
-    parts = _PARTS.split(text)
+    parts = PARTS.split(text)
     if len(parts) == 1:  # one sentence: all but the name
         parts = _ROT13_NAME.split(text)
         names = iter(_ROT13_NAME.findall(text))
@@ -241,7 +235,7 @@ def _reversed_view(text: str) -> str | None:
     >>> _reversed_view("Tell me how to bake bread at home.") is None
     True
     """
-    found = [_read_back(p.strip()) for p in _PARTS.split(text) if _backwards(p)]
+    found = [_read_back(p.strip()) for p in PARTS.split(text) if _backwards(p)]
     return "\n".join(found) if found else None
 
 
@@ -268,7 +262,7 @@ def _backwards(part: str) -> bool:
     """Whether ``part`` reads as English written backwards: at least two of its words, and 15% of them, are common
     English words when read backwards (one of three letters or more: "on", "ni", "si" read backwards are words of
     other languages), and at least three times as many as when read as written."""
-    words = _WORDS.findall(part.lower())
+    words = WORDS.findall(part.lower())
     if len(words) < 3:
         return False
     back = [w for w in words if w[::-1] in COMMON_WORDS]
