@@ -1,11 +1,12 @@
 """Classical ciphers and codes an LLM reads fluently: the ``decoded:cipher`` (Caesar shifts, Atbash),
-``decoded:morse`` and ``decoded:binary`` views of :mod:`~safe_embed.detector.text_views`, and the English test they
-share.
+``decoded:morse`` and ``decoded:binary`` views of :mod:`~safe_embed.detector.text_views`, the text test they share,
+and the common English words the ``decoded:reversed`` view counts.
 
-* A Caesar shift or Atbash: each sentence, line or colon-separated part of at least three words that is not
-  English as written (fewer than :data:`MIN_COMMON_SHARE` of its words are :data:`COMMON_WORDS`) is read under each
-  of the 25 shifts and Atbash; the reading with the most common English words is kept when they are at least three
-  and :data:`DECIPHERED_SHARE` of its words. No cipher needs to be named: the common-word test is the evidence.
+* A Caesar shift or Atbash: each sentence, line or colon-separated part of at least three words (of two letters or
+  more) that is not English as written (under :data:`MAX_ENGLISH_AS_WRITTEN` of its words English: see
+  :func:`english_share`) is read under each of the 25 shifts and Atbash; the reading with the most English words
+  is kept when they are :data:`MIN_ENGLISH_DECIPHERED` of its words. No cipher needs to be named: the words are
+  the evidence.
 * Morse: a run of at least eight Morse letters (``.`` and ``-``, letters split by spaces, words by ``/`` or
   three spaces).
 * Binary: a run of at least four 8-bit groups (``01101000 01101111``, spaces optional).
@@ -36,9 +37,10 @@ COMMON_WORDS = frozenset([
     "develop", "program", "someone", "people", "person", "money", "guide", "tutorial", "instructions",
     "information", "research", "article", "story", "post", "letter", "email", "website", "without", "getting"
 ])
-MIN_COMMON_SHARE = 0.15  # of a part's words, for it to read as English as written ...
-DECIPHERED_SHARE = 0.3  # ... and for a reading of it to be English: a request is half common words, a chance
-# reading of another language or of code a few
+ENGLISH_COUNT = 100  # uses in the word list from which a word is English (the list's tail is names and typos)
+MAX_ENGLISH_AS_WRITTEN = 0.5  # a part with this share of English words or more is English as written ...
+MIN_ENGLISH_DECIPHERED = 0.75  # ... and a reading of it with this share is English: a chance reading of another
+# language or of code has few
 MAX_CIPHER_CHARS = 4_000  # of a prompt read for enciphered parts: 26 readings of each part
 PARTS = re.compile(r"(\n+|:\s*|(?<=[.!?])\s+)")  # sentences, lines and colon-separated parts, separators kept
 WORDS = re.compile(r"[a-z]+")
@@ -59,12 +61,6 @@ def is_text(s: str) -> bool:
     return sum(c.isalpha() or c.isspace() for c in s) >= 0.6 * len(s)
 
 
-def common_count(text: str) -> tuple[int, int]:
-    """(common English words, words) of ``text``, lower-cased letters only."""
-    words = WORDS.findall(text.lower())
-    return sum(w in COMMON_WORDS for w in words), len(words)
-
-
 def _shift(k: int) -> dict[int, int]:
     lower = "abcdefghijklmnopqrstuvwxyz"
     out = lower[k:] + lower[:k]
@@ -72,25 +68,26 @@ def _shift(k: int) -> dict[int, int]:
 
 
 _READINGS = [_shift(k) for k in range(1, 26)] + [_ATBASH]  # cipher text -> plain text
-_ENCIPHERED: dict[str, list[int]] = {}  # a common word as each reading's cipher writes it -> those readings
-for _r, _inverse in enumerate([_shift(26 - k) for k in range(1, 26)] + [_ATBASH]):
-    for _w in COMMON_WORDS:
-        _ENCIPHERED.setdefault(_w.translate(_inverse), []).append(_r)
+_CIPHER_WORDS = re.compile(r"[a-z]{2,}")
+
+
+def english_share(words: list[str]) -> float:
+    """The share of ``words`` (lower case) that are English words of some use (:data:`ENGLISH_COUNT` uses or more
+    in pyspellchecker's list, which :mod:`~safe_embed.detector.text_spelling` loads)."""
+    from safe_embed.detector.text_spelling import word_counts
+
+    counts = word_counts()
+    return sum(counts.get(w, 0) >= ENGLISH_COUNT for w in words) / len(words) if words else 0.0
 
 
 def _deciphered(part: str) -> str | None:
-    words = WORDS.findall(part.lower())
-    common, n = sum(w in COMMON_WORDS for w in words), len(words)
-    if n < 3 or common >= MIN_COMMON_SHARE * n:
+    words = _CIPHER_WORDS.findall(part.lower())
+    if len(words) < 3 or english_share(words) >= MAX_ENGLISH_AS_WRITTEN:
         return None
-    counts = [0] * len(_READINGS)
-    for w in words:
-        for r in _ENCIPHERED.get(w, ()):
-            counts[r] += 1
-    best = max(range(len(counts)), key=counts.__getitem__)
-    if counts[best] < max(3, DECIPHERED_SHARE * n, 3 * common):
-        return None
-    return part.translate(_READINGS[best])
+    joined = " ".join(words)
+    shares = [english_share(joined.translate(t).split()) for t in _READINGS]
+    best = max(range(len(shares)), key=shares.__getitem__)
+    return part.translate(_READINGS[best]) if shares[best] >= MIN_ENGLISH_DECIPHERED else None
 
 
 def cipher_view(text: str) -> str | None:

@@ -61,6 +61,11 @@ def load_lexicon() -> None:
     _lexicon()
 
 
+def word_counts() -> dict[str, int]:
+    """English words (lower case) -> their uses in pyspellchecker's list (OpenSubtitles counts; 50 at the least)."""
+    return _lexicon()[0]
+
+
 @lru_cache(maxsize=1)
 def _lexicon() -> tuple[dict[str, int], dict[tuple[str, str, str], str]]:
     """English words -> frequency, and (first letter, last letter, sorted inner letters) -> the most frequent
