@@ -24,7 +24,8 @@ Steps, chained in this order (each a no-op on text it does not concern):
    abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break,
    kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
    joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
-   run ("d a p").
+   run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too ("t*o", not
+   "A/B" or "I/O" in ordinary text).
 5. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
@@ -63,6 +64,9 @@ _SPACED = [re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"), 
            *(re.compile(rf"(?<![\w@${re.escape(c)}]){_T}(?:{re.escape(c)}{_T}){{2,}}(?![\w@$]|{re.escape(c)}[\w@$])")
              for c in "_*/|+~"),  # "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run
            re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])")]
+# a word of two letters split the same way ("t*o"), joined only in a text where longer runs were
+_PAIRS = [None, *(re.compile(rf"(?<![\w@${re.escape(c)}])[A-Za-z]({re.escape(c)})[A-Za-z](?![\w@${re.escape(c)}])")
+            for c in "-_*/|+~"), None]
 
 
 def normalize(text: str) -> str:
@@ -236,11 +240,14 @@ def _map_lookalikes(text: str) -> str:
 
 
 def _join_spaced(text: str) -> str:
-    """Step 4: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"."""
+    """Step 4: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"; "t*o" too once "b*o*m*b" was joined."""
     if not _SPACED_HINT.search(text):
         return text
-    for pattern in _SPACED:
-        text = pattern.sub(_join_run, text)
+    for pattern, pair in zip(_SPACED, _PAIRS, strict=True):
+        joined = pattern.sub(_join_run, text)
+        if joined != text and pair is not None:  # the text splits its words this way: two-letter words too
+            joined = pair.sub(lambda m: m.group().replace(m.group(1), ""), joined)
+        text = joined
     return text
 
 
