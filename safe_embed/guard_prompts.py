@@ -138,8 +138,7 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
     if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined, and their seams
         last = turns[-JOINED_TURNS:]
         out.append((JOINED, JOIN_SEPARATOR.join(t for _, t in last)))
-        seams = [(f"seam {a}|{b}", seam(x, y)) for (a, x), (b, y) in pairwise(last)]
-        out += [(where, text) for where, text in seams if text is not None]
+        out += [(f"seam {a}|{b}", s) for (a, x), (b, y) in pairwise(last) if (s := seam(x, y)) is not None]
     return out
 
 

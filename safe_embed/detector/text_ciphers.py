@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 
+from safe_embed.detector.text_spelling import word_counts
+
 # Common English words, none a palindrome: a request holds a few of them; the same text written backwards, or
 # enciphered, has almost none.
 COMMON_WORDS = frozenset([
@@ -74,8 +76,6 @@ _CIPHER_WORDS = re.compile(r"[a-z]{2,}")
 def english_share(words: list[str]) -> float:
     """The share of ``words`` (lower case) that are English words of some use (:data:`ENGLISH_COUNT` uses or more
     in pyspellchecker's list, which :mod:`~safe_embed.detector.text_spelling` loads)."""
-    from safe_embed.detector.text_spelling import word_counts
-
     counts = word_counts()
     return sum(counts.get(w, 0) >= ENGLISH_COUNT for w in words) / len(words) if words else 0.0
 

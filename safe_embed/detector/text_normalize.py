@@ -58,15 +58,20 @@ _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |S
                          r"([A-Z])")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
-_SPACED_HINT = re.compile(rf"[ ._*/|+~-]{_T}[ ._*/|+~-]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
-_SPACED = [re.compile(rf"(?<![\w@$.]){_T}(?:\.{_T}){{2,}}(?![\w@$]|\.[\w@$])"),  # dotted, dashed, ... letters
-           re.compile(rf"(?<![\w@$-]){_T}(?:-{_T}){{2,}}(?![\w@$]|-[\w@$])"),  # first, so that "g a p" of
-           *(re.compile(rf"(?<![\w@${re.escape(c)}]){_T}(?:{re.escape(c)}{_T}){{2,}}(?![\w@$]|{re.escape(c)}[\w@$])")
-             for c in "_*/|+~"),  # "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run
-           re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])")]
-# a word of two letters split the same way ("t*o"), joined only in a text where longer runs were
-_PAIRS = [None, *(re.compile(rf"(?<![\w@${re.escape(c)}])[A-Za-z]({re.escape(c)})[A-Za-z](?![\w@${re.escape(c)}])")
-            for c in "-_*/|+~"), None]
+_SPLITTERS = "-_*/|+~"  # one of these between the letters of a word: "k-i-l-l", "b*o*m*b"
+_GAPS = re.escape(" ." + _SPLITTERS)  # what splits the letters of a run
+_SPACED_HINT = re.compile(rf"[{_GAPS}]{_T}[{_GAPS}]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
+
+
+def _split_run(c: str, least: int = 3, letters: str = _T) -> re.Pattern[str]:
+    c = re.escape(c)
+    return re.compile(rf"(?<![\w@${c}]){letters}(?:{c}{letters}){{{least - 1},}}(?![\w@$]|{c}[\w@$])")
+
+
+# (a run, and a two-letter word split the same way, joined only in a text where runs were: "t*o" beside "b*o*m*b").
+# Runs split by anything but a space come first, so that "g a p" of "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run.
+_SPACED = [(_split_run("."), None), *((_split_run(c), _split_run(c, 2, "[A-Za-z]")) for c in _SPLITTERS),
+           (re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"), None)]
 
 
 def normalize(text: str) -> str:
@@ -243,10 +248,10 @@ def _join_spaced(text: str) -> str:
     """Step 4: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"; "t*o" too once "b*o*m*b" was joined."""
     if not _SPACED_HINT.search(text):
         return text
-    for pattern, pair in zip(_SPACED, _PAIRS, strict=True):
+    for pattern, pair in _SPACED:
         joined = pattern.sub(_join_run, text)
         if joined != text and pair is not None:  # the text splits its words this way: two-letter words too
-            joined = pair.sub(lambda m: m.group().replace(m.group(1), ""), joined)
+            joined = pair.sub(lambda m: m.group()[0] + m.group()[-1], joined)
         text = joined
     return text
 
@@ -254,8 +259,8 @@ def _join_spaced(text: str) -> str:
 def _join_run(m: re.Match[str]) -> str:
     run = m.group()
     letters = sum(c.isalpha() for c in run)
-    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ._*/|+~-")) == 1:
+    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ." + _SPLITTERS)) == 1:
         return run  # too few letters, or one letter again and again (music's "C C C")
     if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
         return run  # an abbreviation: U.S.A., H.I.G., a.k.a.
-    return re.sub(r"(?<=\S)[ ._*/|+~-](?=\S)", "", run)
+    return re.sub(rf"(?<=\S)[{_GAPS}](?=\S)", "", run)

@@ -76,6 +76,8 @@ _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _URL_LETTER = re.compile(r"%(?:4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
 _TAG_RUN = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,7}\U000e007f|([\U000e0020-\U000e007e]+)")  # a flag|text
 _ROT13_NAME = re.compile(r"\brot[ _-]?13\b|\bcaesar(?:'s)? cipher\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class View:
     """One text to embed: ``name`` says which transformation made it (``"original"``, ``"decoded:base64"``, ...)."""

@@ -128,7 +128,7 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         batcher.start()
         if shared is not None:
             shared.start(mutex=lock)
-        if warmup:  # load the model lazily held by the encoder, and the respelled view's words, before the first request
+        if warmup:  # load the encoder's model and the text views' English word list before the first request
             from safe_embed.detector.text_spelling import load_lexicon
 
             load_lexicon()
