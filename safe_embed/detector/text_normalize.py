@@ -63,14 +63,19 @@ _GAPS = re.escape(" ." + _SPLITTERS)  # what splits the letters of a run
 _SPACED_HINT = re.compile(rf"[{_GAPS}]{_T}[{_GAPS}]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
 
 
-def _split_run(c: str, least: int = 3, letters: str = _T) -> re.Pattern[str]:
+def _split_run(c: str) -> re.Pattern[str]:
     c = re.escape(c)
-    return re.compile(rf"(?<![\w@${c}]){letters}(?:{c}{letters}){{{least - 1},}}(?![\w@$]|{c}[\w@$])")
+    return re.compile(rf"(?<![\w@${c}]){_T}(?:{c}{_T}){{2,}}(?![\w@$]|{c}[\w@$])")
+
+
+def _split_pair(c: str) -> re.Pattern[str]:
+    c = re.escape(c)
+    return re.compile(rf"(?<![\w@${c}])[A-Za-z]{c}[A-Za-z](?![\w@${c}])")
 
 
 # (a run, and a two-letter word split the same way, joined only in a text where runs were: "t*o" beside "b*o*m*b").
 # Runs split by anything but a space come first, so that "g a p" of "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run.
-_SPACED = [(_split_run("."), None), *((_split_run(c), _split_run(c, 2, "[A-Za-z]")) for c in _SPLITTERS),
+_SPACED = [(_split_run("."), None), *((_split_run(c), _split_pair(c)) for c in _SPLITTERS),
            (re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"), None)]
 
 
