@@ -1,12 +1,15 @@
 """Choosing the sentence threshold on val: recall and FPR of padded prompts, and the FPR of real traffic, when one
-sentence read alone decides from each candidate threshold.
+sentence read alone decides from each candidate threshold (``--which last``: when the last sentence does, the
+others deciding from the detector's own sentence threshold).
 
 The prompts are the robustness bench's, on the val split (``bench/robustness.py --split val``: the same sample,
 filler prose and rewrites); the real traffic is the val split of ToxicChat, GuardReasoner, Arena-Hard, CoCoNot-pref
 and Alpaca. Every prompt is prepared and scored once (its views, windows and sentences), then combined for each
-threshold (``off``: sentences never decide), so each row differs from ``off`` by the sentences alone.
+threshold (``off``: sentences never decide; with ``--which last``, the last sentence is judged like the others),
+so each row differs from ``off`` by the sentences alone.
 
     python bench/sentence_threshold.py --detector DIR            # 150 unsafe / 160 safe per rewrite
+    python bench/sentence_threshold.py --detector DIR --which last --out bench/results/last_sentence_sN.json
     python bench/sentence_threshold.py --detector DIR --quick    # 30 / 32, one real-traffic set
 
 Prints one table per rewrite and set, and writes ``bench/results/sentence_threshold.json`` (or ``--out``).
@@ -27,14 +30,16 @@ import robustness as rb
 from _common import data_dir, ensure_detector, machine, table, write_json
 
 THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
-REWRITES = ("none", "prefix_300", "prefix_1000", "suffix_150")
-TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val")
+REWRITES = ("none", "prefix_150", "prefix_300", "prefix_1000", "suffix_150", "jailbreak_frame")
+TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val",
+           "cyberseceval:val", "wrapped:val", "prefaced:val")
 
 
-def flagged_by_threshold(det, texts: list[str]) -> tuple[dict, dict]:
-    """Threshold -> flagged (n,) for ``texts``, from one pass over their units; and the units' counts and
-    characters, all and sentences only (what the sentences add to the encoder's work)."""
-    from safe_embed.detector.coverage import SENTENCE, combine
+def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tuple[dict, dict]:
+    """Threshold -> flagged (n,) for ``texts``, from one pass over their units (``which``: every sentence decides
+    from the threshold, or only the last one, the others from the detector's sentence threshold); and the units'
+    counts and characters, all and sentences only (what the sentences add to the encoder's work)."""
+    from safe_embed.detector.coverage import LAST_SENTENCE, SENTENCE, combine
 
     out = {t: [] for t in THRESHOLDS}
     work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}
@@ -43,9 +48,10 @@ def flagged_by_threshold(det, texts: list[str]) -> tuple[dict, dict]:
         prepared = det.prepare_classify(texts[start:start + bs])
         units = det.unit_detections(prepared)
         for t in THRESHOLDS:
-            out[t] += [d.label == "unsafe" for d in combine(prepared, units, t)]
+            bars = (t, None) if which == "sentence" else (det.settings.sentence_threshold, t)
+            out[t] += [d.label == "unsafe" for d in combine(prepared, units, *bars)]
         for u in prepared.units:
-            sentence = u.view == SENTENCE
+            sentence = u.view in (SENTENCE, LAST_SENTENCE)
             work["units"] += 1
             work["chars"] += len(u.body)
             work["sentence_units"] += sentence
@@ -64,6 +70,8 @@ def main() -> int:
     ap.add_argument("--detector", default=None)
     ap.add_argument("--n-unsafe", type=int, default=150)
     ap.add_argument("--n-safe", type=int, default=160)
+    ap.add_argument("--which", choices=("sentence", "last"), default="sentence",
+                    help="sweep every sentence's threshold, or the last sentence's (default %(default)s)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/sentence_threshold.json)")
     args = ap.parse_args()
@@ -83,21 +91,22 @@ def main() -> int:
     results, work = {}, {}
     for name in REWRITES:
         rw = rb.NONE if name == "none" else rewrites[name]
-        flags, work[name] = flagged_by_threshold(det, [rw(p.text, 0) for p in prompts])
+        flags, work[name] = flagged_by_threshold(det, [rw(p.text, 0) for p in prompts], args.which)
         results[name] = rates(flags, y)
     for name in TRAFFIC[:1] if args.quick else TRAFFIC:
         ps = named_set_prompts(det, name, data_dir=data_dir())
-        flags, work[name] = flagged_by_threshold(det, [p.text for p in ps])
+        flags, work[name] = flagged_by_threshold(det, [p.text for p in ps], args.which)
         results[name] = rates(flags, np.array([p.label == "unsafe" for p in ps]))
     for name, rows in results.items():
         w = work[name]
         print(f"\n{name}: sentences are {w['sentence_units']} of {w['units']} units, "
               f"{w['sentence_chars'] / max(w['chars'], 1):.0%} of the characters read")
-        print(table([{"sentence threshold": r["threshold"],
+        print(table([{f"{args.which} threshold": r["threshold"],
                       "recall": "" if r["recall"] is None else f"{r['recall']:.3f}", "FPR": f"{r['fpr']:.3f}"}
                      for r in rows]))
     write_json(args.out, "sentence_threshold",
-               {"detector": str(det.provenance.get("model")), "split": "val", "n_unsafe": n_unsafe,
+               {"detector": str(det.provenance.get("model")), "which": args.which,
+                "sentence_threshold": det.settings.sentence_threshold, "split": "val", "n_unsafe": n_unsafe,
                 "n_safe": n_safe, "results": results, "work": work, "seconds": round(time.time() - t0, 1),
                 "machine": machine()})
     return 0

@@ -316,14 +316,17 @@ def test_a_persisted_addition_is_embedded_before_any_lock_is_taken(copy):
     assert Detector.load(copy).classify(["a slow new attack"])[0].neighbors[0].id == "api:0"
 
 
-def test_the_sentence_threshold_is_stored_and_an_older_manifest_takes_the_default(copy):
-    from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+@pytest.mark.parametrize("key", ["sentence_threshold", "last_sentence_threshold"])
+def test_a_sentence_threshold_is_stored_and_an_older_manifest_takes_the_default(copy, key):
+    from safe_embed.detector import coverage
 
-    assert read_manifest(copy)["settings"]["sentence_threshold"] == SENTENCE_THRESHOLD
-    rewrite_manifest(copy, lambda m: m["settings"].update(sentence_threshold=None))
-    assert Detector.load(copy).settings.sentence_threshold is None
-    rewrite_manifest(copy, lambda m: m["settings"].pop("sentence_threshold"))  # written before sentence units
-    assert Detector.load(copy).settings.sentence_threshold == SENTENCE_THRESHOLD
-    rewrite_manifest(copy, lambda m: m["settings"].update(sentence_threshold=1.5))
-    with pytest.raises(TamperedDetectorError, match="sentence threshold must be in"):
+    default = getattr(coverage, key.upper())
+    assert read_manifest(copy)["settings"][key] == default
+    rewrite_manifest(copy, lambda m: m["settings"].update({key: None}))
+    assert getattr(Detector.load(copy).settings, key) is None
+    rewrite_manifest(copy, lambda m: m["settings"].pop(key))  # written before the setting
+    assert getattr(Detector.load(copy).settings, key) == default
+    rewrite_manifest(copy, lambda m: m["settings"].update({key: 1.5}))
+    option = "--" + key.replace("_", "-")
+    with pytest.raises(TamperedDetectorError, match=f"{key.replace('_', ' ')} must be in .* {option}"):
         Detector.load(copy)

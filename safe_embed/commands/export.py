@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+    from safe_embed.detector.coverage import LAST_SENTENCE_THRESHOLD, SENTENCE_THRESHOLD
     from safe_embed.detector.index import KINDS
     from safe_embed.detector.limits import MAX_CHARS
     from safe_embed.scoring import DEFAULT_RULE, RULES
@@ -44,6 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sentence-threshold", type=sentence_threshold_arg, default=SENTENCE_THRESHOLD,
                    help="score from which one sentence of a longer prompt decides alone, in [0.5, 1), or 'off' "
                         f"(default {SENTENCE_THRESHOLD})")
+    last = "--last-sentence-threshold"
+    p.add_argument(last, type=functools.partial(sentence_threshold_arg, option=last, default=LAST_SENTENCE_THRESHOLD),
+                   default=LAST_SENTENCE_THRESHOLD,
+                   help="the same for the last sentence of a prompt, where it asks for what it wants, or 'off' to "
+                        f"judge it like the others (default {LAST_SENTENCE_THRESHOLD})")
     p.add_argument("--seed", type=int, default=None, help="split seed (default: the config's, else 0)")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
@@ -65,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     categories = CategorySettings(thresholds=parse_category_thresholds(args.category_threshold))
     settings = DetectorSettings(k_neighbors=args.k_neighbors, max_chars=args.max_chars,
                                 index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above),
-                                categories=categories, sentence_threshold=args.sentence_threshold)
+                                categories=categories, sentence_threshold=args.sentence_threshold,
+                                last_sentence_threshold=args.last_sentence_threshold)
     exemplars = args.exemplars if args.exemplars is None or len(args.exemplars) > 1 else args.exemplars[0]
     det = export_detector(args.model, args.out, exemplars,
                           rule=ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature),

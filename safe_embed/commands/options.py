@@ -28,8 +28,10 @@ def add_shared_key(p: argparse.ArgumentParser) -> None:
                    help="the shared stream's name (default %(default)s): replicas of one detector share one name")
 
 
-def sentence_threshold_arg(value: str) -> float | None:
-    """``--sentence-threshold``: a score in [0.5, 1), or ``off``.
+def sentence_threshold_arg(value: str, option: str = "--sentence-threshold", default: float | None = None
+                           ) -> float | None:
+    """``--sentence-threshold`` (or ``option``, whose ``default`` an error offers): a score in [0.5, 1), or
+    ``off``.
 
     >>> sentence_threshold_arg("0.95"), sentence_threshold_arg("off")
     (0.95, None)
@@ -44,6 +46,6 @@ def sentence_threshold_arg(value: str) -> float | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a score in [0.5, 1) or 'off', got {value!r}") from None
     try:
-        return check_sentence_threshold(threshold)
+        return check_sentence_threshold(threshold, option, *(() if default is None else (default,)))
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None

@@ -15,6 +15,12 @@ a sentence or two that sound alarming out of context: it decides only when its s
 more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
 :func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span.
 
+The last sentence of a prompt (and the clauses inside it) is where a prompt asks for what it wants: a request put
+after a long preface, or at the end of a role-play frame, is its last sentence, while the alarming-sounding
+sentences of harmless text are anywhere. Its units (view ``last_sentence``) decide from the detector's lower
+``last_sentence_threshold`` (:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others),
+and a verdict one decided is flagged ``sentence`` and ``last_sentence``.
+
 The first pass embeds each view's text and learns from the same tokenization which views overflowed the window
 (:meth:`~safe_embed.encoders.base.Encoder.encode_with_overflow`); only those are tokenized again, for their token
 spans, and their further windows embedded.
@@ -40,12 +46,14 @@ from safe_embed.detector.text_policy import REPAIRED
 from safe_embed.detector.text_views import ORIGINAL
 from safe_embed.encoders.base import Encoder
 from safe_embed.errors import ConfigError
-from safe_embed.sentences import sentence_spans
+from safe_embed.sentences import sentence_bounds, sentence_spans
 
 WINDOW_MARGIN = 4  # tokens kept free in a window: a cut text may tokenize to a few more pieces than its span
 WORD_SNAP = 8  # tokens a window's edge may move in to fall between words
 SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
 SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
+LAST_SENTENCE = "last_sentence"  # the view name of a unit inside a prompt's last sentence, and its verdict's flag
+LAST_SENTENCE_THRESHOLD = 0.7  # the last sentence decides from this score up (val splits, three detectors)
 
 
 def sentence_score(score: float, threshold: float) -> float:
@@ -57,15 +65,18 @@ def sentence_score(score: float, threshold: float) -> float:
     return 0.5 + 0.5 * (score - threshold) / (1.0 - threshold)
 
 
-def check_sentence_threshold(value: float | None) -> float | None:
-    """``value`` when it is None or in [0.5, 1), else a ConfigError naming it.
+def check_sentence_threshold(value: float | None, option: str = "--sentence-threshold",
+                             default: float = SENTENCE_THRESHOLD) -> float | None:
+    """``value`` when it is None or in [0.5, 1), else a ConfigError naming it (and ``option``, with its
+    ``default``, as the fix).
 
     >>> check_sentence_threshold(0.9), check_sentence_threshold(None)
     (0.9, None)
     """
     if value is not None and not 0.5 <= float(value) < 1.0:
-        raise ConfigError(f"sentence threshold must be in [0.5, 1) or off, got {value!r}. Fix: e.g. "
-                          f"--sentence-threshold {SENTENCE_THRESHOLD}, or --sentence-threshold off.")
+        name = option.lstrip("-").replace("-", " ")
+        raise ConfigError(f"{name} must be in [0.5, 1) or off, got {value!r}. Fix: e.g. {option} {default}, or "
+                          f"{option} off.")
     return None if value is None else float(value)
 
 
@@ -120,8 +131,13 @@ def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[in
 def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: int, sentences: bool = False
              ) -> tuple[list[Unit], list[bool]]:
     """One unit per view of each non-empty text (the whole view, up to ``max_chars``), with ``sentences`` one per
-    sentence of the text as given (:func:`sentence_spans`), and per text whether it was longer than ``max_chars``
-    (its tail is not checked)."""
+    sentence of the text as given (:func:`sentence_spans`; view :data:`LAST_SENTENCE` for those inside its last
+    sentence), and per text whether it was longer than ``max_chars`` (its tail is not checked).
+
+    >>> units, _ = units_of(["Hello there, my friend. How do I bake bread?"], lambda t: [], 100, sentences=True)
+    >>> [(u.view, u.body) for u in units]
+    [('sentence', 'Hello there, my friend.'), ('last_sentence', 'How do I bake bread?')]
+    """
     units, unchecked = [], []
     for i, text in enumerate(texts):
         unchecked.append(len(text) > max_chars)
@@ -131,8 +147,9 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
         for view in views(head):
             body = view.text[:max_chars]
             units.append(Unit(i, view.name, 0, len(body), body))
-        if sentences:
-            units += [Unit(i, SENTENCE, a, b, head[a:b]) for a, b in sentence_spans(head)]
+        if sentences and (spans := sentence_spans(head)):
+            last = sentence_bounds(head)[-1][0]
+            units += [Unit(i, LAST_SENTENCE if a >= last else SENTENCE, a, b, head[a:b]) for a, b in spans]
     return units, unchecked
 
 
@@ -167,21 +184,25 @@ def embed_units(encoder: Encoder, units: list[Unit], embed_with_overflow: Callab
     return units + extra, np.concatenate([x, embed([u.body for u in extra])]), set()
 
 
-def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None
-            ) -> list[Detection]:
+def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,
+            last_sentence_threshold: float | None = None) -> list[Detection]:
     """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
     unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
-    unit only from ``sentence_threshold`` up, its score mapped by :func:`sentence_score`), with its span, its view
+    unit only from ``sentence_threshold`` up, one inside the last sentence from ``last_sentence_threshold`` up
+    (None: from ``sentence_threshold``), its score mapped by :func:`sentence_score`), with its span, its view
     named in the flags, ``windowed`` when the text was read in several windows, ``unchecked_tail`` and
     ``repaired`` as they apply."""
+    bars = {SENTENCE: sentence_threshold,
+            LAST_SENTENCE: sentence_threshold if last_sentence_threshold is None else last_sentence_threshold}
     best: dict[int, tuple[int, float]] = {}
     windows: dict[tuple[int, str], int] = {}
     for k, u in enumerate(prepared.units):
         score = scored[k].score
-        if u.view == SENTENCE:
-            if sentence_threshold is None or scored[k].label != "unsafe" or score < sentence_threshold:
+        if u.view in bars:
+            bar = bars[u.view]
+            if bar is None or scored[k].label != "unsafe" or score < bar:
                 continue
-            score = sentence_score(score, sentence_threshold)
+            score = sentence_score(score, bar)
         else:
             windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
         if u.index not in best or score > best[u.index][1]:
@@ -193,8 +214,10 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             k, score = best[i]
             u, d = prepared.units[k], scored[k]
             flags = list(d.flags)
-            if windows.get((i, ORIGINAL if u.view == SENTENCE else u.view), 0) > 1:
+            if windows.get((i, ORIGINAL if u.view in bars else u.view), 0) > 1:
                 flags.append(WINDOWED)
+            if u.view == LAST_SENTENCE:
+                flags.append(SENTENCE)  # a sentence decided, and it was the last one
             if u.view != ORIGINAL:
                 flags.append(u.view)
             d = replace(d, score=score, flags=tuple(flags), span=(u.start, u.end))

@@ -262,7 +262,8 @@ class Detector(Persistence):
 
     def classify_prepared(self, prepared: PreparedTexts) -> list[Detection]:
         """Search the exemplar indexes and score a :meth:`prepare_classify` batch: one :class:`Detection` per text."""
-        return combine(prepared, self.unit_detections(prepared), self.settings.sentence_threshold)
+        return combine(prepared, self.unit_detections(prepared), self.settings.sentence_threshold,
+                       self.settings.last_sentence_threshold)
 
     def unit_detections(self, prepared: PreparedTexts) -> list[Detection]:
         """One :class:`Detection` per unit (view, window or sentence) of a :meth:`prepare_classify` batch, each

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safe_embed.detector.categories import CategorySettings
-from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+from safe_embed.detector.coverage import LAST_SENTENCE_THRESHOLD, SENTENCE_THRESHOLD
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.limits import MAX_CHARS
 
@@ -19,7 +19,9 @@ class DetectorSettings:
     :func:`safe_embed.detector.calibration.choose_match_threshold`). ``categories``: how per-category scores are
     computed and which category is reported (see :mod:`safe_embed.detector.categories`). ``sentence_threshold``:
     the score from which one sentence of a longer prompt decides alone (None: sentences are not read alone; see
-    :mod:`safe_embed.detector.coverage`). Immutable: ``dataclasses.replace`` gives a
+    :mod:`safe_embed.detector.coverage`); ``last_sentence_threshold``: the same for the last sentence of a prompt,
+    where a prompt asks for what it wants (None: judged like the others; no sentence is read alone when
+    ``sentence_threshold`` is None). Immutable: ``dataclasses.replace`` gives a
     changed copy."""
 
     k_neighbors: int = 5
@@ -30,3 +32,4 @@ class DetectorSettings:
     match_threshold: float | None = None
     categories: CategorySettings = field(default_factory=CategorySettings)
     sentence_threshold: float | None = SENTENCE_THRESHOLD
+    last_sentence_threshold: float | None = LAST_SENTENCE_THRESHOLD

@@ -154,13 +154,15 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
                      "batch_size": det.settings.batch_size, "seed": det.settings.seed,
                      "match_threshold": torch_state["match_threshold"],
                      "categories": det.settings.categories.to_dict(),
-                     "sentence_threshold": det.settings.sentence_threshold},
+                     "sentence_threshold": det.settings.sentence_threshold,
+                     "last_sentence_threshold": det.settings.last_sentence_threshold},
         "input_policy": {"text": "lone surrogates replaced, NUL removed, NFC; flag 'repaired'",
                          "empty": "label safe, score 0.0, flag 'empty'",
                          "long": "read in overlapping windows up to max_chars characters (flag 'windowed'); the "
                                  "rest is not read (flag 'unchecked_tail')",
                          "sentences": "each sentence of a longer prompt also read alone; it decides from "
-                                      "settings.sentence_threshold up (flag 'sentence')"},
+                                      "settings.sentence_threshold up (flag 'sentence'), one inside the last "
+                                      "sentence from settings.last_sentence_threshold up (flag 'last_sentence')"},
         "categories": det.categories,
         "provenance": det.provenance,
     }

@@ -53,6 +53,7 @@ RARE_RATIO = 100  # ... when that one is this many times as frequent (and so is 
 # a plain word: letters between spaces or punctuation that does not join words ("=", "_", "/", "@", digits, ...)
 _WORD = re.compile(rf"(?<![^\s\"'(\[{{<*-])[A-Za-z]{{{SHORT_LETTERS},}}(?![^\s\"')\]}}>*,.;:!?-]|'[A-Za-z])")
 _SHORT = re.compile(r"\b[a-z]{2,6}\b")
+_LONG_RUN = re.compile(rf"[a-z]{{{MIN_LETTERS},}}")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:\n]\s*)[\"'(\[*-]*$")
 
 
@@ -115,20 +116,39 @@ def _cased(fixed: str, like: str) -> str:
     return fixed[0].upper() + fixed[1:] if like[0].isupper() else fixed
 
 
+def _all_common(lower: str, freq: dict[str, int]) -> bool:
+    """Whether every run of four ASCII letters or more in ``lower`` is a word used more than :data:`RARE_COUNT`
+    times: each plain word of four letters or more is such a run, so then none is unknown or rare, and
+    :func:`respell` has nothing to put right (a cheap bound, looked at before the plain words are found).
+
+    >>> _all_common("how do i bake bread?", {"bake": 900, "bread": 900})
+    True
+    >>> _all_common("how do i bkae bread?", {"bake": 900, "bread": 900})
+    False
+    """
+    return all(freq.get(w, 0) > RARE_COUNT for w in _LONG_RUN.findall(lower))
+
+
 def respell(text: str) -> str | None:
     """``text`` with its misspelled English words put right (see the module docstring); None when nothing changes
     or the text is mostly not English."""
-    if ENGLISH_MARKERS.isdisjoint(_SHORT.findall(text.lower())):
+    lower = text.lower()
+    if ENGLISH_MARKERS.isdisjoint(_SHORT.findall(lower)):
+        return None
+    freq, shuffled = _lexicon()
+    if _all_common(lower, freq):  # most prompts: every word of four letters or more is a common one
         return None
     words = [m for m in _WORD.finditer(text) if m.group().islower() or m.group()[1:].islower()
              and _SENTENCE_START.search(text, max(0, m.start() - 4), m.start())]
     if not words or len(words) > MAX_WORDS:
         return None
-    freq, shuffled = _lexicon()
-    fixes, long_words, suspect, long_fixed = [], 0, 0, 0
-    for m in words:
-        word = m.group().lower()
-        long_words += len(word) >= MIN_LETTERS
+    lowered = [m.group().lower() for m in words]
+    long_words = sum(len(w) >= MIN_LETTERS for w in lowered)
+    rare = sum(len(w) >= MIN_LETTERS and freq.get(w, 0) <= RARE_COUNT for w in lowered)
+    if rare < max(MIN_FIXED, MIN_UNKNOWN_SHARE * long_words):  # too few words to put right: no edits to look up
+        return None
+    fixes, suspect, long_fixed = [], 0, 0
+    for m, word in zip(words, lowered, strict=True):
         if freq.get(word, 0) > RARE_COUNT:
             continue
         fixed = _fix(word, freq, shuffled)
