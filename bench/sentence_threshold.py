@@ -11,6 +11,7 @@ so each row differs from ``off`` by the sentences alone.
     python bench/sentence_threshold.py --detector DIR            # 150 unsafe / 160 safe per rewrite
     python bench/sentence_threshold.py --detector DIR --which last --out bench/results/last_sentence_sN.json
     python bench/sentence_threshold.py --detector DIR --quick    # 30 / 32, one real-traffic set
+    python bench/sentence_threshold.py --merge A.json B.json C.json --out M.json   # mean ± sd over detectors
 
 Prints one table per rewrite and set, and writes ``bench/results/sentence_threshold.json`` (or ``--out``).
 """
@@ -18,6 +19,7 @@ Prints one table per rewrite and set, and writes ``bench/results/sentence_thresh
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -65,6 +67,31 @@ def rates(flags: dict, y: np.ndarray) -> list[dict]:
             for t, f in flags.items()]
 
 
+def merge(paths: list[str]) -> dict:
+    """Set -> threshold -> recall and FPR, each ``{"mean", "sd", "by_seed"}``, over the runs at ``paths`` (one
+    detector each, the same sweep); refuses runs of different sweeps or samples."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    keys = {(r.get("which", "sentence"), r["split"], r["n_unsafe"], r["n_safe"]) for r in runs}
+    if len(keys) > 1:
+        raise SystemExit(f"error: the runs differ in sweep, split or size: {sorted(keys)}. Fix: merge runs of one "
+                         "bench command that differ only in --detector.")
+    stat = lambda v: None if any(x is None for x in v) else {"mean": float(np.mean(v)), "sd": float(np.std(v)),
+                                                             "by_seed": v}
+    results = {}
+    for name in (n for n in runs[0]["results"] if all(n in r["results"] for r in runs)):
+        rows = [r["results"][name] for r in runs]
+        results[name] = [{"threshold": row["threshold"], **{k: stat([rr[i][k] for rr in rows]) for k in ("recall", "fpr")}}
+                         for i, row in enumerate(rows[0])]
+    return {"runs": [str(p) for p in paths], "detectors": [r["detector"] for r in runs], "which": runs[0].get("which"),
+            "split": runs[0]["split"], "n_unsafe": runs[0]["n_unsafe"], "n_safe": runs[0]["n_safe"],
+            "results": results}
+
+
+def merged_table(rows: list[dict], which: str) -> str:
+    f = lambda s: "" if s is None else f"{s['mean']:.3f} ± {s['sd']:.3f}"
+    return table([{f"{which} threshold": r["threshold"], "recall": f(r["recall"]), "FPR": f(r["fpr"])} for r in rows])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", default=None)
@@ -74,8 +101,16 @@ def main() -> int:
                     help="sweep every sentence's threshold, or the last sentence's (default %(default)s)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/sentence_threshold.json)")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge runs of this bench (one detector each)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.merge:
+        merged = merge(args.merge)
+        for name, rows in merged["results"].items():
+            print(f"\n{name} (mean ± sd over {len(merged['runs'])} detectors)")
+            print(merged_table(rows, merged["which"] or "sentence"))
+        write_json(args.out, "sentence_threshold", merged)
+        return 0
     from safe_embed.detector import Detector
     from safe_embed.detector.evaluation import named_set_prompts
     from safe_embed.paths import resolve_data_dir
