@@ -325,28 +325,31 @@ def test_a_sentence_decides_only_from_its_threshold_with_its_score_mapped():
     assert whole.score == 0.97 and whole.flags == ()
 
 
-def test_the_last_sentence_decides_from_its_own_lower_threshold():
+def test_the_last_sentence_of_a_windowed_text_decides_from_its_own_lower_threshold():
     from safe_embed.detector.coverage import LAST_SENTENCE, SENTENCE, combine, units_of
     from safe_embed.detector.results import PreparedTexts, Unit
     from safe_embed.detector.text_views import ORIGINAL
 
     text = "one two three. four five six."
-    units = (Unit(0, ORIGINAL, 0, len(text), text), Unit(0, SENTENCE, 0, 14, text[:14]),
-             Unit(0, LAST_SENTENCE, 15, len(text), text[15:]))
+    sentences = (Unit(0, SENTENCE, 0, 14, text[:14]), Unit(0, LAST_SENTENCE, 15, len(text), text[15:]))
     assert [(u.view, u.start) for u in units_of([text], lambda t: [], 100, sentences=True)[0]] == \
-        [(u.view, u.start) for u in units[1:]]
-    prepared = PreparedTexts((text,), (False,), units, np.zeros((3, 4), np.float32), (False,))
+        [(u.view, u.start) for u in sentences]
+    whole = (Unit(0, ORIGINAL, 0, len(text), text),)
+    windows = (Unit(0, ORIGINAL, 0, 20, text[:20]), Unit(0, ORIGINAL, 9, len(text), text[9:]))
 
-    def scored(*scores):
-        return [Detection("unsafe" if s >= 0.5 else "safe", s, None) for s in scores]
+    def combined(units, *scores, last=0.7):
+        prepared = PreparedTexts((text,), (False,), (*units, *sentences), np.zeros((len(scores), 4), np.float32),
+                                 (False,))
+        return combine(prepared, [Detection("unsafe" if s >= 0.5 else "safe", s, None) for s in scores], 0.9,
+                       last)[0]
 
-    last = combine(prepared, scored(0.2, 0.3, 0.8), 0.9, 0.7)[0]  # the last sentence: 0.8 clears 0.7
-    assert last.label == "unsafe" and last.flags == ("sentence", "last_sentence") and last.span == (15, len(text))
-    assert last.score == pytest.approx(0.5 + 0.5 * 0.1 / 0.3)
-    first = combine(prepared, scored(0.2, 0.8, 0.3), 0.9, 0.7)[0]  # the same score earlier: under 0.9
-    assert (first.label, first.score, first.flags) == ("safe", 0.2, ())
-    assert combine(prepared, scored(0.2, 0.3, 0.8), 0.9, None)[0].score == 0.2  # None: judged like the others
-    assert combine(prepared, scored(0.2, 0.3, 0.95), 0.9, None)[0].flags == ("sentence", "last_sentence")
+    found = combined(windows, 0.2, 0.2, 0.3, 0.8)  # read in two windows: 0.8 clears the last sentence's 0.7
+    assert found.label == "unsafe" and found.span == (15, len(text))
+    assert found.flags == ("windowed", "sentence", "last_sentence") and found.score == pytest.approx(0.5 + 0.05 / 0.3)
+    assert combined(windows, 0.2, 0.2, 0.8, 0.3).label == "safe"  # the same score earlier: under 0.9
+    assert combined(windows, 0.2, 0.2, 0.3, 0.8, last=None).label == "safe"  # None: judged like the others
+    assert combined(whole, 0.2, 0.3, 0.8).label == "safe"  # one window: the text is read whole, no lower bar
+    assert combined(whole, 0.2, 0.3, 0.95).flags == ("sentence", "last_sentence")
 
 
 @pytest.mark.parametrize("bad", [0.4, 1.0, "high"])

@@ -15,11 +15,13 @@ a sentence or two that sound alarming out of context: it decides only when its s
 more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
 :func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span.
 
-The last sentence of a prompt (and the clauses inside it) is where a prompt asks for what it wants: a request put
-after a long preface, or at the end of a role-play frame, is its last sentence, while the alarming-sounding
-sentences of harmless text are anywhere. Its units (view ``last_sentence``) decide from the detector's lower
-``last_sentence_threshold`` (:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others),
-and a verdict one decided is flagged ``sentence`` and ``last_sentence``.
+The last sentence of a long prompt (and the clauses inside it) is where it asks for what it wants: a request put
+after a long preface, or at the end of a role-play frame, is its last sentence, diluted in every window that holds
+it, while the alarming-sounding sentences of harmless text stand anywhere. In a prompt read in several windows,
+its units (view ``last_sentence``) decide from the detector's lower ``last_sentence_threshold``
+(:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others), and a verdict one decided is
+flagged ``sentence`` and ``last_sentence``. A prompt that fits one window is read whole, its request barely
+diluted, and its last sentence is as often the text it asks about ("Detect the bias in this statement: ...").
 
 The first pass embeds each view's text and learns from the same tokenization which views overflowed the window
 (:meth:`~safe_embed.encoders.base.Encoder.encode_with_overflow`); only those are tokenized again, for their token
@@ -188,23 +190,23 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             last_sentence_threshold: float | None = None) -> list[Detection]:
     """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
     unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
-    unit only from ``sentence_threshold`` up, one inside the last sentence from ``last_sentence_threshold`` up
-    (None: from ``sentence_threshold``), its score mapped by :func:`sentence_score`), with its span, its view
-    named in the flags, ``windowed`` when the text was read in several windows, ``unchecked_tail`` and
-    ``repaired`` as they apply."""
-    bars = {SENTENCE: sentence_threshold,
-            LAST_SENTENCE: sentence_threshold if last_sentence_threshold is None else last_sentence_threshold}
-    best: dict[int, tuple[int, float]] = {}
+    unit only from ``sentence_threshold`` up, one inside the last sentence of a text read in several windows from
+    ``last_sentence_threshold`` up (None: from ``sentence_threshold``), its score mapped by
+    :func:`sentence_score`), with its span, its view named in the flags, ``windowed`` when the text was read in
+    several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
     windows: dict[tuple[int, str], int] = {}
+    for u in prepared.units:
+        if u.view not in (SENTENCE, LAST_SENTENCE):
+            windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
+    last = sentence_threshold if last_sentence_threshold is None else last_sentence_threshold
+    best: dict[int, tuple[int, float]] = {}
     for k, u in enumerate(prepared.units):
         score = scored[k].score
-        if u.view in bars:
-            bar = bars[u.view]
+        if u.view in (SENTENCE, LAST_SENTENCE):
+            bar = last if u.view == LAST_SENTENCE and windows.get((u.index, ORIGINAL), 0) > 1 else sentence_threshold
             if bar is None or scored[k].label != "unsafe" or score < bar:
                 continue
             score = sentence_score(score, bar)
-        else:
-            windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
         if u.index not in best or score > best[u.index][1]:
             best[u.index] = (k, score)
     out = []
@@ -214,7 +216,7 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             k, score = best[i]
             u, d = prepared.units[k], scored[k]
             flags = list(d.flags)
-            if windows.get((i, ORIGINAL if u.view in bars else u.view), 0) > 1:
+            if windows.get((i, ORIGINAL if u.view in (SENTENCE, LAST_SENTENCE) else u.view), 0) > 1:
                 flags.append(WINDOWED)
             if u.view == LAST_SENTENCE:
                 flags.append(SENTENCE)  # a sentence decided, and it was the last one
