@@ -41,7 +41,7 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
     """Threshold -> flagged (n,) for ``texts``, from one pass over their units (``which``: every sentence decides
     from the threshold, or only the last one, the others from the detector's sentence threshold); and the units'
     counts and characters, all and sentences only (what the sentences add to the encoder's work)."""
-    from safe_embed.detector.coverage import LAST_SENTENCE, SENTENCE, combine
+    from safe_embed.detector.coverage import SENTENCE_VIEWS, combine
 
     out = {t: [] for t in THRESHOLDS}
     work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}
@@ -53,7 +53,7 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
             bars = (t, None) if which == "sentence" else (det.settings.sentence_threshold, t)
             out[t] += [d.label == "unsafe" for d in combine(prepared, units, *bars)]
         for u in prepared.units:
-            sentence = u.view in (SENTENCE, LAST_SENTENCE)
+            sentence = u.view in SENTENCE_VIEWS
             work["units"] += 1
             work["chars"] += len(u.body)
             work["sentence_units"] += sentence

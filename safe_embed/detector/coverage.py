@@ -56,6 +56,7 @@ SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a ver
 SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
 LAST_SENTENCE = "last_sentence"  # the view name of a unit inside a prompt's last sentence, and its verdict's flag
 LAST_SENTENCE_THRESHOLD = 0.7  # the last sentence decides from this score up (val splits, three detectors)
+SENTENCE_VIEWS = (SENTENCE, LAST_SENTENCE)
 
 
 def sentence_score(score: float, threshold: float) -> float:
@@ -196,13 +197,13 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
     several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
     windows: dict[tuple[int, str], int] = {}
     for u in prepared.units:
-        if u.view not in (SENTENCE, LAST_SENTENCE):
+        if u.view not in SENTENCE_VIEWS:
             windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
     last = sentence_threshold if last_sentence_threshold is None else last_sentence_threshold
     best: dict[int, tuple[int, float]] = {}
     for k, u in enumerate(prepared.units):
         score = scored[k].score
-        if u.view in (SENTENCE, LAST_SENTENCE):
+        if u.view in SENTENCE_VIEWS:
             bar = last if u.view == LAST_SENTENCE and windows.get((u.index, ORIGINAL), 0) > 1 else sentence_threshold
             if bar is None or scored[k].label != "unsafe" or score < bar:
                 continue
@@ -216,7 +217,7 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             k, score = best[i]
             u, d = prepared.units[k], scored[k]
             flags = list(d.flags)
-            if windows.get((i, ORIGINAL if u.view in (SENTENCE, LAST_SENTENCE) else u.view), 0) > 1:
+            if windows.get((i, ORIGINAL if u.view in SENTENCE_VIEWS else u.view), 0) > 1:
                 flags.append(WINDOWED)
             if u.view == LAST_SENTENCE:
                 flags.append(SENTENCE)  # a sentence decided, and it was the last one

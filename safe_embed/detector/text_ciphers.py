@@ -46,10 +46,12 @@ MIN_ENGLISH_DECIPHERED = 0.75  # ... and a reading of it with this share is Engl
 MAX_CIPHER_CHARS = 4_000  # of a prompt read for enciphered parts: 26 readings of each part
 PARTS = re.compile(r"(\n+|:\s*|(?<=[.!?])\s+)")  # sentences, lines and colon-separated parts, separators kept
 WORDS = re.compile(r"[a-z]+")
-_MORSE = dict(zip([".-", "-...", "-.-.", "-..", ".", "..-.", "--.", "....", "..", ".---", "-.-", ".-..", "--", "-.",
-                   "---", ".--.", "--.-", ".-.", "...", "-", "..-", "...-", ".--", "-..-", "-.--", "--..", "-----",
-                   ".----", "..---", "...--", "....-", ".....", "-....", "--...", "---..", "----.", ".-.-.-", "--..--",
-                   "..--..", "-....-"], "abcdefghijklmnopqrstuvwxyz0123456789.,?-", strict=True))
+MORSE_CODE = dict(zip("abcdefghijklmnopqrstuvwxyz0123456789.,?-",
+                      [".-", "-...", "-.-.", "-..", ".", "..-.", "--.", "....", "..", ".---", "-.-", ".-..", "--",
+                       "-.", "---", ".--.", "--.-", ".-.", "...", "-", "..-", "...-", ".--", "-..-", "-.--", "--..",
+                       "-----", ".----", "..---", "...--", "....-", ".....", "-....", "--...", "---..", "----.",
+                       ".-.-.-", "--..--", "..--..", "-....-"], strict=True))  # ITU: a character -> its code
+_MORSE = {code: c for c, code in MORSE_CODE.items()}
 _MORSE_RUN = re.compile(r"(?<![\w.-])[.-]{1,6}(?:(?: {1,3}| ?/ ?)[.-]{1,6}){7,}(?![\w.-])")
 _BINARY_RUN = re.compile(r"(?<![01])[01]{8}(?: ?[01]{8}){3,}(?![01])")
 _ATBASH = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
