@@ -18,6 +18,25 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from _rewrites_symbols import (
+    INDICATORS,
+    NEGATIVE_SQUARED,
+    PARENTHESIZED,
+    SMALL_CAPS,
+    decimal_codes,
+    disemvowel,
+    doubled,
+    html_entities,
+    nato,
+    no_spaces,
+    pig_latin,
+    strikethrough,
+    underscores,
+    unicode_escapes,
+    upside_down,
+    vertical,
+)
+
 from safe_embed.detector.text_ciphers import MORSE_CODE  # ITU; other characters are left out
 
 Messages = list[dict[str, str]]
@@ -264,6 +283,24 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
         Rewrite("binary", "the request's UTF-8 in 8-bit groups after an instruction to decode it",
                 encoded("binary")),
         Rewrite("separated", "letters split by asterisks ('h*o*w t*o')", separated),
+        Rewrite("negative_squared", "letters as negative squared capitals (🅷🅾🆆; no NFKC form)", tr(NEGATIVE_SQUARED)),
+        Rewrite("parenthesized", "letters as parenthesized letters (⒣⒪⒲)", tr(PARENTHESIZED)),
+        Rewrite("small_caps", "letters as small capitals (ʜᴏᴡ)", lambda text, seed: text.lower().translate(SMALL_CAPS)),
+        Rewrite("regional_indicators", "letters as regional indicators, the letters of flags (🇭🇴🇼)", tr(INDICATORS)),
+        Rewrite("strikethrough", "a combining long stroke after every character (h̶o̶w̶)", strikethrough),
+        Rewrite("upside_down", "upside down: letters turned, order reversed (ǝɯoɥ ʇɐ)", upside_down),
+        Rewrite("vertical", "one character a line", vertical),
+        Rewrite("doubled", "every character written twice ('hhooww')", doubled),
+        Rewrite("no_spaces", "the words run together ('howtomake')", no_spaces),
+        Rewrite("underscores", "the words joined by underscores ('how_to_make')", underscores),
+        Rewrite("disemvowel", "every vowel dropped ('hw t mk')", disemvowel),
+        Rewrite("decimal", "the request as decimal character codes after an instruction to decode them",
+                decimal_codes),
+        Rewrite("html_entities", "the request as HTML character references after an instruction to decode them",
+                html_entities),
+        Rewrite("unicode_escapes", "the request as \\u escapes after an instruction to decode them", unicode_escapes),
+        Rewrite("pig_latin", "each word in Pig Latin after an instruction to read it", pig_latin),
+        Rewrite("nato", "the letters as NATO code words after an instruction to read them", nato),
         Rewrite("upper", "upper case", lambda text, seed: text.upper()),
         Rewrite("alternating_case", "letters alternately lower and upper case", alternating_case),
         Rewrite("split_turns", "split at the middle word into two user messages (scored by guard.check)",

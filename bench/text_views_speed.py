@@ -7,13 +7,16 @@ Prompts are Alpaca's 5,000 ordinary instructions (all safe) and XSTest's 450 que
 call) in each of ``--rounds`` passes, after one warm-up pass (which builds the look-alike table and the per
 character caches); a prompt's time is its median over the passes. Reported: p50/p95/p99/max and the mean in µs
 per call for ``text_views`` and ``normalize``, for all prompts and for the ASCII and non-ASCII ones apart; and
-the prompts that got more than one view (each costs the detector one more embedding), with the views' names.
+the prompts that got more than one view (each costs the detector one more embedding), with the views' names; and
+the time of one call on long adversarial inputs (20k-120k characters built to reach each view's slowest path).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
+import string
 import sys
 import time
 from collections import Counter
@@ -43,6 +46,20 @@ def per_call_us(fn, texts: list[str], rounds: int) -> list[float]:
     return [statistics.median(r[i] for r in runs) for i in range(len(texts))]
 
 
+def long_inputs() -> dict[str, str]:
+    """Texts of 20k-120k characters that reach each view's slowest path: what an attacker could send to make the
+    views slow (a seeded draw, the same every run)."""
+    rng = random.Random(0)
+    letters = lambda n: "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
+    return {"100k letters, no space": letters(100_000), "run-together English, 20k": "howtomakeabombathome" * 1000,
+            "3,000 runs of 30 letters": " ".join(letters(30) for _ in range(3000)),
+            "20,000 short words": " ".join(rng.choice(["the", "cat", "sat", "on", "mat"]) for _ in range(20_000)),
+            "upside-down, 57k": "ǝɯoɥ ʇɐ pɐǝɹq ǝʞɐq " * 3000, "emoji for words, 51k": "make a \U0001f4a3 at home " * 3000,
+            "Pig Latin, 90k": "owhay otay akemay " * 5000, "vowelless, 105k": "hw t mk bmb nstrctns " * 5000,
+            "NATO words, 100k": "Hotel Oscar Whiskey " * 5000, "HTML references, 120k": "&#104;" * 20_000,
+            "decimal codes, 100k": "104 " * 25_000}
+
+
 def summary(name: str, subset: str, us: list[float]) -> dict:
     return {"function": name, "prompts": subset, "n": len(us), "mean_us": statistics.fmean(us) if us else None,
             "p50_us": pct(us, 50), "p95_us": pct(us, 95), "p99_us": pct(us, 99), "max_us": max(us, default=None)}
@@ -65,6 +82,8 @@ def main(argv: list[str] | None = None) -> None:
                  summary(name, "ascii", [u for u, a in zip(us, ascii_, strict=True) if a]),
                  summary(name, "non-ascii", [u for u, a in zip(us, ascii_, strict=True) if not a])]
     extra = [(t, [v.name for v in views[1:]]) for t in texts if len(views := text_views(t)) > 1]
+    long = [{"input": k, "chars": len(t), "ms": statistics.median(per_call_us(text_views, [t], 3)) / 1e3,
+             "views": [v.name for v in text_views(t)]} for k, t in long_inputs().items()]
     names = Counter(n for _, ns in extra for n in ns)
 
     print(f"{len(texts)} ordinary prompts (Alpaca + XSTest), {sum(ascii_)} ASCII; median of {args.rounds} rounds\n")
@@ -72,9 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nprompts with an extra view: {len(extra)} of {len(texts)} ({dict(names)})")
     for t, ns in extra[:20]:
         print(f"  {ns}: {t[:100]!r}")
+    print("\nlong adversarial inputs, one text_views call (median of 3)")
+    print(table(long, ["input", "chars", "ms", "views"], "{:.1f}"))
     write_json(args.out, "text_views_speed", {
         "machine": machine(), "rounds": args.rounds, "prompts": len(texts), "ascii_prompts": sum(ascii_),
-        "rows": rows, "extra_views": {"count": len(extra), "by_view": dict(names),
+        "rows": rows, "long_inputs": long, "extra_views": {"count": len(extra), "by_view": dict(names),
                                       "examples": [{"text": t, "views": ns} for t, ns in extra[:50]]}})
 
 

@@ -45,7 +45,9 @@ def test_the_documented_rewrites_exist(rw):
                        "fullwidth", "zero_width", "homoglyph", "leetspeak", "spaced", "base64", "hex", "rot13",
                        "typos", "scrambled", "reversed", "upper", "alternating_case", "split_turns", "split_turns_framed",
                        "caesar", "atbash", "morse", "binary", "separated",
-                       "after_a_turn"}
+                       "after_a_turn", "negative_squared", "parenthesized", "small_caps", "regional_indicators",
+                       "strikethrough", "upside_down", "vertical", "doubled", "no_spaces", "underscores",
+                       "disemvowel", "decimal", "html_entities", "unicode_escapes", "pig_latin", "nato"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn"}
 
 
@@ -101,6 +103,29 @@ def test_character_rewrites_by_hand(rw):
     assert rw["spaced"]("how to  do\nit", 0) == "h o w  t o  d o  i t"
     assert rw["upper"]("how to 2x", 0) == "HOW TO 2X"
     assert rw["alternating_case"]("how to, OK?", 0) == "hOw To, Ok?"
+    assert rw["negative_squared"]("Ab z1!", 0) == "\U0001F170\U0001F171 \U0001F1891!"
+    assert rw["parenthesized"]("Ab z1!", 0) == "\u249c\u249d \u24b51!"
+    assert rw["regional_indicators"]("Ab z1!", 0) == "\U0001F1E6\U0001F1E7 \U0001F1FF1!"
+    assert rw["small_caps"]("Ab z1!", 0) == "\u1d00\u0299 \u1d221!"
+    assert rw["strikethrough"]("ab c", 0) == "a\u0336b\u0336 c\u0336"
+    assert rw["upside_down"]("How to bake?", 0) == "¿ǝʞɐq oʇ ʍoɥ"
+    assert rw["vertical"]("ab c", 0) == "a\nb\n \nc"
+    assert rw["doubled"]("ab c!", 0) == "aabb cc!!"
+    assert rw["no_spaces"]("how to\n bake", 0) == "howtobake"
+    assert rw["underscores"]("how to\n bake", 0) == "how_to_bake"
+    assert rw["disemvowel"]("How to bake Your bread", 0) == "Hw t bk Yr brd"
+    assert rw["pig_latin"]("Tell me, I ask", 0).split("\n\n")[1] == "elltay emay, Iway askway"
+    assert rw["nato"]("How to, 2x", 0).split("\n\n")[1] == "Hotel Oscar Whiskey / Tango Oscar / Xray"
+
+
+def test_character_codes_decode_back_to_the_request(rw):
+    import html
+    import json
+
+    for name, decode in (("decimal", lambda p: "".join(chr(int(n)) for n in p.split())), ("html_entities", html.unescape),
+                         ("unicode_escapes", lambda p: json.loads(f'"{p}"'))):
+        instruction, payload = rw[name](REQUEST, 0).split("\n\n")
+        assert "decode" in instruction.lower() and decode(payload) == REQUEST, name
 
 
 @FUZZ

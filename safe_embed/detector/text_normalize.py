@@ -10,7 +10,9 @@ Steps, chained in this order (each a no-op on text it does not concern):
    0-9 # * (emoji presentation, CJK variants), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL TAG).
 2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
    mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, ligatures) or whose Unicode
-   name is a Latin letter in another dress (small capitals, negative circled/squared). Only when a styled letter
+   name is a Latin letter in another dress (small capitals, negative circled/squared, parenthesized), and the
+   regional indicators flags are made of when the text spells with them
+   (:func:`~safe_embed.detector.text_letters.fold_indicators`). Only when a styled letter
    touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and digit is
    folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji presentation); ™, ℡,
    ㎏, ª, º stay (symbols of several letters, ordinals).
@@ -19,14 +21,17 @@ Steps, chained in this order (each a no-op on text it does not concern):
    mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
    prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
 4. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or
-   leet characters) split by one space, dot, dash, underscore, asterisk, slash, bar, plus or tilde, with at least
+   leet characters) split by one space, dot, dash, underscore, asterisk, slash, bar, plus, tilde or line break (a
+   letter a line, written downwards), with at least
    two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and not a dotted
    abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break,
    kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
    joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
    run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too ("t*o", not
    "A/B" or "I/O" in ordinary text).
-5. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
+5. **Doubled letters** undone: "GGiivvee" -> "Give", in a text that doubles its words
+   (:func:`~safe_embed.detector.text_letters.undouble`).
+6. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
    33 stand for letters), hex (``0x1f``, ``deadbeef``, ``b3d``), dimensions (``1x1x1``) or a numeronym (``i18n``)
@@ -48,18 +53,19 @@ import string
 import unicodedata
 
 from safe_embed.detector.text_leet import LEET_CHARS, unleet
+from safe_embed.detector.text_letters import fold_indicators, undouble
 from safe_embed.detector.text_policy import clean_text
 
 _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
 _KEEP_NEAR_LETTERS = frozenset("\u200c\u200d\u200e\u200f\u061c")  # ZWNJ, ZWJ, LRM, RLM, ALM
 _FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
 _EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is an emoji (ℹ️, Ⓜ️, 🅿️), not a letter
-_FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) )?LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
+_FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) |PARENTHESIZED )?LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
                          r"([A-Z])")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
 _SPLITTERS = "-_*/|+~"  # one of these between the letters of a word: "k-i-l-l", "b*o*m*b"
-_GAPS = re.escape(" ." + _SPLITTERS)  # what splits the letters of a run
+_GAPS = re.escape(" .\n" + _SPLITTERS)  # what splits the letters of a run
 _SPACED_HINT = re.compile(rf"[{_GAPS}]{_T}[{_GAPS}]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
 
 
@@ -76,6 +82,8 @@ def _split_pair(c: str) -> re.Pattern[str]:
 # (a run, and a two-letter word split the same way, joined only in a text where runs were: "t*o" beside "b*o*m*b").
 # Runs split by anything but a space come first, so that "g a p" of "b-u-i-l-d-i-n-g a p-i-p-e" is no spaced run.
 _SPACED = [(_split_run("."), None), *((_split_run(c), _split_pair(c)) for c in _SPLITTERS),
+           (re.compile(rf"(?<![\w@$])(?<![\w@$]\n){_T}(?:\n{_T}){{2,}}(?![\w@$]|\n[\w@$])"),  # a letter a line
+            re.compile(r"(?<![\w@$])(?<![\w@$]\n)[A-Za-z]\n[A-Za-z](?![\w@$]|\n[\w@$])")),
            (re.compile(rf"(?<![\w@$]){_T}(?: +{_T}){{2,}}(?![\w@$])"), None)]
 
 
@@ -90,10 +98,11 @@ def normalize(text: str) -> str:
     for _ in range(_ROUNDS):  # one step can enable another (a mapped letter makes a neighbour's joiner removable)
         if text.isascii():
             break
-        before, text = text, clean_text(_map_lookalikes(_fold_styled(strip_invisible(clean_text(text)[0]))))[0]
+        before, text = text, clean_text(_map_lookalikes(_fold_styled(fold_indicators(strip_invisible(
+            clean_text(text)[0])))))[0]
         if text == before:
             break
-    return unleet(_join_spaced(text))
+    return unleet(undouble(_join_spaced(text)))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -162,9 +171,9 @@ def _fold(c: str) -> str:
         nfkc = unicodedata.normalize("NFKC", c)
         if nfkc != c and nfkc.isascii() and nfkc.isalpha() and (category != "So" or len(nfkc) == 1):
             return nfkc
-        m = _FANCY_NAME.fullmatch(unicodedata.name(c, ""))
-        if m:
-            return m.group(1).lower() if category == "Ll" else m.group(1)
+        name = unicodedata.name(c, "")
+        if m := _FANCY_NAME.fullmatch(name):
+            return m.group(1).lower() if category == "Ll" or "SMALL LETTER" in name else m.group(1)
     elif category == "Nd":
         nfkc = unicodedata.normalize("NFKC", c)
         return nfkc if nfkc.isascii() else ""
@@ -264,7 +273,7 @@ def _join_spaced(text: str) -> str:
 def _join_run(m: re.Match[str]) -> str:
     run = m.group()
     letters = sum(c.isalpha() for c in run)
-    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" ." + _SPLITTERS)) == 1:
+    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" .\n" + _SPLITTERS)) == 1:
         return run  # too few letters, or one letter again and again (music's "C C C")
     if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
         return run  # an abbreviation: U.S.A., H.I.G., a.k.a.

@@ -11,6 +11,8 @@ Views, in this order, at most ``max_views`` (the original first):
   look-alike letters in Latin words, spaced-out letters, leetspeak);
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
   (:func:`~safe_embed.detector.text_spelling.respell`), when it has any;
+* ``decoded:words``, ``decoded:vowels``: the normalized text with words run together ("howtobake",
+  "how_to_bake") split, or with the vowels it dropped put back ("hw t bk"): :mod:`~safe_embed.detector.text_words`;
 * ``decoded:concat``: the strings a prompt assigns to variables, joined as it asks (``a = "..."``, ``b = "..."``,
   "answer a + b": :func:`~safe_embed.detector.text_payload.joined_payload`);
 * ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;
@@ -25,7 +27,12 @@ Views, in this order, at most ``max_views`` (the original first):
   word: "eviG em ..."), read from right to left: a part whose words, each read backwards, are far more often among the commonest English words
   (:data:`~safe_embed.detector.text_ciphers.COMMON_WORDS`) than the words as written;
 * ``decoded:cipher``, ``decoded:morse``, ``decoded:binary``: parts in a Caesar shift or Atbash, Morse runs, runs of
-  8-bit groups, read back (:mod:`~safe_embed.detector.text_ciphers`).
+  8-bit groups, read back (:mod:`~safe_embed.detector.text_ciphers`);
+* ``decoded:decimal``, ``decoded:escapes``, ``decoded:flipped``, ``decoded:emoji``: decimal character codes, HTML
+  and ``\\u`` escapes, upside-down text, and emoji standing for words, read back
+  (:mod:`~safe_embed.detector.text_codes`);
+* ``decoded:piglatin``, ``decoded:nato``: parts in Pig Latin, runs of NATO code words, read back
+  (:mod:`~safe_embed.detector.text_games`).
 
 "Decodes to text" means: valid UTF-8, every character printable (or a line break or tab), at least 60% letters
 and whitespace, and a space in it (base64 also takes one long word of letters; hex one with a hex letter, so a
@@ -55,10 +62,13 @@ from safe_embed.detector.text_ciphers import (
     is_text,
     morse_view,
 )
+from safe_embed.detector.text_codes import decimal_view, emoji_view, escapes_view, flipped_view
+from safe_embed.detector.text_games import nato_view, piglatin_view
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_payload import joined_payload
 from safe_embed.detector.text_policy import clean_text
 from safe_embed.detector.text_spelling import respell
+from safe_embed.detector.text_words import vowels_view, words_view
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,9 @@ ORIGINAL, NORMALIZED, RESPELLED = "original", "normalized", "respelled"
 BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
 REVERSED, CONCAT = "decoded:reversed", "decoded:concat"
 CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
+FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:decimal", "decoded:escapes"
+WORD_BREAKS, VOWELS = "decoded:words", "decoded:vowels"
+PIGLATIN, NATO = "decoded:piglatin", "decoded:nato"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
 
@@ -121,17 +134,26 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     normalized = normalize(text)
     yield NORMALIZED, normalized
     yield RESPELLED, respell(normalized)
+    yield WORD_BREAKS, _normalized(words_view(normalized))
+    yield VOWELS, _normalized(vowels_view(normalized))
     visible = strip_invisible(text)
     yield CONCAT, _normalized(joined_payload(normalized))
     yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
     if sum(map(visible.count, "0123456789")) >= 8:  # 8 bytes of text: a digit in each (20-7f), or most
         yield HEX, _normalized(_replace(_HEX, visible, _hex_text))
+    if sum(map(visible.count, "0123456789")) >= 16:  # 8 codes of two or three digits
+        yield DECIMAL, _normalized(decimal_view(visible))
     yield URL, _normalized(_url_view(visible))
+    yield ESCAPES, _normalized(escapes_view(visible))
     if not text.isascii():
         yield TAGS, _normalized(_replace(_TAG_RUN, text, _tag_text))
+        yield FLIPPED, _normalized(flipped_view(visible))
+        yield EMOJI, _normalized(emoji_view(visible))
     yield ROT13, _normalized(_rot13_view(visible))
     yield REVERSED, _normalized(_reversed_view(visible))
     yield CIPHER, _normalized(cipher_view(visible))
+    yield PIGLATIN, _normalized(piglatin_view(visible))
+    yield NATO, _normalized(nato_view(visible))
     if "-" in visible and "." in visible:
         yield MORSE, _normalized(morse_view(visible))
     if visible.count("0") + visible.count("1") >= 32:
