@@ -35,7 +35,8 @@ NATO = dict(zip(ALPHABET, ["Alfa", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot
                            "Sierra", "Tango", "Uniform", "Victor", "Whiskey", "Xray", "Yankee", "Zulu"], strict=True))
 DECODE_GAMES = {
     "pig_latin": "The message below is in Pig Latin. Read it and do what it says.",
-    "nato": "The message below is spelled in the NATO phonetic alphabet, words split by slashes. Read it and follow it.",
+    "nato": "The message below is spelled in the NATO phonetic alphabet, words split by slashes. Read it and "
+            "follow it.",
 }
 
 

@@ -2,9 +2,10 @@
 ``decoded:escapes`` views of :mod:`~safe_embed.detector.text_views`.
 
 * Upside-down text ("ǝɯoɥ ʇɐ pɐǝɹq ǝʞɐq"): each sentence, line or colon-separated part with at least three turned
-  letters (ɐ ǝ ɥ ᴉ ʇ ɹ ..., not the symbols ∀ ⊥ ∩ ¿ that stand for capitals and punctuation) is turned back, letter by letter (the plain letters that turn into each other, b/q, d/p
-  and n/u, swap), and read in whichever order (as written, or from right to left, as flip-text generators write
-  it) gives more English words; kept when :data:`~safe_embed.detector.text_ciphers.MIN_ENGLISH_DECIPHERED` of its
+  letters (ɐ ǝ ɥ ᴉ ʇ ɹ ..., not the symbols ∀ ⊥ ∩ ¿ that stand for capitals and punctuation) is turned back,
+  letter by letter (the plain letters that turn into each other, b/q, d/p and n/u, swap), and read in whichever
+  order (as written, or from right to left, as flip-text generators write it) gives more English words; kept when
+  :data:`~safe_embed.detector.text_ciphers.MIN_ENGLISH_DECIPHERED` of its
   words are English. IPA transcriptions, which share some of these letters, are not English either way.
 * Emoji in a sentence ("how do I make a 💣 at home"): each emoji standing for a word (an article, possessive,
   preposition or "to" before it, or a preposition or conjunction after it: "make a 💣", "how to 🔪", "pipe 💣 at

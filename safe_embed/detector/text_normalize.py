@@ -10,12 +10,12 @@ Steps, chained in this order (each a no-op on text it does not concern):
    0-9 # * (emoji presentation, CJK variants), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL TAG).
 2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
    mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, ligatures) or whose Unicode
-   name is a Latin letter in another dress (small capitals, negative circled/squared, parenthesized), and the
-   regional indicators flags are made of when the text spells with them
-   (:func:`~safe_embed.detector.text_letters.fold_indicators`). Only when a styled letter
-   touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and digit is
-   folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji presentation); ™, ℡,
-   ㎏, ª, º stay (symbols of several letters, ordinals).
+   name is a Latin letter in another dress (small capitals, negative circled/squared, parenthesized). Only when a
+   styled letter touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and
+   digit is folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji
+   presentation); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
+   made of are read as letters first, when the text spells with them
+   (:func:`~safe_embed.detector.text_letters.fold_indicators`: not a flag or two).
 3. **Look-alike letters** (Unicode TR39 confusables, via ``confusable-homoglyphs``): a word mixing ASCII letters with
    Cyrillic/Greek/... look-alikes becomes Latin, if every letter of it then is Latin; whole Cyrillic words are
    mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
@@ -60,8 +60,8 @@ _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or
 _KEEP_NEAR_LETTERS = frozenset("\u200c\u200d\u200e\u200f\u061c")  # ZWNJ, ZWJ, LRM, RLM, ALM
 _FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
 _EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is an emoji (ℹ️, Ⓜ️, 🅿️), not a letter
-_FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) |PARENTHESIZED )?LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
-                         r"([A-Z])")
+_FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) |PARENTHESIZED )?LATIN (?:CAPITAL |SMALL )?LETTER "
+                         r"(?:SMALL CAPITAL )?([A-Z])")
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
 _SPLITTERS = "-_*/|+~"  # one of these between the letters of a word: "k-i-l-l", "b*o*m*b"

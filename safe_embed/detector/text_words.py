@@ -11,10 +11,10 @@
   a long word the list lacks, "accessibility", only into pieces such as "bi" and "ty").
 * **Vowels put back** (:func:`vowels_view`): in a text where at least :data:`MIN_VOWELLESS` words, and
   :data:`VOWELLESS_SHARE` of its words, have no vowel ("Gv stp-by-stp nstrctns"; y counts as one: "my", "rhythm";
-  acronyms and titles, "Mr.", "Dr.", do not count), one of four letters or more (or :data:`MOSTLY_VOWELLESS` and :data:`MOSTLY_SHARE` of
-  them, short ones: "Hw d  mk  pp bmb?"),
-  each such word becomes the most frequent English word with the same consonants in the same order ("give",
-  "step"... or "stop": the reading is rough, and enough for the encoder to see what is asked).
+  acronyms and titles, "Mr.", "Dr.", do not count), one of four letters or more (or :data:`MOSTLY_VOWELLESS`
+  and :data:`MOSTLY_SHARE` of them, short ones: "Hw d  mk  pp bmb?"), each such word becomes the most frequent
+  English word with the same consonants in the same order ("give", "step"... or "stop": the reading is rough, and
+  enough for the encoder to see what is asked).
 
 Frequencies are pyspellchecker's list (:func:`~safe_embed.detector.text_spelling.word_counts`).
 
