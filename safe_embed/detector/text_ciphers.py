@@ -72,7 +72,7 @@ def _shift(k: int) -> dict[int, int]:
 
 
 _READINGS = [_shift(k) for k in range(1, 26)] + [_ATBASH]  # cipher text -> plain text
-_CIPHER_WORDS = re.compile(r"[a-z]{2,}")
+CIPHER_WORDS = re.compile(r"[a-z]{2,}")  # the words a reading is judged by (lower case, two letters or more)
 
 
 def english_share(words: list[str]) -> float:
@@ -83,7 +83,7 @@ def english_share(words: list[str]) -> float:
 
 
 def _deciphered(part: str) -> str | None:
-    words = _CIPHER_WORDS.findall(part.lower())
+    words = CIPHER_WORDS.findall(part.lower())
     if len(words) < 3 or english_share(words) >= MAX_ENGLISH_AS_WRITTEN:
         return None
     joined = " ".join(words)

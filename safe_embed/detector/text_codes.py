@@ -37,6 +37,7 @@ import re
 import unicodedata
 
 from safe_embed.detector.text_ciphers import (
+    CIPHER_WORDS,
     MAX_CIPHER_CHARS,
     MIN_ENGLISH_DECIPHERED,
     PARTS,
@@ -50,7 +51,6 @@ MIN_ESCAPES = 3  # character escapes standing for letters, from which a text's e
 _TURNED = dict(zip("ɐqɔpǝɟƃɥᴉıɾʞꞁɯuodbɹsʇnʌʍxʎz∀ꓭƆᗡƎℲ⅁ſꓘ˥ꟽԀꓤ⊥∩Λ⅄¿¡˙",
                    "abcdefghiijklmnopqrstuvwxyzABCDEFGJKLMPRTUVY?!.", strict=True))
 _TURNED_ONLY = frozenset(c for c in _TURNED if not c.isascii() and c.isalpha())  # ∀ ⊥ ∩ ¿ are not letters
-_WORDS = re.compile(r"[a-z]{2,}")
 _EMOJI = re.compile("(?:[\U0001f300-\U0001faff\u2600-\u27bf\u2b00-\u2bff][\ufe0f\u200d\U0001f3fb-\U0001f3ff]*)+")
 _NAMES = {"HOCHO": "kitchen knife"}  # Unicode names an LLM would not read as the emoji's meaning
 _NEAR = 32  # characters looked at on each side of an emoji
@@ -80,7 +80,7 @@ def _turned_back(part: str) -> str | None:
         return None
     upright = "".join(_TURNED.get(c, c) for c in part)
     readings = [upright[::-1], upright]
-    shares = [english_share(_WORDS.findall(r.lower())) for r in readings]
+    shares = [english_share(CIPHER_WORDS.findall(r.lower())) for r in readings]
     best = max(range(2), key=shares.__getitem__)
     return readings[best] if shares[best] >= MIN_ENGLISH_DECIPHERED else None
 
@@ -103,7 +103,7 @@ def emoji_view(text: str) -> str | None:
         return " ".join(names)
 
     out = _EMOJI.sub(name, text)
-    return " ".join(out.split(" ")).strip() if found else None
+    return out.strip() if found else None
 
 
 def decimal_view(text: str) -> str | None:

@@ -65,7 +65,8 @@ _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) |PARENTHESIZED )?LATI
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
 _SPLITTERS = "-_*/|+~"  # one of these between the letters of a word: "k-i-l-l", "b*o*m*b"
-_GAPS = re.escape(" .\n" + _SPLITTERS)  # what splits the letters of a run
+_GAP_CHARS = " .\n" + _SPLITTERS  # what splits the letters of a run
+_GAPS = re.escape(_GAP_CHARS)
 _SPACED_HINT = re.compile(rf"[{_GAPS}]{_T}[{_GAPS}]+{_T}(?![\w@$])")  # the middle of any run: one cheap scan
 
 
@@ -273,7 +274,7 @@ def _join_spaced(text: str) -> str:
 def _join_run(m: re.Match[str]) -> str:
     run = m.group()
     letters = sum(c.isalpha() for c in run)
-    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(" .\n" + _SPLITTERS)) == 1:
+    if letters < 2 or 2 * letters < sum(c in LEET_CHARS for c in run) or len(set(run.lower()) - set(_GAP_CHARS)) == 1:
         return run  # too few letters, or one letter again and again (music's "C C C")
     if run[1] == "." and (run.isupper() or len(run) <= 5 and m.string[m.end() : m.end() + 1] == "."):
         return run  # an abbreviation: U.S.A., H.I.G., a.k.a.

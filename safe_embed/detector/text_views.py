@@ -67,8 +67,8 @@ from safe_embed.detector.text_games import nato_view, piglatin_view
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_payload import joined_payload
 from safe_embed.detector.text_policy import clean_text
-from safe_embed.detector.text_spelling import respell
-from safe_embed.detector.text_words import vowels_view, words_view
+from safe_embed.detector.text_spelling import load_lexicon, respell
+from safe_embed.detector.text_words import vowels_view, words_by_consonants, words_view
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,13 @@ def text_views(text: str, max_views: int = MAX_VIEWS) -> tuple[View, ...]:
                          name)
             break
     return tuple(views)
+
+
+def load_tables() -> None:
+    """Build the word tables the views read (the English word list, about 0.3 s, and the words by their consonants)
+    now, instead of on the first prompt that needs them."""
+    load_lexicon()
+    words_by_consonants()
 
 
 def _candidates(text: str) -> Iterator[tuple[str, str | None]]:

@@ -129,8 +129,8 @@ def _split(run: str, counts: dict[str, int], min_words: int = 3) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _by_consonants() -> dict[str, str]:
-    """Consonants in order (lower case) -> the most frequent English word with them."""
+def words_by_consonants() -> dict[str, str]:
+    """Consonants in order (lower case) -> the most frequent English word with them (built once, about 0.05 s)."""
     out: dict[str, tuple[int, str]] = {}
     for w, c in word_counts().items():
         if c >= ENGLISH_COUNT and w.isascii() and w.isalpha():
@@ -152,7 +152,7 @@ def vowels_view(text: str) -> str | None:
     long = len(bare) >= max(MIN_VOWELLESS, VOWELLESS_SHARE * len(words)) and max(map(len, bare), default=0) >= 4
     if not (long or len(bare) >= max(MOSTLY_VOWELLESS, MOSTLY_SHARE * len(words))):
         return None
-    table = _by_consonants()
+    table = words_by_consonants()
     out, at = [], 0
     for m in _LETTERS.finditer(text):
         w = m.group()

@@ -128,10 +128,10 @@ def create_app(detector, token: str | None = None, limits: ServiceLimits | None 
         batcher.start()
         if shared is not None:
             shared.start(mutex=lock)
-        if warmup:  # load the encoder's model and the text views' English word list before the first request
-            from safe_embed.detector.text_spelling import load_lexicon
+        if warmup:  # load the encoder's model and the text views' word tables before the first request
+            from safe_embed.detector.text_views import load_tables
 
-            load_lexicon()
+            load_tables()
             await batcher.classify(["warm-up"])
         logger.info("serving %s (%s backend): %d unsafe, %d safe exemplars", getattr(detector.encoder, "name", "?"),
                     getattr(getattr(detector, "backends", None), "active", "?"), len(detector.unsafe),
