@@ -41,7 +41,7 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
     """Threshold -> flagged (n,) for ``texts``, from one pass over their units (``which``: every sentence decides
     from the threshold, or only the last one, the others from the detector's sentence threshold); and the units'
     counts and characters, all and sentences only (what the sentences add to the encoder's work)."""
-    from safe_embed.detector.coverage import SENTENCE_VIEWS, combine
+    from safe_embed.detector.coverage_verdict import SENTENCE_VIEWS, combine
 
     out = {t: [] for t in THRESHOLDS}
     work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}

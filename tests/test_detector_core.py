@@ -304,7 +304,7 @@ def test_clauses_of_a_sentence_are_read_beside_it(text, read):
 
 
 def test_a_sentence_decides_only_from_its_threshold_with_its_score_mapped():
-    from safe_embed.detector.coverage import SENTENCE, combine
+    from safe_embed.detector.coverage_verdict import SENTENCE, combine
     from safe_embed.detector.results import PreparedTexts, Unit
     from safe_embed.detector.text_views import ORIGINAL
 
@@ -326,7 +326,8 @@ def test_a_sentence_decides_only_from_its_threshold_with_its_score_mapped():
 
 
 def test_the_last_sentence_of_a_windowed_text_decides_from_its_own_lower_threshold():
-    from safe_embed.detector.coverage import LAST_SENTENCE, SENTENCE, combine, units_of
+    from safe_embed.detector.coverage import units_of
+    from safe_embed.detector.coverage_verdict import LAST_SENTENCE, SENTENCE, combine
     from safe_embed.detector.results import PreparedTexts, Unit
     from safe_embed.detector.text_views import ORIGINAL
 
@@ -352,12 +353,39 @@ def test_the_last_sentence_of_a_windowed_text_decides_from_its_own_lower_thresho
     assert combined(whole, 0.2, 0.3, 0.95).flags == ("sentence", "last_sentence")
 
 
+def test_a_later_window_decides_only_when_a_sentence_inside_backs_it_up():
+    from safe_embed.detector.coverage_verdict import LAST_SENTENCE, SENTENCE, combine
+    from safe_embed.detector.results import MATCHED, PreparedTexts, Unit
+    from safe_embed.detector.text_views import ORIGINAL
+
+    text = "Prose one here. Prose two here. Prose three here. Prose four."
+    first, later = Unit(0, ORIGINAL, 0, 31, text[:31]), Unit(0, ORIGINAL, 16, len(text), text[16:])
+    sentences = [Unit(0, SENTENCE, 0, 15, text[:15]), Unit(0, SENTENCE, 16, 31, text[16:31]),
+                 Unit(0, SENTENCE, 32, 49, text[32:49]), Unit(0, LAST_SENTENCE, 50, len(text), text[50:])]
+
+    def combined(scores, threshold=0.4, units=(first, later, *sentences), flags=()):
+        prepared = PreparedTexts((text,), (False,), tuple(units), np.zeros((len(units), 4), np.float32), (False,))
+        scored = [Detection("unsafe" if s >= 0.5 else "safe", s, None, flags=flags if k == 1 else ())
+                  for k, s in enumerate(scores)]
+        return combine(prepared, scored, 0.9, 0.7, threshold)[0]
+
+    alone = combined([0.2, 0.8, 0.1, 0.1, 0.1, 0.3])  # the later window is unsafe, no sentence in it reaches 0.4
+    assert alone.label == "safe" and alone.score == 0.2 and alone.span == (0, 31)
+    backed = combined([0.2, 0.8, 0.1, 0.1, 0.45, 0.3])  # a sentence inside it scores 0.45: it decides
+    assert backed.label == "unsafe" and backed.score == 0.8 and backed.span == (16, len(text))
+    assert combined([0.2, 0.8, 0.1, 0.1, 0.1, 0.3], threshold=None).score == 0.8  # off: every window decides
+    assert combined([0.2, 0.8, 0.1, 0.1, 0.1, 0.3], flags=(MATCHED,)).score == 0.8  # a near copy of an exemplar
+    assert combined([0.8, 0.2, 0.1, 0.1, 0.1, 0.3]).score == 0.8  # the first window always decides
+    sparse = (first, later, *sentences[:2])  # no sentence unit covers the later window (a run-on request, code)
+    assert combined([0.2, 0.8, 0.1, 0.1], units=sparse).score == 0.8
+
+
 @pytest.mark.parametrize("bad", [0.4, 1.0, "high"])
 def test_a_bad_sentence_threshold_is_refused_naming_it(bad):
     import argparse
 
     from safe_embed.commands.options import sentence_threshold_arg
-    from safe_embed.detector.coverage import check_sentence_threshold
+    from safe_embed.detector.coverage_verdict import check_sentence_threshold
 
     with pytest.raises(argparse.ArgumentTypeError, match=repr(str(bad)) if bad == "high" else str(bad)):
         sentence_threshold_arg(str(bad))

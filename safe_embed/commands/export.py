@@ -14,7 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from safe_embed.detector.coverage import LAST_SENTENCE_THRESHOLD, SENTENCE_THRESHOLD
+    from safe_embed.detector.coverage_verdict import (
+        LAST_SENTENCE_THRESHOLD,
+        SENTENCE_THRESHOLD,
+        WINDOW_SENTENCE_THRESHOLD,
+    )
     from safe_embed.detector.index import KINDS
     from safe_embed.detector.limits import MAX_CHARS
     from safe_embed.scoring import DEFAULT_RULE, RULES
@@ -50,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    default=LAST_SENTENCE_THRESHOLD,
                    help="the same for the last sentence of a prompt, where it asks for what it wants, or 'off' to "
                         f"judge it like the others (default {LAST_SENTENCE_THRESHOLD})")
+    later = "--window-sentence-threshold"
+    p.add_argument(later, type=functools.partial(sentence_threshold_arg, option=later,
+                                                 default=WINDOW_SENTENCE_THRESHOLD, low=0.0),
+                   default=WINDOW_SENTENCE_THRESHOLD,
+                   help="a window of a long prompt after its first decides only when a sentence inside it scores "
+                        "at least this, in [0, 1), or 'off' to let every window decide alone (default "
+                        f"{WINDOW_SENTENCE_THRESHOLD})")
     p.add_argument("--seed", type=int, default=None, help="split seed (default: the config's, else 0)")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: $SAFE_EMBED_DATA, then data/cache)")
     p.add_argument("--device", default=None)
@@ -72,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     settings = DetectorSettings(k_neighbors=args.k_neighbors, max_chars=args.max_chars,
                                 index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above),
                                 categories=categories, sentence_threshold=args.sentence_threshold,
-                                last_sentence_threshold=args.last_sentence_threshold)
+                                last_sentence_threshold=args.last_sentence_threshold,
+                                window_sentence_threshold=args.window_sentence_threshold)
     exemplars = args.exemplars if args.exemplars is None or len(args.exemplars) > 1 else args.exemplars[0]
     det = export_detector(args.model, args.out, exemplars,
                           rule=ScoringRule(args.rule, k=args.k, m=args.m, temperature=args.temperature),

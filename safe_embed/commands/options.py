@@ -28,15 +28,17 @@ def add_shared_key(p: argparse.ArgumentParser) -> None:
                    help="the shared stream's name (default %(default)s): replicas of one detector share one name")
 
 
-def sentence_threshold_arg(value: str, option: str = "--sentence-threshold", default: float | None = None
-                           ) -> float | None:
-    """``--sentence-threshold`` (or ``option``, whose ``default`` an error offers): a score in [0.5, 1), or
+def sentence_threshold_arg(value: str, option: str = "--sentence-threshold", default: float | None = None,
+                           low: float = 0.5) -> float | None:
+    """``--sentence-threshold`` (or ``option``, whose ``default`` an error offers): a score in [``low``, 1), or
     ``off``.
 
     >>> sentence_threshold_arg("0.95"), sentence_threshold_arg("off")
     (0.95, None)
+    >>> sentence_threshold_arg("0.4", "--window-sentence-threshold", 0.4, low=0.0)
+    0.4
     """
-    from safe_embed.detector.coverage import check_sentence_threshold
+    from safe_embed.detector.coverage_verdict import check_sentence_threshold
     from safe_embed.errors import ConfigError
 
     if value.strip().lower() in ("off", "none"):
@@ -44,8 +46,8 @@ def sentence_threshold_arg(value: str, option: str = "--sentence-threshold", def
     try:
         threshold = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a score in [0.5, 1) or 'off', got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a score in [{low:g}, 1) or 'off', got {value!r}") from None
     try:
-        return check_sentence_threshold(threshold, option, *(() if default is None else (default,)))
+        return check_sentence_threshold(threshold, option, *(() if default is None else (default,)), low=low)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None

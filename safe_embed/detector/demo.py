@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from safe_embed.data.schemas import LabelledPrompt
-from safe_embed.detector.coverage import SENTENCE_THRESHOLD
+from safe_embed.detector.coverage_verdict import SENTENCE_THRESHOLD
 from safe_embed.detector.detector import Detector
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets
 from safe_embed.detector.settings import DetectorSettings

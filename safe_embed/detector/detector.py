@@ -34,7 +34,8 @@ import numpy as np
 from safe_embed.detector import backends as bk
 from safe_embed.detector.calibration import Calibration
 from safe_embed.detector.category_inference import infer_categories
-from safe_embed.detector.coverage import combine, embed_units, units_of
+from safe_embed.detector.coverage import embed_units, units_of
+from safe_embed.detector.coverage_verdict import combine
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar, ExemplarSets, load_exemplars
 from safe_embed.detector.fitting import check_calibration_labels, fit_categories, fit_state
@@ -262,12 +263,14 @@ class Detector(Persistence):
 
     def classify_prepared(self, prepared: PreparedTexts) -> list[Detection]:
         """Search the exemplar indexes and score a :meth:`prepare_classify` batch: one :class:`Detection` per text."""
-        return combine(prepared, self.unit_detections(prepared), self.settings.sentence_threshold,
-                       self.settings.last_sentence_threshold)
+        s = self.settings
+        return combine(prepared, self.unit_detections(prepared), s.sentence_threshold, s.last_sentence_threshold,
+                       s.window_sentence_threshold)
 
     def unit_detections(self, prepared: PreparedTexts) -> list[Detection]:
         """One :class:`Detection` per unit (view, window or sentence) of a :meth:`prepare_classify` batch, each
-        scored as a prompt of its own, before :func:`~safe_embed.detector.coverage.combine` picks the deciding one."""
+        scored as a prompt of its own, before :func:`~safe_embed.detector.coverage_verdict.combine` picks the
+        deciding one."""
         return self._score(prepared.vectors) if prepared.units else []
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from safe_embed.detector.categories import CategorySettings
-from safe_embed.detector.coverage import LAST_SENTENCE_THRESHOLD, SENTENCE_THRESHOLD
+from safe_embed.detector.coverage_verdict import (
+    LAST_SENTENCE_THRESHOLD,
+    SENTENCE_THRESHOLD,
+    WINDOW_SENTENCE_THRESHOLD,
+)
 from safe_embed.detector.index import IndexSettings
 from safe_embed.detector.limits import MAX_CHARS
 
@@ -19,9 +23,11 @@ class DetectorSettings:
     :func:`safe_embed.detector.calibration.choose_match_threshold`). ``categories``: how per-category scores are
     computed and which category is reported (see :mod:`safe_embed.detector.categories`). ``sentence_threshold``:
     the score from which one sentence of a longer prompt decides alone (None: sentences are not read alone; see
-    :mod:`safe_embed.detector.coverage`); ``last_sentence_threshold``: the same for the last sentence of a prompt,
-    where a prompt asks for what it wants (None: judged like the others; no sentence is read alone when
-    ``sentence_threshold`` is None). Immutable: ``dataclasses.replace`` gives a
+    :mod:`safe_embed.detector.coverage_verdict`); ``last_sentence_threshold``: the same for the last sentence of a
+    prompt, where a prompt asks for what it wants (None: judged like the others; no sentence is read alone when
+    ``sentence_threshold`` is None); ``window_sentence_threshold``: a window of a long prompt after its first
+    decides only when a sentence inside it scores at least this, or sentences cover less than half of it (None:
+    every window decides alone). Immutable: ``dataclasses.replace`` gives a
     changed copy."""
 
     k_neighbors: int = 5
@@ -33,3 +39,4 @@ class DetectorSettings:
     categories: CategorySettings = field(default_factory=CategorySettings)
     sentence_threshold: float | None = SENTENCE_THRESHOLD
     last_sentence_threshold: float | None = LAST_SENTENCE_THRESHOLD
+    window_sentence_threshold: float | None = WINDOW_SENTENCE_THRESHOLD

@@ -16,7 +16,12 @@ from safe_embed.detector import backends as bk
 from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import Calibration
 from safe_embed.detector.categories import CategorySettings
-from safe_embed.detector.coverage import LAST_SENTENCE_THRESHOLD, SENTENCE_THRESHOLD, check_sentence_threshold
+from safe_embed.detector.coverage_verdict import (
+    LAST_SENTENCE_THRESHOLD,
+    SENTENCE_THRESHOLD,
+    WINDOW_SENTENCE_THRESHOLD,
+    check_sentence_threshold,
+)
 from safe_embed.detector.exemplar_index import ExemplarIndex
 from safe_embed.detector.exemplars import Exemplar
 from safe_embed.detector.layout import PICKLE_SUFFIXES, Origin
@@ -147,7 +152,10 @@ def read_snapshot(root: Path, m: dict, cache: bool = False, device: str | None =
                                         s.get("sentence_threshold", SENTENCE_THRESHOLD)),
                                     last_sentence_threshold=check_sentence_threshold(
                                         s.get("last_sentence_threshold", LAST_SENTENCE_THRESHOLD),
-                                        "--last-sentence-threshold", LAST_SENTENCE_THRESHOLD))
+                                        "--last-sentence-threshold", LAST_SENTENCE_THRESHOLD),
+                                    window_sentence_threshold=check_sentence_threshold(
+                                        s.get("window_sentence_threshold", WINDOW_SENTENCE_THRESHOLD),
+                                        "--window-sentence-threshold", WINDOW_SENTENCE_THRESHOLD, low=0.0))
         generation = int(m.get("generation", 0))
         splits = json.loads(inside(root, m["splits"]).read_text(encoding="utf-8")) if m.get("splits") else None
     except ModelError:  # a tampered file, or no calibration for the backend

@@ -155,14 +155,18 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
                      "match_threshold": torch_state["match_threshold"],
                      "categories": det.settings.categories.to_dict(),
                      "sentence_threshold": det.settings.sentence_threshold,
-                     "last_sentence_threshold": det.settings.last_sentence_threshold},
+                     "last_sentence_threshold": det.settings.last_sentence_threshold,
+                     "window_sentence_threshold": det.settings.window_sentence_threshold},
         "input_policy": {"text": "lone surrogates replaced, NUL removed, NFC; flag 'repaired'",
                          "empty": "label safe, score 0.0, flag 'empty'",
                          "long": "read in overlapping windows up to max_chars characters (flag 'windowed'); the "
                                  "rest is not read (flag 'unchecked_tail')",
                          "sentences": "each sentence of a longer prompt also read alone; it decides from "
                                       "settings.sentence_threshold up (flag 'sentence'), one inside the last "
-                                      "sentence from settings.last_sentence_threshold up (flag 'last_sentence')"},
+                                      "sentence from settings.last_sentence_threshold up (flag 'last_sentence')",
+                         "windows": "a window after the first decides only when a sentence inside it scores "
+                                    "settings.window_sentence_threshold or more, or sentences cover less than "
+                                    "half of it"},
         "categories": det.categories,
         "provenance": det.provenance,
     }

@@ -1,0 +1,167 @@
+"""How a prompt's units (see :mod:`~safe_embed.detector.coverage`) become its verdict: the most unsafe unit decides,
+within the bars below.
+
+A short request inside long benign text is diluted in every window that holds it, but not in its own sentence or
+clause (the sentence units). A sentence alone is judged more strictly than a window, because any harmless text has
+a sentence or two that sound alarming out of context: it decides only when its score reaches the detector's
+``sentence_threshold`` (:data:`SENTENCE_THRESHOLD` by default, chosen on the val splits as the lowest that flags no
+more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
+:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span.
+
+The last sentence of a long prompt (and the clauses inside it) is where it asks for what it wants: a request put
+after a long preface, or at the end of a role-play frame, is its last sentence, diluted in every window that holds
+it, while the alarming-sounding sentences of harmless text stand anywhere. In a prompt read in several windows,
+its units (view ``last_sentence``) decide from the detector's lower ``last_sentence_threshold``
+(:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others), and a verdict one decided is
+flagged ``sentence`` and ``last_sentence``. A prompt that fits one window is read whole, its request barely
+diluted, and its last sentence is as often the text it asks about ("Detect the bias in this statement: ...").
+
+A long document of harmless prose has many windows, and each may score unsafe by chance: a window of the prompt as
+given after its first decides only when the sentences it holds back it up, one of them scoring at least the
+detector's ``window_sentence_threshold`` (:data:`WINDOW_SENTENCE_THRESHOLD`; None: every window decides alone),
+or when they cover less than half of it (a long run-on request, a list, code). A request in a later window is in
+one of its sentences, which scores high read alone; a window of prose whose sentences all sound harmless is
+set aside. The first window always decides: it is what a short prompt is read as, and its leading request has
+no preface to hide behind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from safe_embed.detector.results import (
+    EMPTY_DETECTION,
+    MATCHED,
+    UNCHECKED_TAIL,
+    WINDOWED,
+    Detection,
+    PreparedTexts,
+)
+from safe_embed.detector.text_policy import REPAIRED
+from safe_embed.detector.text_views import ORIGINAL
+from safe_embed.errors import ConfigError
+
+SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
+SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
+LAST_SENTENCE = "last_sentence"  # the view name of a unit inside a prompt's last sentence, and its verdict's flag
+LAST_SENTENCE_THRESHOLD = 0.7  # the last sentence decides from this score up (val splits, three detectors)
+WINDOW_SENTENCE_THRESHOLD = 0.4  # a later window decides when a sentence in it scores this (val, three detectors)
+SENTENCE_VIEWS = (SENTENCE, LAST_SENTENCE)
+
+
+def sentence_score(score: float, threshold: float) -> float:
+    """A sentence's score from ``threshold`` up, mapped linearly onto [0.5, 1] (``threshold`` -> 0.5).
+
+    >>> [round(sentence_score(s, 0.9), 6) for s in (0.9, 0.95, 1.0)]
+    [0.5, 0.75, 1.0]
+    """
+    return 0.5 + 0.5 * (score - threshold) / (1.0 - threshold)
+
+
+def check_sentence_threshold(value: float | None, option: str = "--sentence-threshold",
+                             default: float = SENTENCE_THRESHOLD, low: float = 0.5) -> float | None:
+    """``value`` when it is None or in [``low``, 1), else a ConfigError naming it (and ``option``, with its
+    ``default``, as the fix).
+
+    >>> check_sentence_threshold(0.9), check_sentence_threshold(None)
+    (0.9, None)
+    >>> check_sentence_threshold(0.4, "--window-sentence-threshold", WINDOW_SENTENCE_THRESHOLD, low=0.0)
+    0.4
+    """
+    if value is not None and not low <= float(value) < 1.0:
+        name = option.lstrip("-").replace("-", " ")
+        raise ConfigError(f"{name} must be in [{low:g}, 1) or off, got {value!r}. Fix: e.g. {option} {default}, "
+                          f"or {option} off.")
+    return None if value is None else float(value)
+
+
+def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], threshold: float | None) -> set[int]:
+    """The units (by position) of windows after the first of a text as given that score unsafe but that no sentence
+    backs up: sentence units cover at least half of the window and none inside it scores ``threshold`` (None: no
+    window is set aside). A unit that a near copy of an exemplar labelled (flag ``matched``) is never set aside.
+
+    >>> import numpy as np
+    >>> from safe_embed.detector.results import Unit, PreparedTexts
+    >>> text = "Prose one here. Prose two here. Bad request here."
+    >>> units = [Unit(0, ORIGINAL, 0, 31, text[:31]), Unit(0, ORIGINAL, 16, 49, text[16:]),
+    ...          Unit(0, SENTENCE, 0, 15, text[:15]), Unit(0, SENTENCE, 16, 31, text[16:31]),
+    ...          Unit(0, LAST_SENTENCE, 32, 49, text[32:])]
+    >>> prepared = PreparedTexts((text,), (False,), tuple(units), np.zeros((5, 2)), (False,))
+    >>> def scores(*s): return [Detection("unsafe" if x >= 0.5 else "safe", x, None) for x in s]
+    >>> unsupported_windows(prepared, scores(0.2, 0.8, 0.1, 0.1, 0.3), 0.4)  # no sentence of window 2 scores 0.4
+    {1}
+    >>> unsupported_windows(prepared, scores(0.2, 0.8, 0.1, 0.1, 0.45), 0.4)
+    set()
+    """
+    if threshold is None:
+        return set()
+    sentences: dict[int, list[tuple[int, int, float]]] = {}
+    for k, u in enumerate(prepared.units):
+        if u.view in SENTENCE_VIEWS:
+            sentences.setdefault(u.index, []).append((u.start, u.end, scored[k].score))
+    out, seen = set(), set()
+    for k, u in enumerate(prepared.units):
+        if u.view != ORIGINAL:
+            continue
+        if u.index not in seen:  # a text's first window comes first
+            seen.add(u.index)
+            continue
+        d = scored[k]
+        if d.label != "unsafe" or MATCHED in d.flags:
+            continue
+        inside = [(a, b, s) for a, b, s in sentences.get(u.index, ()) if a >= u.start and b <= u.end]
+        covered, reach = 0, u.start
+        for a, b, _ in sorted(inside):
+            covered += max(0, b - max(a, reach))
+            reach = max(reach, b)
+        if 2 * covered >= u.end - u.start and all(s < threshold for _, _, s in inside):
+            out.add(k)
+    return out
+
+
+def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,
+            last_sentence_threshold: float | None = None, window_sentence_threshold: float | None = None
+            ) -> list[Detection]:
+    """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
+    unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
+    unit only from ``sentence_threshold`` up, one inside the last sentence of a text read in several windows from
+    ``last_sentence_threshold`` up (None: from ``sentence_threshold``), its score mapped by
+    :func:`sentence_score`; a later window only when :func:`unsupported_windows` does not set it aside at
+    ``window_sentence_threshold``), with its span, its view named in the flags, ``windowed`` when the text was read
+    in several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
+    windows: dict[tuple[int, str], int] = {}
+    for u in prepared.units:
+        if u.view not in SENTENCE_VIEWS:
+            windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
+    last = sentence_threshold if last_sentence_threshold is None else last_sentence_threshold
+    aside = unsupported_windows(prepared, scored, window_sentence_threshold)
+    best: dict[int, tuple[int, float]] = {}
+    for k, u in enumerate(prepared.units):
+        score = scored[k].score
+        if k in aside:
+            continue
+        if u.view in SENTENCE_VIEWS:
+            bar = last if u.view == LAST_SENTENCE and windows.get((u.index, ORIGINAL), 0) > 1 else sentence_threshold
+            if bar is None or scored[k].label != "unsafe" or score < bar:
+                continue
+            score = sentence_score(score, bar)
+        if u.index not in best or score > best[u.index][1]:
+            best[u.index] = (k, score)
+    out = []
+    for i in range(len(prepared.texts)):
+        d = EMPTY_DETECTION
+        if i in best:
+            k, score = best[i]
+            u, d = prepared.units[k], scored[k]
+            flags = list(d.flags)
+            if windows.get((i, ORIGINAL if u.view in SENTENCE_VIEWS else u.view), 0) > 1:
+                flags.append(WINDOWED)
+            if u.view == LAST_SENTENCE:
+                flags.append(SENTENCE)  # a sentence decided, and it was the last one
+            if u.view != ORIGINAL:
+                flags.append(u.view)
+            d = replace(d, score=score, flags=tuple(flags), span=(u.start, u.end))
+        extra = [UNCHECKED_TAIL] if prepared.unchecked[i] else []
+        extra += [REPAIRED] if prepared.repaired[i] else []
+        out.append(replace(d, flags=(*d.flags, *extra)) if extra else d)
+    return out
