@@ -1,15 +1,17 @@
 """Choosing the sentence threshold on val: recall and FPR of padded prompts, and the FPR of real traffic, when one
 sentence read alone decides from each candidate threshold (``--which last``: when the last sentence does, the
-others deciding from the detector's own sentence threshold).
+others deciding from the detector's own sentence threshold; ``--which window``: when a window after the first
+decides only with a sentence inside it scoring the threshold, the sentences at the detector's own thresholds).
 
 The prompts are the robustness bench's, on the val split (``bench/robustness.py --split val``: the same sample,
 filler prose and rewrites); the real traffic is the val split of ToxicChat, GuardReasoner, Arena-Hard, CoCoNot-pref
 and Alpaca. Every prompt is prepared and scored once (its views, windows and sentences), then combined for each
-threshold (``off``: sentences never decide; with ``--which last``, the last sentence is judged like the others),
-so each row differs from ``off`` by the sentences alone.
+threshold (``off``: sentences never decide; with ``--which last``, the last sentence is judged like the others;
+with ``--which window``, every window decides alone), so each row differs from ``off`` by that rule alone.
 
     python bench/sentence_threshold.py --detector DIR            # 150 unsafe / 160 safe per rewrite
     python bench/sentence_threshold.py --detector DIR --which last --out bench/results/last_sentence_sN.json
+    python bench/sentence_threshold.py --detector DIR --which window --out bench/results/window_sentence_sN.json
     python bench/sentence_threshold.py --detector DIR --quick    # 30 / 32, one real-traffic set
     python bench/sentence_threshold.py --merge A.json B.json C.json --out M.json   # mean ± sd over detectors
 
@@ -31,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import robustness as rb
 from _common import data_dir, ensure_detector, machine, table, write_json
 
-THRESHOLDS = (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+THRESHOLDS = {"sentence": (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), "last": (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
+              "window": (None, 0.3, 0.4, 0.5)}
 REWRITES = ("none", "prefix_150", "prefix_300", "prefix_1000", "suffix_150", "jailbreak_frame")
 TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val",
            "cyberseceval:val", "wrapped:val", "prefaced:val")
@@ -39,19 +42,23 @@ TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "
 
 def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tuple[dict, dict]:
     """Threshold -> flagged (n,) for ``texts``, from one pass over their units (``which``: every sentence decides
-    from the threshold, or only the last one, the others from the detector's sentence threshold); and the units'
-    counts and characters, all and sentences only (what the sentences add to the encoder's work)."""
+    from the threshold; only the last one, the others from the detector's sentence threshold; or a later window
+    needs a sentence scoring the threshold, the sentences at the detector's thresholds); and the units' counts and
+    characters, all and sentences only (what the sentences add to the encoder's work)."""
     from safe_embed.detector.coverage_verdict import SENTENCE_VIEWS, combine
 
-    out = {t: [] for t in THRESHOLDS}
+    out = {t: [] for t in THRESHOLDS[which]}
+    s = det.settings
+    bars = {"sentence": lambda t: (t, None, s.window_sentence_threshold),
+            "last": lambda t: (s.sentence_threshold, t, s.window_sentence_threshold),
+            "window": lambda t: (s.sentence_threshold, s.last_sentence_threshold, t)}[which]
     work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}
     bs = det.settings.batch_size
     for start in range(0, len(texts), bs):
         prepared = det.prepare_classify(texts[start:start + bs])
         units = det.unit_detections(prepared)
-        for t in THRESHOLDS:
-            bars = (t, None) if which == "sentence" else (det.settings.sentence_threshold, t)
-            out[t] += [d.label == "unsafe" for d in combine(prepared, units, *bars)]
+        for t in THRESHOLDS[which]:
+            out[t] += [d.label == "unsafe" for d in combine(prepared, units, *bars(t))]
         for u in prepared.units:
             sentence = u.view in SENTENCE_VIEWS
             work["units"] += 1
@@ -97,8 +104,9 @@ def main() -> int:
     ap.add_argument("--detector", default=None)
     ap.add_argument("--n-unsafe", type=int, default=150)
     ap.add_argument("--n-safe", type=int, default=160)
-    ap.add_argument("--which", choices=("sentence", "last"), default="sentence",
-                    help="sweep every sentence's threshold, or the last sentence's (default %(default)s)")
+    ap.add_argument("--which", choices=tuple(THRESHOLDS), default="sentence",
+                    help="sweep every sentence's threshold, the last sentence's, or the one a sentence must reach "
+                         "for a later window to decide (default %(default)s)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/sentence_threshold.json)")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge runs of this bench (one detector each)")
