@@ -1,13 +1,14 @@
 """Words stripped of their vowels read back: the ``decoded:vowels`` view of :mod:`~safe_embed.detector.text_views`.
 
 In a text where at least :data:`MIN_VOWELLESS` words, and :data:`VOWELLESS_SHARE` of its words, have no vowel ("Gv
-stp-by-stp nstrctns"; y counts as one: "my", "rhythm"; acronyms and titles, "Mr.", "Dr.", do not count), one of
-four letters or more (or :data:`MOSTLY_VOWELLESS` and :data:`MOSTLY_SHARE` of them, short ones: "Hw d  mk  pp
-bmb?"), each vowelless word is read as one of the English words with the same consonants in the same order, and
-each double space (where a word of vowels alone stood: "a", "I") as "a", "I" or nothing. The reading is the most
-probable sequence under a word-bigram model (:func:`reading`, a Viterbi search over at most
-:data:`MAX_CANDIDATES` words a gap): "fls nfrmtn bt th tcm f n lctn" is "false information about the outcome of an
-election", where the most frequent word alone gave "feels information but the outcome of in location".
+stp-by-stp nstrctns"; y counts as one in an English word, "my", "rhythm", not in "lwys"; acronyms and titles,
+"Mr.", "Dr.", do not count), one of four letters or more (or :data:`MOSTLY_VOWELLESS` and :data:`MOSTLY_SHARE` of
+them, short ones: "Hw d  mk  pp bmb?"), each vowelless word is read as one of the English words with the same
+consonants in the same order, and each double space (where a word of vowels alone stood: "a", "I") as "a", "I" or
+nothing. The reading is the most probable sequence under a word-bigram model (:func:`reading`, a Viterbi search
+over at most :data:`MAX_CANDIDATES` words a gap): "fls nfrmtn bt th tcm f n lctn" is "false information about the
+outcome of an election", where the most frequent word alone gave "feels information but the outcome of in
+location".
 
 The model is symspellpy's English unigram and bigram frequencies (Google Books n-grams, 82,765 words and 242,342
 word pairs; MIT licence), loaded once (about 0.6 s; :func:`load_model`), each pair's probability mixed with the
@@ -39,6 +40,7 @@ EMPTY_GAP = math.log(0.001)  # log-probability that a double space holds no drop
 UNSEEN = -30.0  # log-probability of a word the model lacks
 _UNIGRAMS, _BIGRAMS = "frequency_dictionary_en_82_765.txt", "frequency_bigramdictionary_en_243_342.txt"
 _VOWELS = re.compile(r"[aeiouAEIOU]")
+_Y = re.compile(r"[yY]")
 _LETTERS = re.compile(r"[A-Za-z]+")
 _BARE = re.compile(r"(?<![A-Za-z])[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]{2,}(?![A-Za-z])")  # "mk", "nstrctns": a cheap scan
 _TOKENS = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[^A-Za-z]+")  # words (an apostrophe's ending kept: "smn's")
@@ -52,7 +54,9 @@ def vowels_view(text: str) -> str | None:
     if len(_BARE.findall(text)) < MIN_VOWELLESS:
         return None
     words = [m for m in _LETTERS.finditer(text) if len(m.group()) >= 2]
-    bare = [m.group() for m in words if not re.search("[aeiouyAEIOUY]", m.group()) and not m.group().isupper()
+    known = _model()[0]
+    bare = [m.group() for m in words if not _VOWELS.search(m.group()) and not m.group().isupper()
+            and (not _Y.search(m.group()) or m.group().lower() not in known)  # "lwys", not "my", "rhythm"
             and not (m.group()[0].isupper() and len(m.group()) <= 3 and text[m.end():m.end() + 1] == ".")]  # Mr.
     long = len(bare) >= max(MIN_VOWELLESS, VOWELLESS_SHARE * len(words)) and max(map(len, bare), default=0) >= 4
     if not (long or len(bare) >= max(MOSTLY_VOWELLESS, MOSTLY_SHARE * len(words))):
