@@ -54,10 +54,11 @@ def vowels_view(text: str) -> str | None:
     if len(_BARE.findall(text)) < MIN_VOWELLESS:
         return None
     words = [m for m in _LETTERS.finditer(text) if len(m.group()) >= 2]
-    known = _model()[0]
     bare = [m.group() for m in words if not _VOWELS.search(m.group()) and not m.group().isupper()
-            and (not _Y.search(m.group()) or m.group().lower() not in known)  # "lwys", not "my", "rhythm"
             and not (m.group()[0].isupper() and len(m.group()) <= 3 and text[m.end():m.end() + 1] == ".")]  # Mr.
+    if any(_Y.search(w) for w in bare):  # "lwys" is vowelless, "my" and "rhythm" are not
+        known = _model()[0]
+        bare = [w for w in bare if not _Y.search(w) or w.lower() not in known]
     long = len(bare) >= max(MIN_VOWELLESS, VOWELLESS_SHARE * len(words)) and max(map(len, bare), default=0) >= 4
     if not (long or len(bare) >= max(MOSTLY_VOWELLESS, MOSTLY_SHARE * len(words))):
         return None
