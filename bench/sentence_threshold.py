@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import robustness as rb
 from _common import data_dir, ensure_detector, machine, table, write_json
 
-THRESHOLDS = {"sentence": (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), "last": (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
-              "window": (None, 0.3, 0.4, 0.5)}
+SENTENCE_SWEEP = (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+THRESHOLDS = {"sentence": SENTENCE_SWEEP, "last": SENTENCE_SWEEP, "window": (None, 0.3, 0.4, 0.5)}
 REWRITES = ("none", "prefix_150", "prefix_300", "prefix_1000", "suffix_150", "jailbreak_frame")
 TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val",
            "cyberseceval:val", "wrapped:val", "prefaced:val")

@@ -95,20 +95,23 @@ def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], th
     """
     if threshold is None:
         return set()
-    sentences: dict[int, list[tuple[int, int, float]]] = {}
-    for k, u in enumerate(prepared.units):
-        if u.view in SENTENCE_VIEWS:
-            sentences.setdefault(u.index, []).append((u.start, u.end, scored[k].score))
-    out, seen = set(), set()
+    later, seen = [], set()
     for k, u in enumerate(prepared.units):
         if u.view != ORIGINAL:
             continue
         if u.index not in seen:  # a text's first window comes first
             seen.add(u.index)
-            continue
-        d = scored[k]
-        if d.label != "unsafe" or MATCHED in d.flags:
-            continue
+        elif scored[k].label == "unsafe" and MATCHED not in scored[k].flags:
+            later.append(k)
+    if not later:
+        return set()
+    sentences: dict[int, list[tuple[int, int, float]]] = {}
+    for k, u in enumerate(prepared.units):
+        if u.view in SENTENCE_VIEWS:
+            sentences.setdefault(u.index, []).append((u.start, u.end, scored[k].score))
+    out = set()
+    for k in later:
+        u = prepared.units[k]
         inside = [(a, b, s) for a, b, s in sentences.get(u.index, ()) if a >= u.start and b <= u.end]
         covered, reach = 0, u.start
         for a, b, _ in sorted(inside):

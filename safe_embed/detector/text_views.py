@@ -12,7 +12,8 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
   (:func:`~safe_embed.detector.text_spelling.respell`), when it has any;
 * ``decoded:words``, ``decoded:vowels``: the normalized text with words run together ("howtobake",
-  "how_to_bake") split, or with the vowels it dropped put back ("hw t bk"): :mod:`~safe_embed.detector.text_words`;
+  "how_to_bake") split (:mod:`~safe_embed.detector.text_words`), or with the vowels it dropped put back ("hw t bk":
+  :mod:`~safe_embed.detector.text_vowels`);
 * ``decoded:concat``: the strings a prompt assigns to variables, joined as it asks (``a = "..."``, ``b = "..."``,
   "answer a + b": :func:`~safe_embed.detector.text_payload.joined_payload`);
 * ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;

@@ -73,8 +73,8 @@ def load_model() -> None:
 
 @lru_cache(maxsize=1)
 def _model() -> tuple[dict[str, float], dict[str, float], dict[str, list[str]]]:
-    """log P(word), P(word | previous) keyed "previous word", and consonants -> the words with them, the most
-    frequent first (at most :data:`MAX_CANDIDATES`)."""
+    """P(word), P(word | previous) keyed "previous word", and consonants -> the words with them, the most frequent
+    first (at most :data:`MAX_CANDIDATES`)."""
     root = resources.files("symspellpy")
     counts = {}
     for line in (root / _UNIGRAMS).read_text(encoding="utf-8").splitlines():
@@ -149,7 +149,6 @@ def log_p(previous: str, word: str) -> float:
 def best_words(items: list[tuple[str, list[str] | None]]) -> tuple[str, ...]:
     """The most probable choice of one word per item with words (Viterbi: the state is the previous word; "" adds
     no word and costs :data:`EMPTY_GAP`; an item without words that ends a sentence resets the previous word)."""
-    unigrams, pairs, _ = _model()
     best: dict[str, tuple[float, tuple[str, ...]]] = {"": (0.0, ())}  # previous word -> (log-probability, words)
     for token, words in items:
         if words is None:
@@ -157,14 +156,9 @@ def best_words(items: list[tuple[str, list[str] | None]]) -> tuple[str, ...]:
                 best = {"": max(best.values())}
             continue
         step: dict[str, tuple[float, tuple[str, ...]]] = {}
-        alone = [(1 - BIGRAM_WEIGHT) * unigrams.get(w, 0.0) for w in words]
         for previous, (score, chosen) in best.items():
-            for word, u in zip(words, alone, strict=True):
-                if word == "":
-                    key, s = previous, score + EMPTY_GAP
-                else:
-                    p = BIGRAM_WEIGHT * pairs.get(f"{previous} {word}", 0.0) + u
-                    key, s = word, score + (math.log(p) if p > 0 else UNSEEN)
+            for word in words:
+                key, s = (previous, score + EMPTY_GAP) if word == "" else (word, score + log_p(previous, word))
                 if key not in step or s > step[key][0]:
                     step[key] = (s, (*chosen, word))
         best = step
