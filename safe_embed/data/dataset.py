@@ -35,6 +35,7 @@ from safe_embed.data.splits import (
     text_hash,
     text_key,
 )
+from safe_embed.data.windows import prose_window_rows
 from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -234,20 +235,23 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
     recorded = None if assigned is None else (assigned.held_out, assigned.split_of)
     read = list(rows)  # generated twins are built from the read rows, never from each other
     for src in spec.sources:
+        if not src.generated:
+            continue
+        answers = load_alpaca_answers(data_dir) if src.name in ("preface-swap", "prose-windows") and any(
+            r.source == "alpaca" for r in read) else None
         if src.name == "target-swap":
             twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
         elif src.name == "typo-noise":
             twins = noise_rows(read, src, spec.seed, test_only | held, recorded)
-        elif src.generated:
+        elif src.name == "prose-windows":
+            twins = prose_window_rows(read, src, spec.seed, test_only | held, recorded, answers)
+        else:
             templates = load_jailbreak_templates(data_dir) if src.name == "template-swap" else ()
-            answers = load_alpaca_answers(data_dir) if src.name == "preface-swap" and any(
-                r.source == "alpaca" for r in read) else None
             twins = frame_swap_rows(read, src, spec.seed, test_only | held, recorded, templates, spec.fractions,
                                     answers)
-        if src.generated:
-            if src.sample is not None and len(twins) > src.sample:
-                twins = sample_rows(twins, src.sample, spec.seed)
-            rows += twins
+        if src.sample is not None and len(twins) > src.sample:
+            twins = sample_rows(twins, src.sample, spec.seed)
+        rows += twins
     rows = _dedupe(rows, report)
     held_hashes |= {text_hash(k) for k in held}  # a key is its own normal form
     if not rows:

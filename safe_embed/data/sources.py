@@ -21,6 +21,9 @@ A source is a registered set or a file::
   caps their rows.
 * ``typo-noise`` is generated: misspelled copies of the other sources' prompts, half safe and half unsafe, each
   with its original's label and split (:mod:`safe_embed.data.noise`); ``sample`` sets how many.
+* ``prose-windows`` is generated: safe stretches (a window, or a sentence or two) of the train split's long safe
+  prompts and of ordinary prose, as a detector reads a long prompt in pieces (:mod:`safe_embed.data.windows`);
+  ``sample`` sets how many.
 
 A spec is given as a mapping, or as a bare string (a name or a path).
 """
@@ -36,7 +39,7 @@ from safe_embed.data.labelled import NAMED_SETS, TEST_ONLY, load_named
 from safe_embed.data.schemas import SPLITS, LabelledPrompt
 from safe_embed.errors import ConfigError
 
-GENERATED = ("target-swap", "template-swap", "preface-swap", "typo-noise")
+GENERATED = ("target-swap", "template-swap", "preface-swap", "typo-noise", "prose-windows")
 COLUMN_KEYS = ("text", "label", "category", "pair_id", "type", "id")
 KEYS = ("name", "path", *COLUMN_KEYS, "default_label", "weight", "sample", "split", "per_prompt")
 
