@@ -1,6 +1,7 @@
 """Sentences and clauses of a text, by punctuation alone (no model, no dependency), for the units the detector reads
-beside a long prompt's windows (:mod:`safe_embed.detector.coverage`) and the seams the guard reads between a
-conversation's turns (:mod:`safe_embed.guard_prompts`).
+beside a long prompt's windows (:mod:`safe_embed.detector.coverage`), the seams the guard reads between a
+conversation's turns (:mod:`safe_embed.guard_prompts`), and the sentence pieces of training's ``prose-windows``
+(:mod:`safe_embed.data.windows`).
 
 A sentence ends at ``.``, ``!`` or ``?`` (closing quotes and brackets kept with it) or at a line break. A clause is
 a part of a sentence that a request hides in: the part after its last colon ("This is his first question: ...") and

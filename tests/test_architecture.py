@@ -32,7 +32,8 @@ LAYERS = {
     "safe_embed.detector": {"safe_embed.detector", "safe_embed.encoders", "safe_embed.data", "safe_embed.scoring",
                             "safe_embed.metrics", "safe_embed.errors", "safe_embed.checksums", "safe_embed.paths",
                             "safe_embed.sentences", "safe_embed"},
-    # sentences and clauses by punctuation: shared by the detector's units and the guard's seams, importing nothing
+    # sentences and clauses by punctuation: shared by the detector's units, the guard's seams and the training
+    # data's pieces, importing nothing
     "safe_embed.sentences": {"safe_embed"},
     # the scoring rules: shared by the detector and training's checkpoint selection
     "safe_embed.scoring": {"safe_embed.scoring", "safe_embed.metrics", "safe_embed.errors", "safe_embed"},
@@ -41,7 +42,7 @@ LAYERS = {
     "safe_embed.encoders": {"safe_embed.encoders", "safe_embed.errors", "safe_embed.paths", "safe_embed.checksums",
                             "safe_embed.openai_client", "safe_embed"},
     "safe_embed.data": {"safe_embed.data", "safe_embed.errors", "safe_embed.paths", "safe_embed.checksums",
-                        "safe_embed.openai_client", "safe_embed"},
+                        "safe_embed.openai_client", "safe_embed.sentences", "safe_embed"},
 }
 
 
