@@ -39,6 +39,7 @@ from safe_embed.data.windows import prose_window_rows
 from safe_embed.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
+PROSE_SOURCES = ("preface-swap", "prose-windows")  # generated sources that read Alpaca's answers as prose
 
 SPLITS_FILE = "splits.json"  # a run's (and a detector's) split record, beside its encoder
 SPLITS_FORMAT = "safe-embed/splits"
@@ -234,11 +235,11 @@ def build_dataset(spec: DataSpec, data_dir: str | os.PathLike[str] | None = None
         rows += part
     recorded = None if assigned is None else (assigned.held_out, assigned.split_of)
     read = list(rows)  # generated twins are built from the read rows, never from each other
+    answers = load_alpaca_answers(data_dir) if any(s.name in PROSE_SOURCES for s in spec.sources) and any(
+        r.source == "alpaca" for r in read) else None
     for src in spec.sources:
         if not src.generated:
             continue
-        answers = load_alpaca_answers(data_dir) if src.name in ("preface-swap", "prose-windows") and any(
-            r.source == "alpaca" for r in read) else None
         if src.name == "target-swap":
             twins = target_swap_rows(read, src, spec.seed, test_only | held, recorded)
         elif src.name == "typo-noise":

@@ -65,8 +65,10 @@ def document(prose: Sequence[str], rng: random.Random) -> str:
     """Paragraphs of ``prose`` drawn in turn and run together, about :data:`DOCUMENT_WORDS` words: a long
     document of unrelated ordinary text."""
     out: list[str] = []
-    while sum(len(p.split()) for p in out) < DOCUMENT_WORDS:
+    words = 0
+    while words < DOCUMENT_WORDS:
         out.append(rng.choice(prose))
+        words += len(out[-1].split())
     return " ".join(out)
 
 
