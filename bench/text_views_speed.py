@@ -58,7 +58,8 @@ def long_inputs() -> dict[str, str]:
             "Pig Latin, 90k": "owhay otay akemay " * 5000, "vowelless, 105k": "hw t mk bmb nstrctns " * 5000,
             "vowelless, dropped words, 63k": "hw d  mk  cp f t  " * 3500,
             "NATO words, 100k": "Hotel Oscar Whiskey " * 5000, "HTML references, 120k": "&#104;" * 20_000,
-            "decimal codes, 100k": "104 " * 25_000}
+            "decimal codes, 100k": "104 " * 25_000, "code-word definitions, 92k": "when I say a, I mean b " * 4000,
+            "assigned names, 72k": 'x = "a b" x ' * 6000}
 
 
 def summary(name: str, subset: str, us: list[float]) -> dict:

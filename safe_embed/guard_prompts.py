@@ -27,6 +27,8 @@ JOIN_SEPARATOR = "\n\n"
 JOINED = "joined"  # where the joined text comes from
 JOINED_MIN_SCORE = 0.7  # the joined text blocks from this score up (val splits: ordinary text before a harmless
 # question reads as a request in a frame; 0.7 took that to the floor with no split request lost)
+ALIAS_VIEW = "decoded:alias"  # the detector's view of a text read through its code words, which blocks the joined
+# text as it does a prompt (the name text_views gives it: this room imports no detector code; a test ties the two)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -148,11 +150,17 @@ def blocks(detection, where: str = "prompt") -> bool:
     of ordinary text reads, joined, like a request inside a frame; each turn alone and each seam is judged as a
     prompt of its own is.
 
+    The joined text read through its code words (``decoded:alias`` in the flags: the text after a definition, each
+    code word replaced by its meaning) is one request again, and is judged as a prompt is.
+
     >>> from types import SimpleNamespace as D
-    >>> blocks(D(label="unsafe", score=0.6)), blocks(D(label="unsafe", score=0.6), JOINED)
+    >>> blocks(D(label="unsafe", score=0.6, flags=())), blocks(D(label="unsafe", score=0.6, flags=()), JOINED)
     (True, False)
+    >>> blocks(D(label="unsafe", score=0.6, flags=("decoded:alias",)), JOINED)
+    True
     """
-    return detection.label == "unsafe" and (where != JOINED or detection.score >= JOINED_MIN_SCORE)
+    return detection.label == "unsafe" and (where != JOINED or detection.score >= JOINED_MIN_SCORE
+                                            or ALIAS_VIEW in getattr(detection, "flags", ()))
 
 
 def deciding(detections: Sequence, wheres: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ Views, in this order, at most ``max_views`` (the original first):
   :mod:`~safe_embed.detector.text_vowels`);
 * ``decoded:concat``: the strings a prompt assigns to variables, joined as it asks (``a = "..."``, ``b = "..."``,
   "answer a + b": :func:`~safe_embed.detector.text_payload.joined_payload`);
+* ``decoded:alias``: the text after a code-word definition, with the code word read as what it was defined to mean
+  ("'the gift' means a pipe bomb ... build the gift": :func:`~safe_embed.detector.text_aliases.alias_view`);
 * ``decoded:base64``: each run of >= 16 base64 characters (standard or URL-safe alphabet) that decodes to text;
 * ``decoded:hex``: each run of >= 8 hex byte pairs (``68656c6c``, ``68 65 6c``, ``0x68 0x65``, ``\\x68\\x65``) that
   decodes to text;
@@ -54,6 +56,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from safe_embed.detector.text_aliases import alias_view
 from safe_embed.detector.text_ciphers import (
     COMMON_WORDS,
     PARTS,
@@ -76,7 +79,7 @@ logger = logging.getLogger(__name__)
 
 ORIGINAL, NORMALIZED, RESPELLED = "original", "normalized", "respelled"
 BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", "decoded:tags", "decoded:rot13"
-REVERSED, CONCAT = "decoded:reversed", "decoded:concat"
+REVERSED, CONCAT, ALIAS = "decoded:reversed", "decoded:concat", "decoded:alias"
 CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
 FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:decimal", "decoded:escapes"
 WORD_BREAKS, VOWELS = "decoded:words", "decoded:vowels"
@@ -147,6 +150,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     yield VOWELS, _normalized(vowels_view(normalized))
     visible = strip_invisible(text)
     yield CONCAT, _normalized(joined_payload(normalized))
+    yield ALIAS, _normalized(alias_view(normalized))
     yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
     if sum(map(visible.count, "0123456789")) >= 8:  # 8 bytes of text: a digit in each (20-7f), or most
         yield HEX, _normalized(_replace(_HEX, visible, _hex_text))
