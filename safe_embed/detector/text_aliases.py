@@ -11,6 +11,7 @@ Definitions read (case-insensitive; TERM is the code word, MEANING what it stand
   (also "will mean", "now means", "shall mean");
 * ``when (ever) / if I say TERM, I mean / am talking about MEANING``;
 * ``let's / we'll / I'll call MEANING 'TERM'`` (the code word quoted: the only way to tell where the meaning ends);
+* ``use 'TERM' (or the code word TERM) for / to mean / as code for MEANING``;
 * ``let TERM be / mean / stand for MEANING``; ``replace TERM with MEANING``;
 * ``TERM = "MEANING"`` (a name assigned one quoted string, used as a word later).
 
@@ -59,9 +60,12 @@ _CALL = re.compile(rf"\b(?:let's|let\s+us|we'll|we\s+will|I'll|I\s+will|from\s+n
                    re.IGNORECASE)
 _LET = re.compile(rf"\b(?:let|replace)\s+(?:{_QUOTED.format(name='qterm')}|(?<![\w-])(?P<uterm>{_WORD}))\s+"
                   rf"(?:be|mean|stand\s+for|with)\s+{_MEANING}", re.IGNORECASE)
+_USE = re.compile(rf"\buse\s+(?:(?:the|a)\s+)?(?:(?:(?:code\s*)?(?:word|name|term)\s+)?{_QUOTED.format(name='qterm')}|"
+                  rf"code\s*(?:word|name)\s+(?P<uterm>{_WORD}))\s+(?:for|to\s+mean|to\s+refer\s+to|"
+                  rf"as\s+(?:a\s+|our\s+)?(?:code|shorthand|short)\s+for)\s+{_MEANING}", re.IGNORECASE)
 _ASSIGN = re.compile(rf"(?<![\w.])(?P<uterm>[A-Za-z_]\w{{0,19}})\s*=\s*{_QUOTED.format(name='qmeaning')}")
-_DEFINITIONS = (_TERM_FIRST, _I_SAY, _CALL, _LET, _ASSIGN)
-_CUE = re.compile(r"mean|stand|refer|talk|code|short|slang|word|synonym|alias|euphemism|call|name|let|replace|=",
+_DEFINITIONS = (_TERM_FIRST, _I_SAY, _CALL, _USE, _LET, _ASSIGN)
+_CUE = re.compile(r"mean|stand|refer|talk|use|code|short|slang|word|synonym|alias|euphemism|call|name|let|replace|=",
                   re.IGNORECASE)
 _PRONOUNS = frozenset({"this", "that", "it", "which", "what", "who", "whom", "he", "she", "they", "them", "we", "you",
                        "i", "there", "here", "these", "those", "one", "word", "term", "and", "or", "but", "so", "then",
