@@ -216,6 +216,18 @@ def typos(text: str, seed: int = 0) -> str:
     return _per_word(text, rng_for(seed, "typos", text), 0.4, _keyboard_slip)
 
 
+def _break(word: str, rng: random.Random) -> str:
+    """``word`` broken in two by a space at a random inner position (two letters at least on each side)."""
+    i = rng.randrange(2, len(word) - 1)
+    return word[:i] + " " + word[i:]
+
+
+def broken_words(text: str, seed: int = 0) -> str:
+    """About 60% of the words of four letters or more broken in two by a space ("instruc tions", "bo mb"; seeded
+    per text), as in character-level attacks that insert a space into a word."""
+    return _per_word(text, rng_for(seed, "broken", text), 0.6, _break)
+
+
 def scrambled(text: str, seed: int = 0) -> str:
     """About 60% of the words of four letters or more with their inner letters shuffled, as in best-of-N
     jailbreaking (seeded per text)."""
@@ -272,6 +284,8 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
         Rewrite("base64", "Base64 of the request after an instruction to decode and follow it", encoded("base64")),
         Rewrite("hex", "hex of the request's UTF-8 after an instruction to decode and follow it", encoded("hex")),
         Rewrite("rot13", "ROT13 of the request after an instruction to decode and follow it", encoded("rot13")),
+        Rewrite("broken_words", "~60% of words of 4+ letters broken in two by a space ('instruc tions')",
+                broken_words),
         Rewrite("typos", "~40% of words of 4+ letters with a keyboard slip (a letter left out, swapped or added)",
                 typos),
         Rewrite("scrambled", "~60% of words of 4+ letters with inner letters shuffled (best-of-N style)", scrambled),

@@ -9,6 +9,8 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
 * ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
   look-alike letters in Latin words, spaced-out letters, leetspeak);
+* ``decoded:fragments``: the normalized text with words broken apart ("ba ke", "instruc tions", "bo-mb") joined
+  (:mod:`~safe_embed.detector.text_fragments`); the next three views read this text when there is one;
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
   (:func:`~safe_embed.detector.text_spelling.respell`), when it has any;
 * ``decoded:words``, ``decoded:vowels``: the normalized text with words run together ("howtobake",
@@ -67,6 +69,7 @@ from safe_embed.detector.text_ciphers import (
     morse_view,
 )
 from safe_embed.detector.text_codes import decimal_view, emoji_view, escapes_view, flipped_view
+from safe_embed.detector.text_fragments import fragments_view
 from safe_embed.detector.text_games import nato_view, piglatin_view
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_payload import joined_payload
@@ -82,7 +85,7 @@ BASE64, HEX, URL, TAGS, ROT13 = "decoded:base64", "decoded:hex", "decoded:url", 
 REVERSED, CONCAT, ALIAS = "decoded:reversed", "decoded:concat", "decoded:alias"
 CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
 FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:decimal", "decoded:escapes"
-WORD_BREAKS, VOWELS = "decoded:words", "decoded:vowels"
+WORD_BREAKS, VOWELS, FRAGMENTS = "decoded:words", "decoded:vowels", "decoded:fragments"
 PIGLATIN, NATO = "decoded:piglatin", "decoded:nato"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
@@ -145,9 +148,12 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     """``(name, text or None)`` of each possible extra view, in order, each computed only when asked for."""
     normalized = normalize(text)
     yield NORMALIZED, normalized
-    yield RESPELLED, respell(normalized)
-    yield WORD_BREAKS, _normalized(words_view(normalized))
-    yield VOWELS, _normalized(vowels_view(normalized))
+    joined = fragments_view(normalized)  # words broken apart, read whole: what the word-level views read
+    yield FRAGMENTS, _normalized(joined)
+    words = normalized if joined is None else joined
+    yield RESPELLED, respell(words)
+    yield WORD_BREAKS, _normalized(words_view(words))
+    yield VOWELS, _normalized(vowels_view(words))
     visible = strip_invisible(text)
     yield CONCAT, _normalized(joined_payload(normalized))
     yield ALIAS, _normalized(alias_view(normalized))
