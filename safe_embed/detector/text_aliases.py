@@ -72,7 +72,6 @@ _PRONOUNS = frozenset({"this", "that", "it", "which", "what", "who", "whom", "he
                        "also"})
 _TRAILING = re.compile(r"(?i)\s+(?:and|or|but|so|while|then)$")  # a clause cut before the next definition
 _LETTER = re.compile(r"[^\W\d_]")
-_PROSE_USE = lambda name: re.compile(rf"(?:^|(?<=[\s{_OPEN}])){re.escape(name)}(?=$|[\s,;:!?{_CLOSE}]|\.(?:\s|$))")
 _ARTICLES = re.compile(r"\b(the|a|an)\s+(?=(?:the|a|an)\b)", re.IGNORECASE)
 
 
@@ -117,7 +116,7 @@ def _definition(m: re.Match[str], text: str) -> tuple[int, int, str, str] | None
             or all(w in _PRONOUNS for w in meaning.lower().split())):
         return None
     after = text[m.end():]
-    if m.re is _ASSIGN and not (" " in meaning and _PROSE_USE(groups["uterm"]).search(after)):
+    if m.re is _ASSIGN and not (" " in meaning and _prose_use(groups["uterm"]).search(after)):
         return None  # code assigns strings all the time: a name standing for words, used as a word in a sentence
     if groups.get("qterm"):
         term = groups["qterm"].strip()
@@ -139,6 +138,11 @@ def _used(term: str, meaning: str, after: str) -> bool:
     words = term.lower().split()
     return (not all(w in _PRONOUNS for w in words) and term.lower() != meaning.lower()
             and _uses(term).search(after) is not None)
+
+
+def _prose_use(name: str) -> re.Pattern[str]:
+    """A use of an assigned ``name`` as a word in a sentence: not ``name.attr``, ``name(`` or ``name[``."""
+    return re.compile(rf"(?:^|(?<=[\s{_OPEN}])){re.escape(name)}(?=$|[\s,;:!?{_CLOSE}]|\.(?:\s|$))")
 
 
 def _uses(term: str) -> re.Pattern[str]:

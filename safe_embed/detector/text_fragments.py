@@ -97,8 +97,8 @@ def _one_case(run: list[re.Match[str]]) -> bool:
     """Whether the pieces are written as the pieces of one word are: all lower case after a first capital, or all
     capitals ("the IRS", "In DeX" are not one word)."""
     words = [p.group() for p in run]
-    return all(w.isupper() for w in words) or (words[0][1:].islower() or len(words[0]) == 1 and words[0].islower()
-                                               or words[0][1:] == "") and all(w.islower() for w in words[1:])
+    return all(w.isupper() for w in words) or (
+        (len(words[0]) == 1 or words[0][1:].islower()) and all(w.islower() for w in words[1:]))
 
 
 def _is_word(piece: str, counts: dict[str, int]) -> bool:
