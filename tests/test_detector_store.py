@@ -222,6 +222,20 @@ def test_saves_switch_generations_atomically_and_clean_up(copy):
     assert read_manifest(copy)["generation"] == 2 and "encoder" in names  # the encoder is shared, not copied
 
 
+def test_a_load_between_the_manifest_switch_and_the_cleanup_succeeds(copy, saved):
+    """The writer replaces the manifest, then removes the retired generation: a reader in between sees its files."""
+    det = Detector.load(copy)
+    det.save(copy)
+    det.save(copy)  # generation 2; generation 0's files are gone
+    for name in ("unsafe.faiss", "safe.faiss", "exemplars.jsonl"):
+        shutil.copy(saved[0] / name, copy / name)  # as they are just before the writer's cleanup
+    shutil.copytree(saved[0] / "encoder", copy / "encoder.3")  # the next save's encoder, written before its manifest
+    assert Detector.load(copy).classify(QUERIES)[0].score == pytest.approx(saved[1][0])
+    (copy / "encoder" / "extra.py").write_text("print('hi')")  # inside the manifest's own encoder: still refused
+    with pytest.raises(TamperedDetectorError, match=r"encoder/extra\.py: not listed"):
+        Detector.load(copy)
+
+
 def test_loads_during_saves_never_see_a_mix(copy):
     import threading
 

@@ -18,7 +18,7 @@ import numpy as np
 from safe_embed.detector import backends as bk
 from safe_embed.detector import journal
 from safe_embed.detector.layout import Origin, cleanup, lock, names, referenced
-from safe_embed.detector.manifest import MANIFEST, TamperedDetectorError, read_manifest
+from safe_embed.detector.manifest import MANIFEST, TamperedDetectorError, read_manifest, verify_listed
 from safe_embed.detector.pool import Addition, Change, ExemplarPool, Removal
 from safe_embed.detector.snapshot_read import StoredParts, read_snapshot
 from safe_embed.errors import DataError
@@ -70,13 +70,14 @@ def load_parts(path: str | os.PathLike[str], cache: bool = False, device: str | 
     snapshot, then its journal (a reader never takes the lock)."""
     root = Path(path)
     for attempt in range(3):  # a save may retire the generation a reader is on: read the new manifest then
-        m = read_manifest(root)
+        m = read_manifest(root, verify_files=False)
         try:
+            verify_listed(root, m)
             parts = read_snapshot(root, m, cache, device, backend, num_threads, spin)
             records, end = read_journal(parts.origin)
         except TamperedDetectorError:
-            if attempt < 2 and (root / MANIFEST).is_file() and read_manifest(root).get("manifest_sha256") != \
-                    m.get("manifest_sha256"):
+            if attempt < 2 and (root / MANIFEST).is_file() and \
+                    read_manifest(root, verify_files=False).get("manifest_sha256") != m.get("manifest_sha256"):
                 continue
             raise
         try:

@@ -26,22 +26,19 @@ clean up what a crashed writer left (temporary files, a torn journal tail, unref
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from safe_embed.data.schemas import LABELS
 from safe_embed.detector import backends as bk
-from safe_embed.detector.manifest import MANIFEST
+from safe_embed.detector.manifest import GENERATION_NAME, MANIFEST
 
 logger = logging.getLogger(__name__)
 
 LOCK = ".lock"
 LOCK_TIMEOUT_S = 60.0
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".h5", ".msgpack")
-_GENERATED = re.compile(r"^(?:unsafe|safe|unsafe-int8|safe-int8|exemplars|splits|journal|encoder)(?:\.\d+)?"
-                        r"(?:\.(?:faiss|jsonl|json))?$")
 
 
 def names(generation: int) -> dict[str, str]:
@@ -100,7 +97,7 @@ def cleanup(root: Path, keep: set[str]) -> list[str]:
     for p in sorted(root.iterdir()):
         name = p.name
         temp = name.startswith((".tmp-", MANIFEST + ".tmp-")) or name.endswith(".part")
-        if temp or (_GENERATED.match(name) and name not in keep):
+        if temp or (GENERATION_NAME.match(name) and name not in keep):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(name)
     if removed:

@@ -6,7 +6,8 @@ own canonical text without that key, so an edit to the manifest itself is caught
 
 Every listed path must stay inside the directory (no absolute paths, no ``..``, no symlinks); a file the manifest
 does not list is refused, except the ones the store keeps beside a snapshot (:func:`is_store_file`: the lock, the
-journals, the previous generation's files).
+journals, the previous generation's files) and other generations' files under the store's own names (the next
+generation while it is written, a retired one until the writer removes it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 _STORE_FILE = re.compile(r"^(\.lock|journal(\.\d+)?\.jsonl|(unsafe|safe)(-int8)?\.\d+\.faiss|exemplars\.\d+\.jsonl|"
                          r"splits\.\d+\.json|manifest\.json\.tmp-[\w-]+)$")
+# top-level names of a snapshot generation's files (see layout.names); an unlisted one belongs to another generation
+GENERATION_NAME = re.compile(r"^(?:unsafe|safe|unsafe-int8|safe-int8|exemplars|splits|journal|encoder)(?:\.\d+)?"
+                             r"(?:\.(?:faiss|jsonl|json))?$")
 
 
 class TamperedDetectorError(ModelError):
@@ -43,6 +47,21 @@ def is_store_file(rel: str) -> bool:
     if rel.startswith(".tmp-"):
         return True
     return "/" not in rel and bool(_STORE_FILE.match(rel))
+
+
+def _other_generation(top: str, manifest: dict) -> bool:
+    """Whether top-level name ``top`` is another generation's: the previous one, kept for readers still on it
+    (``retain``), or one the manifest does not use, such as the next one being written or a retired one that the
+    writer removes after switching the manifest. Files inside the manifest's own names are never exempt.
+
+    >>> m = {"files": {"unsafe.2.faiss": "", "encoder/model.safetensors": ""}, "retain": []}
+    >>> [_other_generation(t, m) for t in ("unsafe.faiss", "encoder.3", "encoder", "extra.py")]
+    [True, True, False, False]
+    """
+    if top in set(manifest.get("retain") or []):
+        return True
+    own = {rel.split("/", 1)[0] for rel in manifest.get("files", {})}
+    return top not in own and bool(GENERATION_NAME.match(top))
 
 
 def list_files(root: Path) -> list[str]:
@@ -128,8 +147,15 @@ def read_manifest(root: Path, verify_files: bool = True) -> dict:
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise TamperedDetectorError(f"{path}: lists no files.")
-    if not verify_files:
-        return manifest
+    if verify_files:
+        verify_listed(root, manifest)
+    return manifest
+
+
+def verify_listed(root: Path, manifest: dict) -> None:
+    """Check that every file ``manifest`` lists is in ``root`` with its checksum, and that ``root`` holds no
+    file it does not list (see the module docstring); raise :class:`TamperedDetectorError`."""
+    files, root = manifest["files"], Path(root)
     for rel, digest in sorted(files.items()):
         p = inside(root, rel)
         if not p.is_file():
@@ -138,10 +164,8 @@ def read_manifest(root: Path, verify_files: bool = True) -> dict:
         if sha256_file(p) != digest:
             raise TamperedDetectorError(f"{p}: sha256 mismatch (the file was modified or truncated). Fix: restore "
                                         "it or rebuild the detector.")
-    retained = set(manifest.get("retain") or [])  # the previous generation, kept for readers still on it
-    extra = [rel for rel in list_files(root)
-             if rel not in files and not is_store_file(rel) and rel.split("/", 1)[0] not in retained]
+    extra = [rel for rel in list_files(root) if rel not in files and not is_store_file(rel) and
+             not _other_generation(rel.split("/", 1)[0], manifest)]
     if extra:
         raise TamperedDetectorError(f"{root / extra[0]}: not listed in {MANIFEST} ({len(extra)} unexpected "
                                     "file(s)). Fix: remove it or rebuild the detector.")
-    return manifest
