@@ -1,16 +1,20 @@
 """Choosing the sentence threshold on val: recall and FPR of padded prompts, and the FPR of real traffic, when one
 sentence read alone decides from each candidate threshold (``--which last``: when the last sentence does, the
-others deciding from the detector's own sentence threshold; ``--which window``: when a window after the first
-decides only with a sentence inside it scoring the threshold, the sentences at the detector's own thresholds).
+others deciding from the detector's own sentence threshold; ``--which first``: the same for the first sentence;
+``--which window``: when a window after the first decides only with a sentence inside it scoring the threshold,
+the sentences at the detector's own thresholds).
 
 The prompts are the robustness bench's, on the val split (``bench/robustness.py --split val``: the same sample,
 filler prose and rewrites); the real traffic is the val split of ToxicChat, GuardReasoner, Arena-Hard, CoCoNot-pref
-and Alpaca. Every prompt is prepared and scored once (its views, windows and sentences), then combined for each
-threshold (``off``: sentences never decide; with ``--which last``, the last sentence is judged like the others;
-with ``--which window``, every window decides alone), so each row differs from ``off`` by that rule alone.
+and Alpaca (``--split test``: the test splits, to report a threshold chosen on val against ``off``). Every prompt
+is prepared and scored once (its views, windows and sentences), then combined for each threshold (``off``:
+sentences never decide; with ``--which last`` or ``first``, that sentence is judged like the others; with
+``--which window``, every window decides alone), so each row differs from ``off`` by that rule alone.
 
     python bench/sentence_threshold.py --detector DIR            # 150 unsafe / 160 safe per rewrite
     python bench/sentence_threshold.py --detector DIR --which last --out bench/results/last_sentence_sN.json
+    python bench/sentence_threshold.py --detector DIR --which first --out bench/results/first_sentence_sN.json
+    python bench/sentence_threshold.py --detector DIR --which first --split test   # the chosen bar against off
     python bench/sentence_threshold.py --detector DIR --which window --out bench/results/window_sentence_sN.json
     python bench/sentence_threshold.py --detector DIR --quick    # 30 / 32, one real-traffic set
     python bench/sentence_threshold.py --merge A.json B.json C.json --out M.json   # mean ± sd over detectors
@@ -34,7 +38,8 @@ import robustness as rb
 from _common import data_dir, ensure_detector, machine, table, write_json
 
 SENTENCE_SWEEP = (None, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
-THRESHOLDS = {"sentence": SENTENCE_SWEEP, "last": SENTENCE_SWEEP, "window": (None, 0.3, 0.4, 0.5)}
+THRESHOLDS = {"sentence": SENTENCE_SWEEP, "last": SENTENCE_SWEEP, "first": SENTENCE_SWEEP,
+              "window": (None, 0.3, 0.4, 0.5)}
 REWRITES = ("none", "prefix_150", "prefix_300", "prefix_1000", "suffix_150", "jailbreak_frame")
 TRAFFIC = ("toxicchat-train:val", "guardreasoner-train:val", "arena-hard:val", "coconot-pref:val", "alpaca:val",
            "cyberseceval:val", "wrapped:val", "prefaced:val")
@@ -49,9 +54,11 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
 
     out = {t: [] for t in THRESHOLDS[which]}
     s = det.settings
-    bars = {"sentence": lambda t: (t, None, s.window_sentence_threshold),
-            "last": lambda t: (s.sentence_threshold, t, s.window_sentence_threshold),
-            "window": lambda t: (s.sentence_threshold, s.last_sentence_threshold, t)}[which]
+    bars = {"sentence": lambda t: (t, None, s.window_sentence_threshold, None),
+            "last": lambda t: (s.sentence_threshold, t, s.window_sentence_threshold, s.first_sentence_threshold),
+            "first": lambda t: (s.sentence_threshold, s.last_sentence_threshold, s.window_sentence_threshold, t),
+            "window": lambda t: (s.sentence_threshold, s.last_sentence_threshold, t, s.first_sentence_threshold)
+            }[which]
     work = {"units": 0, "sentence_units": 0, "chars": 0, "sentence_chars": 0}
     bs = det.settings.batch_size
     for start in range(0, len(texts), bs):
@@ -105,9 +112,11 @@ def main() -> int:
     ap.add_argument("--n-unsafe", type=int, default=150)
     ap.add_argument("--n-safe", type=int, default=160)
     ap.add_argument("--which", choices=tuple(THRESHOLDS), default="sentence",
-                    help="sweep every sentence's threshold, the last sentence's, or the one a sentence must reach "
-                         "for a later window to decide (default %(default)s)")
+                    help="sweep every sentence's threshold, the last sentence's, the first sentence's, or the one a "
+                         "sentence must reach for a later window to decide (default %(default)s)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--split", choices=("val", "test"), default="val",
+                    help="val chooses a threshold; test reports the chosen one against off (default %(default)s)")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/sentence_threshold.json)")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge runs of this bench (one detector each)")
     args = ap.parse_args()
@@ -127,16 +136,16 @@ def main() -> int:
     t0 = time.time()
     det = Detector.load(ensure_detector(args.detector))
     root = resolve_data_dir(data_dir())
-    _, sets, sample = rb.sample_prompts(det, n_unsafe, n_safe, 0, "val")
+    _, sets, sample = rb.sample_prompts(det, n_unsafe, n_safe, 0, args.split)
     prompts = [p for rows in sample.values() for p in rows]
     y = np.array([p.label == "unsafe" for p in prompts])
-    rewrites = rb.standard_rewrites(rb.filler_pool(sets, root), rb.unseen_templates(det, root, "val"))
+    rewrites = rb.standard_rewrites(rb.filler_pool(sets, root), rb.unseen_templates(det, root, args.split))
     results, work = {}, {}
     for name in REWRITES:
         rw = rb.NONE if name == "none" else rewrites[name]
         flags, work[name] = flagged_by_threshold(det, [rw(p.text, 0) for p in prompts], args.which)
         results[name] = rates(flags, y)
-    for name in TRAFFIC[:1] if args.quick else TRAFFIC:
+    for name in (f"{t.rsplit(':', 1)[0]}:{args.split}" for t in (TRAFFIC[:1] if args.quick else TRAFFIC)):
         ps = named_set_prompts(det, name, data_dir=data_dir())
         flags, work[name] = flagged_by_threshold(det, [p.text for p in ps], args.which)
         results[name] = rates(flags, np.array([p.label == "unsafe" for p in ps]))
@@ -149,7 +158,7 @@ def main() -> int:
                      for r in rows]))
     write_json(args.out, "sentence_threshold",
                {"detector": str(det.provenance.get("model")), "which": args.which,
-                "sentence_threshold": det.settings.sentence_threshold, "split": "val", "n_unsafe": n_unsafe,
+                "sentence_threshold": det.settings.sentence_threshold, "split": args.split, "n_unsafe": n_unsafe,
                 "n_safe": n_safe, "results": results, "work": work, "seconds": round(time.time() - t0, 1),
                 "machine": machine()})
     return 0

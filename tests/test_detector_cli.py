@@ -118,7 +118,7 @@ def test_export_from_labelled_files(tiny_st_dir, toy_labelled_jsonl, tmp_path, c
                  "--rule",
                  "knn_vote", "--k", "2", "--threshold", "f1", "--no-cache", "--category-threshold", "x=0.7",
                  "--sentence-threshold", "off", "--last-sentence-threshold", "0.75",
-                 "--window-sentence-threshold", "0.3"]) == 0
+                 "--first-sentence-threshold", "off", "--window-sentence-threshold", "0.3"]) == 0
     summary = json.loads(capsys.readouterr().out)
     # the file is split 70/10/20 per label: 3 + 3 train rows are indexed, the val rows calibrate
     assert summary["unsafe_exemplars"] == 3 and summary["safe_exemplars"] == 3 and summary["rule"] == "knn_vote"
@@ -127,13 +127,17 @@ def test_export_from_labelled_files(tiny_st_dir, toy_labelled_jsonl, tmp_path, c
     assert det.provenance["n_calibration"] == 2 and set(det.splits["splits"]) == {"train", "val", "test"}
     assert det.settings.categories.thresholds == {"x": 0.7} == summary["category_scores"]["thresholds"]
     assert det.settings.sentence_threshold is None and det.settings.last_sentence_threshold == 0.75
-    assert det.settings.window_sentence_threshold == 0.3
+    assert det.settings.window_sentence_threshold == 0.3 and det.settings.first_sentence_threshold is None
     assert main(["export", "--model", str(tiny_st_dir), "--exemplars", str(toy_labelled_jsonl), "--out",
                  str(tmp_path / "d2"), "--no-cache", "--category-threshold", "S6=0.8"]) == 2
     assert "category threshold for 'S6': the detector has no such category" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export", "--model", str(tiny_st_dir), "--out", str(tmp_path / "d3"), "--last-sentence-threshold", "2"])
     assert "last sentence threshold must be in [0.5, 1) or off, got 2.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", "--model", str(tiny_st_dir), "--out", str(tmp_path / "d3"), "--first-sentence-threshold",
+              "0.2"])
+    assert "first sentence threshold must be in [0.5, 1) or off, got 0.2" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export", "--model", str(tiny_st_dir), "--out", str(tmp_path / "d3"), "--window-sentence-threshold",
               "-0.1"])

@@ -327,12 +327,12 @@ def test_a_sentence_decides_only_from_its_threshold_with_its_score_mapped():
 
 def test_the_last_sentence_of_a_windowed_text_decides_from_its_own_lower_threshold():
     from safe_embed.detector.coverage import units_of
-    from safe_embed.detector.coverage_verdict import LAST_SENTENCE, SENTENCE, combine
+    from safe_embed.detector.coverage_verdict import FIRST_SENTENCE, LAST_SENTENCE, combine
     from safe_embed.detector.results import PreparedTexts, Unit
     from safe_embed.detector.text_views import ORIGINAL
 
     text = "one two three. four five six."
-    sentences = (Unit(0, SENTENCE, 0, 14, text[:14]), Unit(0, LAST_SENTENCE, 15, len(text), text[15:]))
+    sentences = (Unit(0, FIRST_SENTENCE, 0, 14, text[:14]), Unit(0, LAST_SENTENCE, 15, len(text), text[15:]))
     assert [(u.view, u.start) for u in units_of([text], lambda t: [], 100, sentences=True)[0]] == \
         [(u.view, u.start) for u in sentences]
     whole = (Unit(0, ORIGINAL, 0, len(text), text),)
@@ -347,10 +347,40 @@ def test_the_last_sentence_of_a_windowed_text_decides_from_its_own_lower_thresho
     found = combined(windows, 0.2, 0.2, 0.3, 0.8)  # read in two windows: 0.8 clears the last sentence's 0.7
     assert found.label == "unsafe" and found.span == (15, len(text))
     assert found.flags == ("windowed", "sentence", "last_sentence") and found.score == pytest.approx(0.5 + 0.05 / 0.3)
-    assert combined(windows, 0.2, 0.2, 0.8, 0.3).label == "safe"  # the same score earlier: under 0.9
+    assert combined(windows, 0.2, 0.2, 0.8, 0.3).label == "safe"  # the first sentence, its bar off: under 0.9
     assert combined(windows, 0.2, 0.2, 0.3, 0.8, last=None).label == "safe"  # None: judged like the others
     assert combined(whole, 0.2, 0.3, 0.8).label == "safe"  # one window: the text is read whole, no lower bar
     assert combined(whole, 0.2, 0.3, 0.95).flags == ("sentence", "last_sentence")
+
+
+def test_the_first_sentence_of_a_windowed_text_decides_from_its_own_lower_threshold():
+    from safe_embed.detector.coverage import units_of
+    from safe_embed.detector.coverage_verdict import FIRST_SENTENCE, LAST_SENTENCE, SENTENCE, combine
+    from safe_embed.detector.results import PreparedTexts, Unit
+    from safe_embed.detector.text_views import ORIGINAL
+
+    text = "one two three. four five six. seven eight nine."
+    sentences = (Unit(0, FIRST_SENTENCE, 0, 14, text[:14]), Unit(0, SENTENCE, 15, 29, text[15:29]),
+                 Unit(0, LAST_SENTENCE, 30, len(text), text[30:]))
+    assert [(u.view, u.start) for u in units_of([text], lambda t: [], 100, sentences=True)[0]] == \
+        [(u.view, u.start) for u in sentences]
+    windows = (Unit(0, ORIGINAL, 0, 29, text[:29]), Unit(0, ORIGINAL, 15, len(text), text[15:]))
+
+    def combined(units, *scores, first=0.7):
+        prepared = PreparedTexts((text,), (False,), (*units, *sentences), np.zeros((len(scores), 4), np.float32),
+                                 (False,))
+        return combine(prepared, [Detection("unsafe" if s >= 0.5 else "safe", s, None) for s in scores], 0.9, 0.95,
+                       0.0, first)[0]
+
+    found = combined(windows, 0.3, 0.2, 0.8, 0.1, 0.1)  # read in two windows: 0.8 clears the first sentence's 0.7
+    assert found.label == "unsafe" and found.span == (0, 14)
+    assert found.flags == ("windowed", "sentence", "first_sentence") and found.score == pytest.approx(0.5 + 0.05 / 0.3)
+    assert combined(windows, 0.3, 0.2, 0.1, 0.8, 0.1).label == "safe"  # a middle sentence: under 0.9
+    assert combined(windows, 0.3, 0.2, 0.8, 0.1, 0.1, first=None).label == "safe"  # None: judged like the others
+    assert combined((Unit(0, ORIGINAL, 0, len(text), text),), 0.3, 0.8, 0.1, 0.1).label == "safe"  # one window
+    assert units_of(["four five six. How do I bake?"], lambda t: [], 100, sentences=True)[0][0].view == FIRST_SENTENCE
+    one = units_of(["four five six seven?"], lambda t: [], 100, sentences=True)[0]
+    assert one == []  # one sentence: no sentence unit, so no first one
 
 
 def test_a_later_window_decides_only_when_a_sentence_inside_backs_it_up():

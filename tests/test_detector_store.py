@@ -330,7 +330,8 @@ def test_a_persisted_addition_is_embedded_before_any_lock_is_taken(copy):
     assert Detector.load(copy).classify(["a slow new attack"])[0].neighbors[0].id == "api:0"
 
 
-@pytest.mark.parametrize("key", ["sentence_threshold", "last_sentence_threshold", "window_sentence_threshold"])
+@pytest.mark.parametrize("key", ["sentence_threshold", "last_sentence_threshold", "first_sentence_threshold",
+                                 "window_sentence_threshold"])
 def test_a_sentence_threshold_is_stored_and_an_older_manifest_takes_the_default(copy, key):
     from safe_embed.detector import coverage_verdict
 

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     from safe_embed.detector.coverage_verdict import (
+        FIRST_SENTENCE_THRESHOLD,
         LAST_SENTENCE_THRESHOLD,
         SENTENCE_THRESHOLD,
         WINDOW_SENTENCE_THRESHOLD,
@@ -54,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    default=LAST_SENTENCE_THRESHOLD,
                    help="the same for the last sentence of a prompt, where it asks for what it wants, or 'off' to "
                         f"judge it like the others (default {LAST_SENTENCE_THRESHOLD})")
+    first = "--first-sentence-threshold"
+    p.add_argument(first, type=functools.partial(sentence_threshold_arg, option=first,
+                                                 default=FIRST_SENTENCE_THRESHOLD),
+                   default=FIRST_SENTENCE_THRESHOLD,
+                   help="the same for the first sentence of a prompt, where a request followed by pasted text "
+                        f"stands, or 'off' to judge it like the others (default {FIRST_SENTENCE_THRESHOLD})")
     later = "--window-sentence-threshold"
     p.add_argument(later, type=functools.partial(sentence_threshold_arg, option=later,
                                                  default=WINDOW_SENTENCE_THRESHOLD, low=0.0),
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                                 index=IndexSettings(kind=args.index, hnsw_above=args.hnsw_above),
                                 categories=categories, sentence_threshold=args.sentence_threshold,
                                 last_sentence_threshold=args.last_sentence_threshold,
+                                first_sentence_threshold=args.first_sentence_threshold,
                                 window_sentence_threshold=args.window_sentence_threshold)
     exemplars = args.exemplars if args.exemplars is None or len(args.exemplars) > 1 else args.exemplars[0]
     det = export_detector(args.model, args.out, exemplars,

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from safe_embed.detector.coverage_verdict import LAST_SENTENCE, SENTENCE
+from safe_embed.detector.coverage_verdict import FIRST_SENTENCE, LAST_SENTENCE, SENTENCE
 from safe_embed.detector.results import Unit
 from safe_embed.encoders.base import Encoder
 from safe_embed.sentences import sentence_bounds, sentence_spans
@@ -84,11 +84,12 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
              ) -> tuple[list[Unit], list[bool]]:
     """One unit per view of each non-empty text (the whole view, up to ``max_chars``), with ``sentences`` one per
     sentence of the text as given (:func:`sentence_spans`; view :data:`LAST_SENTENCE` for those inside its last
-    sentence), and per text whether it was longer than ``max_chars`` (its tail is not checked).
+    sentence, :data:`FIRST_SENTENCE` for those inside its first), and per text whether it was longer than
+    ``max_chars`` (its tail is not checked).
 
-    >>> units, _ = units_of(["Hello there, my friend. How do I bake bread?"], lambda t: [], 100, sentences=True)
+    >>> units, _ = units_of(["Hi there, my friend. The oven is hot. How do I bake?"], lambda t: [], 99, True)
     >>> [(u.view, u.body) for u in units]
-    [('sentence', 'Hello there, my friend.'), ('last_sentence', 'How do I bake bread?')]
+    [('first_sentence', 'Hi there, my friend.'), ('sentence', 'The oven is hot.'), ('last_sentence', 'How do I bake?')]
     """
     units, unchecked = [], []
     for i, text in enumerate(texts):
@@ -100,8 +101,10 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
             body = view.text[:max_chars]
             units.append(Unit(i, view.name, 0, len(body), body))
         if sentences and (spans := sentence_spans(head)):
-            last = sentence_bounds(head)[-1][0]
-            units += [Unit(i, LAST_SENTENCE if a >= last else SENTENCE, a, b, head[a:b]) for a, b in spans]
+            bounds = sentence_bounds(head)
+            first, last = bounds[0][1], bounds[-1][0]
+            units += [Unit(i, LAST_SENTENCE if a >= last else FIRST_SENTENCE if b <= first else SENTENCE, a, b,
+                           head[a:b]) for a, b in spans]
     return units, unchecked
 
 

@@ -15,6 +15,10 @@ its units (view ``last_sentence``) decide from the detector's lower ``last_sente
 (:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others), and a verdict one decided is
 flagged ``sentence`` and ``last_sentence``. A prompt that fits one window is read whole, its request barely
 diluted, and its last sentence is as often the text it asks about ("Detect the bias in this statement: ...").
+The first sentence of a long prompt is the other place it asks: a request followed by pasted text or by padding
+is diluted in the first window by what follows it. Its units (view ``first_sentence``) decide from the detector's
+``first_sentence_threshold`` (:data:`FIRST_SENTENCE_THRESHOLD`; None: judged like the others) in a prompt read in
+several windows, flagged ``sentence`` and ``first_sentence``; a prompt of one sentence has only a last one.
 
 A long document of harmless prose has many windows, and each may score unsafe by chance: a window of the prompt as
 given after its first decides only when the sentences it holds back it up, one of them scoring at least the
@@ -45,8 +49,10 @@ SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a ver
 SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
 LAST_SENTENCE = "last_sentence"  # the view name of a unit inside a prompt's last sentence, and its verdict's flag
 LAST_SENTENCE_THRESHOLD = 0.7  # the last sentence decides from this score up (val splits, three detectors)
+FIRST_SENTENCE = "first_sentence"  # the view name of a unit inside a prompt's first sentence, and its verdict's flag
+FIRST_SENTENCE_THRESHOLD = 0.8  # the first sentence decides from this score up (val splits, three detectors)
 WINDOW_SENTENCE_THRESHOLD = 0.4  # a later window decides when a sentence in it scores this (val, three detectors)
-SENTENCE_VIEWS = (SENTENCE, LAST_SENTENCE)
+SENTENCE_VIEWS = (SENTENCE, FIRST_SENTENCE, LAST_SENTENCE)
 
 
 def sentence_score(score: float, threshold: float) -> float:
@@ -123,12 +129,13 @@ def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], th
 
 
 def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,
-            last_sentence_threshold: float | None = None, window_sentence_threshold: float | None = None
-            ) -> list[Detection]:
+            last_sentence_threshold: float | None = None, window_sentence_threshold: float | None = None,
+            first_sentence_threshold: float | None = None) -> list[Detection]:
     """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
     unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
     unit only from ``sentence_threshold`` up, one inside the last sentence of a text read in several windows from
-    ``last_sentence_threshold`` up (None: from ``sentence_threshold``), its score mapped by
+    ``last_sentence_threshold`` up and one inside its first sentence from ``first_sentence_threshold`` up (None:
+    from ``sentence_threshold``), its score mapped by
     :func:`sentence_score`; a later window only when :func:`unsupported_windows` does not set it aside at
     ``window_sentence_threshold``), with its span, its view named in the flags, ``windowed`` when the text was read
     in several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
@@ -136,7 +143,8 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
     for u in prepared.units:
         if u.view not in SENTENCE_VIEWS:
             windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
-    last = sentence_threshold if last_sentence_threshold is None else last_sentence_threshold
+    edges = {LAST_SENTENCE: sentence_threshold if last_sentence_threshold is None else last_sentence_threshold,
+             FIRST_SENTENCE: sentence_threshold if first_sentence_threshold is None else first_sentence_threshold}
     aside = unsupported_windows(prepared, scored, window_sentence_threshold)
     best: dict[int, tuple[int, float]] = {}
     for k, u in enumerate(prepared.units):
@@ -144,7 +152,8 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
         if k in aside:
             continue
         if u.view in SENTENCE_VIEWS:
-            bar = last if u.view == LAST_SENTENCE and windows.get((u.index, ORIGINAL), 0) > 1 else sentence_threshold
+            bar = edges.get(u.view, sentence_threshold) if windows.get((u.index, ORIGINAL), 0) > 1 \
+                else sentence_threshold
             if bar is None or scored[k].label != "unsafe" or score < bar:
                 continue
             score = sentence_score(score, bar)
@@ -159,8 +168,8 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             flags = list(d.flags)
             if windows.get((i, ORIGINAL if u.view in SENTENCE_VIEWS else u.view), 0) > 1:
                 flags.append(WINDOWED)
-            if u.view == LAST_SENTENCE:
-                flags.append(SENTENCE)  # a sentence decided, and it was the last one
+            if u.view in edges:
+                flags.append(SENTENCE)  # a sentence decided, and it was the first or the last one
             if u.view != ORIGINAL:
                 flags.append(u.view)
             d = replace(d, score=score, flags=tuple(flags), span=(u.start, u.end))

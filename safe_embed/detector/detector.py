@@ -265,7 +265,7 @@ class Detector(Persistence):
         """Search the exemplar indexes and score a :meth:`prepare_classify` batch: one :class:`Detection` per text."""
         s = self.settings
         return combine(prepared, self.unit_detections(prepared), s.sentence_threshold, s.last_sentence_threshold,
-                       s.window_sentence_threshold)
+                       s.window_sentence_threshold, s.first_sentence_threshold)
 
     def unit_detections(self, prepared: PreparedTexts) -> list[Detection]:
         """One :class:`Detection` per unit (view, window or sentence) of a :meth:`prepare_classify` batch, each

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from safe_embed.detector.categories import CategorySettings
 from safe_embed.detector.coverage_verdict import (
+    FIRST_SENTENCE_THRESHOLD,
     LAST_SENTENCE_THRESHOLD,
     SENTENCE_THRESHOLD,
     WINDOW_SENTENCE_THRESHOLD,
@@ -25,7 +26,8 @@ class DetectorSettings:
     the score from which one sentence of a longer prompt decides alone (None: sentences are not read alone; see
     :mod:`safe_embed.detector.coverage_verdict`); ``last_sentence_threshold``: the same for the last sentence of a
     prompt, where a prompt asks for what it wants (None: judged like the others; no sentence is read alone when
-    ``sentence_threshold`` is None); ``window_sentence_threshold``: a window of a long prompt after its first
+    ``sentence_threshold`` is None); ``first_sentence_threshold``: the same for its first sentence, where a request
+    followed by pasted text or padding stands; ``window_sentence_threshold``: a window of a long prompt after its first
     decides only when a sentence inside it scores at least this, or sentences cover less than half of it (None:
     every window decides alone). Immutable: ``dataclasses.replace`` gives a
     changed copy."""
@@ -39,4 +41,5 @@ class DetectorSettings:
     categories: CategorySettings = field(default_factory=CategorySettings)
     sentence_threshold: float | None = SENTENCE_THRESHOLD
     last_sentence_threshold: float | None = LAST_SENTENCE_THRESHOLD
+    first_sentence_threshold: float | None = FIRST_SENTENCE_THRESHOLD
     window_sentence_threshold: float | None = WINDOW_SENTENCE_THRESHOLD

@@ -17,6 +17,7 @@ from safe_embed.detector import index as ix
 from safe_embed.detector.calibration import Calibration
 from safe_embed.detector.categories import CategorySettings
 from safe_embed.detector.coverage_verdict import (
+    FIRST_SENTENCE_THRESHOLD,
     LAST_SENTENCE_THRESHOLD,
     SENTENCE_THRESHOLD,
     WINDOW_SENTENCE_THRESHOLD,
@@ -153,6 +154,9 @@ def read_snapshot(root: Path, m: dict, cache: bool = False, device: str | None =
                                     last_sentence_threshold=check_sentence_threshold(
                                         s.get("last_sentence_threshold", LAST_SENTENCE_THRESHOLD),
                                         "--last-sentence-threshold", LAST_SENTENCE_THRESHOLD),
+                                    first_sentence_threshold=check_sentence_threshold(
+                                        s.get("first_sentence_threshold", FIRST_SENTENCE_THRESHOLD),
+                                        "--first-sentence-threshold", FIRST_SENTENCE_THRESHOLD),
                                     window_sentence_threshold=check_sentence_threshold(
                                         s.get("window_sentence_threshold", WINDOW_SENTENCE_THRESHOLD),
                                         "--window-sentence-threshold", WINDOW_SENTENCE_THRESHOLD, low=0.0))

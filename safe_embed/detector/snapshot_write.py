@@ -156,6 +156,7 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
                      "categories": det.settings.categories.to_dict(),
                      "sentence_threshold": det.settings.sentence_threshold,
                      "last_sentence_threshold": det.settings.last_sentence_threshold,
+                     "first_sentence_threshold": det.settings.first_sentence_threshold,
                      "window_sentence_threshold": det.settings.window_sentence_threshold},
         "input_policy": {"text": "lone surrogates replaced, NUL removed, NFC; flag 'repaired'",
                          "empty": "label safe, score 0.0, flag 'empty'",
@@ -163,7 +164,9 @@ def _manifest_body(det, root: Path, generation: int, enc_rel: str) -> dict:
                                  "rest is not read (flag 'unchecked_tail')",
                          "sentences": "each sentence of a longer prompt also read alone; it decides from "
                                       "settings.sentence_threshold up (flag 'sentence'), one inside the last "
-                                      "sentence from settings.last_sentence_threshold up (flag 'last_sentence')",
+                                      "sentence from settings.last_sentence_threshold up (flag 'last_sentence'), "
+                                      "one inside the first sentence from settings.first_sentence_threshold up "
+                                      "(flag 'first_sentence')",
                          "windows": "a window after the first decides only when a sentence inside it scores "
                                     "settings.window_sentence_threshold or more, or sentences cover less than "
                                     "half of it"},
