@@ -49,19 +49,17 @@ def is_store_file(rel: str) -> bool:
     return "/" not in rel and bool(_STORE_FILE.match(rel))
 
 
-def _other_generation(top: str, manifest: dict) -> bool:
+def _other_generation(top: str, own: set[str], retained: set[str]) -> bool:
     """Whether top-level name ``top`` is another generation's: the previous one, kept for readers still on it
-    (``retain``), or one the manifest does not use, such as the next one being written or a retired one that the
-    writer removes after switching the manifest. Files inside the manifest's own names are never exempt.
+    (``retained``), or one of the store's names that the manifest does not use (``own``), such as the next
+    generation being written or a retired one that the writer removes after switching the manifest. Files inside
+    the manifest's own names are never exempt.
 
-    >>> m = {"files": {"unsafe.2.faiss": "", "encoder/model.safetensors": ""}, "retain": []}
-    >>> [_other_generation(t, m) for t in ("unsafe.faiss", "encoder.3", "encoder", "extra.py")]
+    >>> [_other_generation(t, {"unsafe.2.faiss", "encoder"}, set()) for t in ("unsafe.faiss", "encoder.3", "encoder",
+    ...                                                                      "extra.py")]
     [True, True, False, False]
     """
-    if top in set(manifest.get("retain") or []):
-        return True
-    own = {rel.split("/", 1)[0] for rel in manifest.get("files", {})}
-    return top not in own and bool(GENERATION_NAME.match(top))
+    return top in retained or (top not in own and bool(GENERATION_NAME.match(top)))
 
 
 def list_files(root: Path) -> list[str]:
@@ -164,8 +162,9 @@ def verify_listed(root: Path, manifest: dict) -> None:
         if sha256_file(p) != digest:
             raise TamperedDetectorError(f"{p}: sha256 mismatch (the file was modified or truncated). Fix: restore "
                                         "it or rebuild the detector.")
+    own, retained = {rel.split("/", 1)[0] for rel in files}, set(manifest.get("retain") or [])
     extra = [rel for rel in list_files(root) if rel not in files and not is_store_file(rel) and
-             not _other_generation(rel.split("/", 1)[0], manifest)]
+             not _other_generation(rel.split("/", 1)[0], own, retained)]
     if extra:
         raise TamperedDetectorError(f"{root / extra[0]}: not listed in {MANIFEST} ({len(extra)} unexpected "
                                     "file(s)). Fix: remove it or rebuild the detector.")
