@@ -264,6 +264,15 @@ def after_a_turn(filler: Sequence[str]) -> Callable[[str, int], Messages]:
                                {"role": "user", "content": text}]
 
 
+def then(first: Callable[[str, int], str], second: Callable[[str, int], str]) -> Callable[[str, int], str]:
+    """``first``, then ``second`` on what it gave (an obfuscated request, then padded).
+
+    >>> then(lambda t, s: t.upper(), lambda t, s: t + "!")("hi", 0)
+    'HI!'
+    """
+    return lambda text, seed: second(first(text, seed), seed)
+
+
 def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]]) -> dict[str, Rewrite]:
     """The bench's rewrites by name; ``filler``: ordinary prompts for the benign prefix and suffix (never texts of
     the sets measured), ``templates``: GPTFuzz ``(id, text)`` jailbreak templates."""
@@ -273,6 +282,12 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
         Rewrite("prefix_300", "~300 tokens of ordinary text, then the request", benign_prefix(filler, 300)),
         Rewrite("prefix_1000", "~1,000 tokens of ordinary text, then the request", benign_prefix(filler, 1000)),
         Rewrite("suffix_150", "the request, then ~150 tokens of ordinary text", benign_suffix(filler, 150)),
+        Rewrite("fraktur_suffix_150", "the request in Fraktur letters, then ~150 tokens of ordinary text",
+                then(tr(FRAKTUR), benign_suffix(filler, 150))),
+        Rewrite("leetspeak_suffix_150", "the request in leetspeak, then ~150 tokens of ordinary text",
+                then(tr(LEET), benign_suffix(filler, 150))),
+        Rewrite("leetspeak_prefix_150", "~150 tokens of ordinary text, then the request in leetspeak",
+                then(tr(LEET), benign_prefix(filler, 150))),
         Rewrite("jailbreak_frame", "the request in a GPTFuzz jailbreak template (seeded draw)",
                 JailbreakFrame(templates)),
         Rewrite("fraktur", "letters as mathematical bold Fraktur (NFKC undoes it)", tr(FRAKTUR)),

@@ -50,7 +50,7 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
     from the threshold; only the last one, the others from the detector's sentence threshold; or a later window
     needs a sentence scoring the threshold, the sentences at the detector's thresholds); and the units' counts and
     characters, all and sentences only (what the sentences add to the encoder's work)."""
-    from safe_embed.detector.coverage_verdict import SENTENCE_VIEWS, combine
+    from safe_embed.detector.coverage_verdict import combine
 
     out = {t: [] for t in THRESHOLDS[which]}
     s = det.settings
@@ -67,7 +67,7 @@ def flagged_by_threshold(det, texts: list[str], which: str = "sentence") -> tupl
         for t in THRESHOLDS[which]:
             out[t] += [d.label == "unsafe" for d in combine(prepared, units, *bars(t))]
         for u in prepared.units:
-            sentence = u.view in SENTENCE_VIEWS
+            sentence = u.sentence is not None
             work["units"] += 1
             work["chars"] += len(u.body)
             work["sentence_units"] += sentence

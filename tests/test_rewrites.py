@@ -48,7 +48,8 @@ def test_the_documented_rewrites_exist(rw):
                        "after_a_turn", "negative_squared", "parenthesized", "small_caps", "regional_indicators",
                        "strikethrough", "upside_down", "vertical", "doubled", "no_spaces", "underscores",
                        "disemvowel", "decimal", "html_entities", "unicode_escapes", "pig_latin", "nato", "code_word",
-                       "code_word_turns", "broken_words"}
+                       "code_word_turns", "broken_words", "fraktur_suffix_150", "leetspeak_suffix_150",
+                       "leetspeak_prefix_150"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -76,6 +77,15 @@ def test_prefix_and_suffix_wrap_the_request_in_filler_words():
         assert set(head.split()) <= {w for f in FILLER for w in f.split()}
     head, tail = benign_suffix(FILLER, 150)(REQUEST, 0).split("\n\n")
     assert head == REQUEST and len(tail.split()) == 124
+
+
+def test_the_combined_rewrites_obfuscate_the_request_alone(rw):
+    for name, letters in (("fraktur_suffix_150", rw["fraktur"]), ("leetspeak_suffix_150", rw["leetspeak"])):
+        head, tail = rw[name](REQUEST, 0).split("\n\n")
+        assert head == letters(REQUEST, 0) and len(tail.split()) == 124
+        assert set(tail.split()) <= {w for f in FILLER for w in f.split()}
+    head, tail = rw["leetspeak_prefix_150"](REQUEST, 0).split("\n\n")
+    assert tail == rw["leetspeak"](REQUEST, 0) and len(head.split()) == 124
 
 
 def test_filler_needs_text():

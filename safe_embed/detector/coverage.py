@@ -6,20 +6,22 @@ of that view, half a window apart, so that any request up to half a window long 
 unit is embedded and scored like a prompt of its own; the prompt's verdict is its most unsafe unit, whose view and
 character span are reported. A prompt longer than the ceiling is checked up to it and flagged ``unchecked_tail``.
 
-A prompt of several sentences also gives one unit per sentence (of the prompt as given, 3 to
+A prompt of several sentences also gives one unit per sentence of each view (3 to
 :data:`~safe_embed.sentences.SENTENCE_WORDS` words), and one per clause a request hides in inside a sentence (the
 part after its last colon, a quotation: 'This is his first question: "..."'). How the units' scores become the
 prompt's verdict, and when a sentence or a later window may decide: :mod:`~safe_embed.detector.coverage_verdict`.
 
 The first pass embeds each view's text and learns from the same tokenization which views overflowed the window
 (:meth:`~safe_embed.encoders.base.Encoder.encode_with_overflow`); only those are tokenized again, for their token
-spans, and their further windows embedded.
+spans, and their further windows embedded. A text that several units hold (a sentence a view left unchanged, a
+prompt sent twice in a batch) is embedded once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 
 import numpy as np
 
@@ -83,13 +85,19 @@ def window_spans(spans: Sequence[tuple[int, int]], window: int) -> list[tuple[in
 def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: int, sentences: bool = False
              ) -> tuple[list[Unit], list[bool]]:
     """One unit per view of each non-empty text (the whole view, up to ``max_chars``), with ``sentences`` one per
-    sentence of the text as given (:func:`sentence_spans`; view :data:`LAST_SENTENCE` for those inside its last
-    sentence, :data:`FIRST_SENTENCE` for those inside its first), and per text whether it was longer than
-    ``max_chars`` (its tail is not checked).
+    sentence of each view (:func:`sentence_spans`; kind :data:`LAST_SENTENCE` for those inside its last sentence,
+    :data:`FIRST_SENTENCE` for those inside its first, else :data:`SENTENCE`), after all the views; and per text
+    whether it was longer than ``max_chars`` (its tail is not checked).
 
-    >>> units, _ = units_of(["Hi there, my friend. The oven is hot. How do I bake?"], lambda t: [], 99, True)
-    >>> [(u.view, u.body) for u in units]
-    [('first_sentence', 'Hi there, my friend.'), ('sentence', 'The oven is hot.'), ('last_sentence', 'How do I bake?')]
+    >>> from safe_embed.detector.text_views import View
+    >>> views = lambda t: [View("original", t), View("normalized", t.replace("0", "o"))]
+    >>> units, _ = units_of(["Hi there, my friend. The 0ven is hot. How do I bake?"], views, 99, True)
+    >>> [(u.view, u.sentence, u.body) for u in units]  # doctest: +NORMALIZE_WHITESPACE
+    [('original', None, 'Hi there, my friend. The 0ven is hot. How do I bake?'),
+     ('normalized', None, 'Hi there, my friend. The oven is hot. How do I bake?'),
+     ('original', 'first_sentence', 'Hi there, my friend.'), ('original', 'sentence', 'The 0ven is hot.'),
+     ('original', 'last_sentence', 'How do I bake?'), ('normalized', 'first_sentence', 'Hi there, my friend.'),
+     ('normalized', 'sentence', 'The oven is hot.'), ('normalized', 'last_sentence', 'How do I bake?')]
     """
     units, unchecked = [], []
     for i, text in enumerate(texts):
@@ -97,14 +105,15 @@ def units_of(texts: Sequence[str], views: Callable[[str], Sequence], max_chars: 
         if not text.strip():
             continue
         head = text[:max_chars]
-        for view in views(head):
-            body = view.text[:max_chars]
-            units.append(Unit(i, view.name, 0, len(body), body))
-        if sentences and (spans := sentence_spans(head)):
-            bounds = sentence_bounds(head)
-            first, last = bounds[0][1], bounds[-1][0]
-            units += [Unit(i, LAST_SENTENCE if a >= last else FIRST_SENTENCE if b <= first else SENTENCE, a, b,
-                           head[a:b]) for a, b in spans]
+        read = [(view.name, view.text[:max_chars]) for view in views(head)]
+        units += [Unit(i, name, 0, len(body), body) for name, body in read]
+        for name, body in read if sentences else ():
+            if spans := sentence_spans(body):
+                bounds = sentence_bounds(body)
+                first, last = bounds[0][1], bounds[-1][0]
+                units += [Unit(i, name, a, b, body[a:b],
+                               LAST_SENTENCE if a >= last else FIRST_SENTENCE if b <= first else SENTENCE)
+                          for a, b in spans]
     return units, unchecked
 
 
@@ -116,7 +125,8 @@ def embed_units(encoder: Encoder, units: list[Unit], embed_with_overflow: Callab
     functions hold their own)."""
     if not units:
         return [], embed([]), set()
-    x, over = embed_with_overflow([u.body for u in units])
+    (x, over), pick = _once([u.body for u in units], embed_with_overflow)
+    x, over = x[pick], [over[r] for r in pick]
     long = [k for k, o in enumerate(over) if o]
     if not long:
         return units, x, set()
@@ -132,8 +142,21 @@ def embed_units(encoder: Encoder, units: list[Unit], embed_with_overflow: Callab
         u = units[k]
         ws = window_spans(sp, window)
         first = (sp[0][0], sp[min(full, len(sp)) - 1][1]) if sp else (0, len(u.body))
-        units[k] = Unit(u.index, u.view, first[0], first[1], u.body)  # the encoder read the first full window
-        extra += [Unit(u.index, u.view, a, b, u.body[a:b]) for a, b in ws[1:]]
+        units[k] = replace(u, start=first[0], end=first[1])  # the encoder read the first full window
+        extra += [replace(u, start=a, end=b, body=u.body[a:b]) for a, b in ws[1:]]
     if not extra:
         return units, x, set()
-    return units + extra, np.concatenate([x, embed([u.body for u in extra])]), set()
+    more, pick = _once([u.body for u in extra], embed)
+    return units + extra, np.concatenate([x, more[pick]]), set()
+
+
+def _once(bodies: list[str], embed: Callable[[list[str]], object]) -> tuple[object, list[int]]:
+    """``embed`` of each distinct text of ``bodies`` once (a sentence or window that a view left unchanged, a
+    prompt sent twice), and for each of ``bodies`` its row in what it returned.
+
+    >>> _once(["a", "b", "a"], lambda texts: texts)
+    (['a', 'b'], [0, 1, 0])
+    """
+    row: dict[str, int] = {}
+    pick = [row.setdefault(b, len(row)) for b in bodies]
+    return embed(list(row)), pick

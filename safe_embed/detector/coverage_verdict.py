@@ -1,27 +1,31 @@
 """How a prompt's units (see :mod:`~safe_embed.detector.coverage`) become its verdict: the most unsafe unit decides,
-within the bars below.
+within the bars below. Each view of the prompt (the text as given, the text with its obfuscations undone: see
+:mod:`~safe_embed.detector.text_views`) is read in windows and in sentences, and every rule below holds within
+one view: a request in look-alike letters followed by padding is diluted in the normalized view's windows as the
+plain request is in the original's, and found in the normalized view's first sentence.
 
 A short request inside long benign text is diluted in every window that holds it, but not in its own sentence or
 clause (the sentence units). A sentence alone is judged more strictly than a window, because any harmless text has
 a sentence or two that sound alarming out of context: it decides only when its score reaches the detector's
 ``sentence_threshold`` (:data:`SENTENCE_THRESHOLD` by default, chosen on the val splits as the lowest that flags no
 more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
-:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span.
+:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span (and its view's name, when not the
+text as given).
 
 The last sentence of a long prompt (and the clauses inside it) is where it asks for what it wants: a request put
 after a long preface, or at the end of a role-play frame, is its last sentence, diluted in every window that holds
 it, while the alarming-sounding sentences of harmless text stand anywhere. In a prompt read in several windows,
-its units (view ``last_sentence``) decide from the detector's lower ``last_sentence_threshold``
+its units (kind ``last_sentence``) decide from the detector's lower ``last_sentence_threshold``
 (:data:`LAST_SENTENCE_THRESHOLD`; None: the last sentence is judged like the others), and a verdict one decided is
 flagged ``sentence`` and ``last_sentence``. A prompt that fits one window is read whole, its request barely
 diluted, and its last sentence is as often the text it asks about ("Detect the bias in this statement: ...").
 The first sentence of a long prompt is the other place it asks: a request followed by pasted text or by padding
-is diluted in the first window by what follows it. Its units (view ``first_sentence``) decide from the detector's
+is diluted in the first window by what follows it. Its units (kind ``first_sentence``) decide from the detector's
 ``first_sentence_threshold`` (:data:`FIRST_SENTENCE_THRESHOLD`; None: judged like the others) in a prompt read in
 several windows, flagged ``sentence`` and ``first_sentence``; a prompt of one sentence has only a last one.
 
 A long document of harmless prose has many windows, and each may score unsafe by chance: a window of the prompt as
-given after its first decides only when the sentences it holds back it up, one of them scoring at least the
+given (or of another view) after its first decides only when the sentences it holds back it up, one of them scoring at least the
 detector's ``window_sentence_threshold`` (:data:`WINDOW_SENTENCE_THRESHOLD`; None: every window decides alone),
 or when they cover less than half of it (a long run-on request, a list, code). A request in a later window is in
 one of its sentences, which scores high read alone; a window of prose whose sentences all sound harmless is
@@ -45,14 +49,13 @@ from safe_embed.detector.text_policy import REPAIRED
 from safe_embed.detector.text_views import ORIGINAL
 from safe_embed.errors import ConfigError
 
-SENTENCE = "sentence"  # the view name of a sentence unit, and the flag of a verdict it decided
+SENTENCE = "sentence"  # the kind of a sentence unit, and the flag of a verdict a sentence decided
 SENTENCE_THRESHOLD = 0.9  # a sentence alone decides from this score up (val splits: no new false positive)
-LAST_SENTENCE = "last_sentence"  # the view name of a unit inside a prompt's last sentence, and its verdict's flag
+LAST_SENTENCE = "last_sentence"  # the kind of a unit inside a view's last sentence, and its verdict's flag
 LAST_SENTENCE_THRESHOLD = 0.7  # the last sentence decides from this score up (val splits, three detectors)
-FIRST_SENTENCE = "first_sentence"  # the view name of a unit inside a prompt's first sentence, and its verdict's flag
+FIRST_SENTENCE = "first_sentence"  # the kind of a unit inside a view's first sentence, and its verdict's flag
 FIRST_SENTENCE_THRESHOLD = 0.8  # the first sentence decides from this score up (val splits, three detectors)
 WINDOW_SENTENCE_THRESHOLD = 0.4  # a later window decides when a sentence in it scores this (val, three detectors)
-SENTENCE_VIEWS = (SENTENCE, FIRST_SENTENCE, LAST_SENTENCE)
 
 
 def sentence_score(score: float, threshold: float) -> float:
@@ -82,16 +85,17 @@ def check_sentence_threshold(value: float | None, option: str = "--sentence-thre
 
 
 def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], threshold: float | None) -> set[int]:
-    """The units (by position) of windows after the first of a text as given that score unsafe but that no sentence
-    backs up: sentence units cover at least half of the window and none inside it scores ``threshold`` (None: no
-    window is set aside). A unit that a near copy of an exemplar labelled (flag ``matched``) is never set aside.
+    """The units (by position) of windows after the first of a view that score unsafe but that no sentence of the
+    same view backs up: its sentence units cover at least half of the window and none inside it scores
+    ``threshold`` (None: no window is set aside). A unit that a near copy of an exemplar labelled (flag
+    ``matched``) is never set aside.
 
     >>> import numpy as np
     >>> from safe_embed.detector.results import Unit, PreparedTexts
     >>> text = "Prose one here. Prose two here. Bad request here."
     >>> units = [Unit(0, ORIGINAL, 0, 31, text[:31]), Unit(0, ORIGINAL, 16, 49, text[16:]),
-    ...          Unit(0, SENTENCE, 0, 15, text[:15]), Unit(0, SENTENCE, 16, 31, text[16:31]),
-    ...          Unit(0, LAST_SENTENCE, 32, 49, text[32:])]
+    ...          Unit(0, ORIGINAL, 0, 15, text[:15], SENTENCE), Unit(0, ORIGINAL, 16, 31, text[16:31], SENTENCE),
+    ...          Unit(0, ORIGINAL, 32, 49, text[32:], LAST_SENTENCE)]
     >>> prepared = PreparedTexts((text,), (False,), tuple(units), np.zeros((5, 2)), (False,))
     >>> def scores(*s): return [Detection("unsafe" if x >= 0.5 else "safe", x, None) for x in s]
     >>> unsupported_windows(prepared, scores(0.2, 0.8, 0.1, 0.1, 0.3), 0.4)  # no sentence of window 2 scores 0.4
@@ -103,22 +107,22 @@ def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], th
         return set()
     later, seen = [], set()
     for k, u in enumerate(prepared.units):
-        if u.view != ORIGINAL:
+        if u.sentence is not None:
             continue
-        if u.index not in seen:  # a text's first window comes first
-            seen.add(u.index)
+        if (u.index, u.view) not in seen:  # a view's first window comes first
+            seen.add((u.index, u.view))
         elif scored[k].label == "unsafe" and MATCHED not in scored[k].flags:
             later.append(k)
     if not later:
         return set()
-    sentences: dict[int, list[tuple[int, int, float]]] = {}
+    sentences: dict[tuple[int, str], list[tuple[int, int, float]]] = {}
     for k, u in enumerate(prepared.units):
-        if u.view in SENTENCE_VIEWS:
-            sentences.setdefault(u.index, []).append((u.start, u.end, scored[k].score))
+        if u.sentence is not None:
+            sentences.setdefault((u.index, u.view), []).append((u.start, u.end, scored[k].score))
     out = set()
     for k in later:
         u = prepared.units[k]
-        inside = [(a, b, s) for a, b, s in sentences.get(u.index, ()) if a >= u.start and b <= u.end]
+        inside = [(a, b, s) for a, b, s in sentences.get((u.index, u.view), ()) if a >= u.start and b <= u.end]
         covered, reach = 0, u.start
         for a, b, _ in sorted(inside):
             covered += max(0, b - max(a, reach))
@@ -133,15 +137,16 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             first_sentence_threshold: float | None = None) -> list[Detection]:
     """One detection per text of ``prepared`` from its units' detections (``scored``, one per unit): the most
     unsafe unit decides (the first on a tie: the given text before other views, earlier windows first; a sentence
-    unit only from ``sentence_threshold`` up, one inside the last sentence of a text read in several windows from
+    unit only from ``sentence_threshold`` up, one inside the last sentence of a view read in several windows from
     ``last_sentence_threshold`` up and one inside its first sentence from ``first_sentence_threshold`` up (None:
     from ``sentence_threshold``), its score mapped by
     :func:`sentence_score`; a later window only when :func:`unsupported_windows` does not set it aside at
-    ``window_sentence_threshold``), with its span, its view named in the flags, ``windowed`` when the text was read
-    in several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
+    ``window_sentence_threshold``), with its span (in its view's text), its view named in the flags (unless the
+    text as given), ``sentence`` and the kind of edge sentence when a sentence decided, ``windowed`` when the view
+    was read in several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
     windows: dict[tuple[int, str], int] = {}
     for u in prepared.units:
-        if u.view not in SENTENCE_VIEWS:
+        if u.sentence is None:
             windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
     edges = {LAST_SENTENCE: sentence_threshold if last_sentence_threshold is None else last_sentence_threshold,
              FIRST_SENTENCE: sentence_threshold if first_sentence_threshold is None else first_sentence_threshold}
@@ -151,8 +156,8 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
         score = scored[k].score
         if k in aside:
             continue
-        if u.view in SENTENCE_VIEWS:
-            bar = edges.get(u.view, sentence_threshold) if windows.get((u.index, ORIGINAL), 0) > 1 \
+        if u.sentence is not None:
+            bar = edges.get(u.sentence, sentence_threshold) if windows.get((u.index, u.view), 0) > 1 \
                 else sentence_threshold
             if bar is None or scored[k].label != "unsafe" or score < bar:
                 continue
@@ -166,10 +171,12 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             k, score = best[i]
             u, d = prepared.units[k], scored[k]
             flags = list(d.flags)
-            if windows.get((i, ORIGINAL if u.view in SENTENCE_VIEWS else u.view), 0) > 1:
+            if windows.get((i, u.view), 0) > 1:
                 flags.append(WINDOWED)
-            if u.view in edges:
-                flags.append(SENTENCE)  # a sentence decided, and it was the first or the last one
+            if u.sentence is not None:
+                flags.append(SENTENCE)
+            if u.sentence in edges:
+                flags.append(u.sentence)  # the first or the last sentence decided
             if u.view != ORIGINAL:
                 flags.append(u.view)
             d = replace(d, score=score, flags=tuple(flags), span=(u.start, u.end))

@@ -72,14 +72,17 @@ class Detection:
 
 @dataclass(frozen=True)
 class Unit:
-    """One piece of a prompt the encoder reads whole: text ``index`` in the batch, its ``view``, and the character
-    span ``start:end`` of the view's text that ``body`` holds."""
+    """One piece of a prompt the encoder reads whole: text ``index`` in the batch, its ``view``, the character span
+    ``start:end`` of the view's text that ``body`` holds, and ``sentence``: None for the view or one of its windows,
+    else the kind of sentence of the view it is (``"sentence"``, ``"first_sentence"``, ``"last_sentence"``: see
+    :mod:`~safe_embed.detector.coverage_verdict`)."""
 
     index: int
     view: str
     start: int
     end: int
     body: str
+    sentence: str | None = None
 
 
 EMPTY_DETECTION = Detection("safe", 0.0, None, (), (EMPTY,))
