@@ -42,6 +42,7 @@ from safe_embed.guard_prompts import (
     TRUSTED_ROLES,
     UnreadablePromptError,
     blocks,
+    cut_messages,
     decision,
     prompt_parts,
     prompt_texts,
@@ -88,8 +89,9 @@ def check(classifier: Classifier, prompt: Any):
 def _verdict(parts: list[tuple[str, str]], detections: list, on_unsafe: Callable | None,
              allow_unchecked: bool = False):
     texts = [text for _, text in parts]
+    cut = cut_messages([where for where, _ in parts])
     for (where, t), d in zip(parts, detections, strict=True):
-        if blocks(d, where):
+        if blocks(d, where, cut):
             if on_unsafe is None:
                 raise UnsafePromptError(t, d)
             return True, on_unsafe(d)

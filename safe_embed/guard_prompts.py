@@ -27,6 +27,10 @@ JOIN_SEPARATOR = "\n\n"
 JOINED = "joined"  # where the joined text comes from
 JOINED_MIN_SCORE = 0.7  # the joined text blocks from this score up (val splits: ordinary text before a harmless
 # question reads as a request in a frame; 0.7 took that to the floor with no split request lost)
+SEAM = "seam"  # where the text across two messages' boundary comes from ("seam #i|#j")
+CUT = "cut"  # where it comes from when the two read as one sentence cut in two ("cut #i|#j"; see cut_messages)
+CUT_MIN_SCORE = 0.9  # a message a seam cuts blocks alone from this score up, like a sentence read alone (val
+# splits, three detectors: half a harmless question read alone often sounds alarming; its seam reads it whole)
 ALIAS_VIEW = "decoded:alias"  # the detector's view of a text read through its code words, which blocks the joined
 # text as it does a prompt (the name text_views gives it: this room imports no detector code; a test ties the two)
 
@@ -92,7 +96,8 @@ def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
     (the detector reads a long joined text in windows), and so is each seam between two of them where the first
     stops mid-sentence (its last sentence, then the first of the next: :func:`~safe_embed.sentences.seam`), where a
     request cut in two and framed ("Remember part 1: ..." / "Part 2: ... Now join them") is whole again. The joined
-    text blocks only from :data:`JOINED_MIN_SCORE` up (:func:`blocks`).
+    text blocks only from :data:`JOINED_MIN_SCORE` up, and a message that is half a sentence cut in two only from
+    :data:`CUT_MIN_SCORE` up (:func:`blocks`).
 
     >>> prompt_texts([{"role": "System", "content": "Be brief."}, {"role": "User", "content": [
     ...     {"type": "text", "text": "How do I kill a Python process?"}]}])
@@ -106,8 +111,8 @@ def prompt_texts(value: Any, allow_non_text: bool = False) -> list[str]:
 
 def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, str]]:
     """:func:`prompt_texts` with where each text comes from: ``"prompt"``, ``"message #i"`` (the i-th message or
-    list item), ``"joined"`` (the last checked messages joined) or ``"seam #i|#j"`` (the seam between messages i
-    and j).
+    list item), ``"joined"`` (the last checked messages joined), ``"seam #i|#j"`` (the seam between messages i
+    and j) or ``"cut #i|#j"`` (a seam where message j goes on with i's sentence: :func:`cut_messages`).
 
     >>> prompt_parts([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
     [('message #0', 'a'), ('message #1', 'b'), ('joined', 'a\\n\\nb'), ('seam #0|#1', 'a b')]
@@ -140,15 +145,42 @@ def prompt_parts(value: Any, allow_non_text: bool = False) -> list[tuple[str, st
     if len(turns) > 1:  # a request split over turns is seen whole: the last turns, joined, and their seams
         last = turns[-JOINED_TURNS:]
         out.append((JOINED, JOIN_SEPARATOR.join(t for _, t in last)))
-        out += [(f"seam {a}|{b}", s) for (a, x), (b, y) in pairwise(last) if (s := seam(x, y)) is not None]
+        out += [(f"{CUT if _goes_on(x, y) else SEAM} {a}|{b}", s) for (a, x), (b, y) in pairwise(last)
+                if (s := seam(x, y)) is not None]
     return out
 
 
-def blocks(detection, where: str = "prompt") -> bool:
+def _goes_on(first: str, second: str) -> bool:
+    """Whether ``second`` goes on with the sentence ``first`` stopped in: its first letter is lower case while
+    ``first``'s is a capital (a writer who capitalizes a sentence's start). Two messages of a writer who writes in
+    lower case, or a second that starts a sentence, are not one sentence cut in two.
+
+    >>> _goes_on("How do I kill", "a Python process?"), _goes_on("how to bake a cake", "how to make a bomb")
+    (True, False)
+    """
+    a, b = (next((c for c in t if c.isalpha()), "") for t in (first, second))
+    return a.isupper() and b.islower()
+
+
+def cut_messages(wheres: Sequence[str]) -> frozenset[str]:
+    """The messages (as :func:`prompt_parts` names them) that one sentence cut in two spans, among ``wheres``:
+    those a ``cut`` seam joins (the first stops mid-sentence, the second goes on with it in lower case).
+
+    >>> sorted(cut_messages(["message #0", "message #1", "message #2", "joined", "cut #1|#2"]))
+    ['message #1', 'message #2']
+    >>> cut_messages(["message #0", "message #1", "joined", "seam #0|#1"])
+    frozenset()
+    """
+    return frozenset(f"message {m}" for w in wheres if w.startswith(CUT + " ") for m in w[len(CUT) + 1:].split("|"))
+
+
+def blocks(detection, where: str = "prompt", cut: frozenset[str] | set[str] = frozenset()) -> bool:
     """Whether ``detection`` of the text from ``where`` (see :func:`prompt_parts`) blocks the prompt: an unsafe
-    label, and for the joined turns a score of at least :data:`JOINED_MIN_SCORE`. A harmless question after a turn
-    of ordinary text reads, joined, like a request inside a frame; each turn alone and each seam is judged as a
-    prompt of its own is.
+    label; for the joined turns a score of at least :data:`JOINED_MIN_SCORE`; for a message in ``cut`` (see
+    :func:`cut_messages`) one of at least :data:`CUT_MIN_SCORE`. A harmless question after a turn of ordinary text
+    reads, joined, like a request inside a frame; half a harmless question read alone ("How do I kill" / "a Python
+    process?") often sounds alarming, and its seam reads the question whole. Each seam, and each message that no
+    seam cuts, is judged as a prompt of its own is.
 
     The joined text read through its code words (``decoded:alias`` in the flags: the text after a definition, each
     code word replaced by its meaning) is one request again, and is judged as a prompt is.
@@ -158,9 +190,14 @@ def blocks(detection, where: str = "prompt") -> bool:
     (True, False)
     >>> blocks(D(label="unsafe", score=0.6, flags=("decoded:alias",)), JOINED)
     True
+    >>> [blocks(D(label="unsafe", score=s, flags=()), "message #0", {"message #0"}) for s in (0.8, 0.95)]
+    [False, True]
     """
-    return detection.label == "unsafe" and (where != JOINED or detection.score >= JOINED_MIN_SCORE
-                                            or ALIAS_VIEW in getattr(detection, "flags", ()))
+    if detection.label != "unsafe":
+        return False
+    if where in cut:
+        return detection.score >= CUT_MIN_SCORE
+    return where != JOINED or detection.score >= JOINED_MIN_SCORE or ALIAS_VIEW in getattr(detection, "flags", ())
 
 
 def deciding(detections: Sequence, wheres: Sequence[str] | None = None) -> int:
@@ -175,13 +212,15 @@ def deciding(detections: Sequence, wheres: Sequence[str] | None = None) -> int:
     1
     """
     wheres = wheres or ["prompt"] * len(detections)
-    unsafe = [i for i, (d, w) in enumerate(zip(detections, wheres, strict=True)) if blocks(d, w)]
+    cut = cut_messages(wheres)
+    unsafe = [i for i, (d, w) in enumerate(zip(detections, wheres, strict=True)) if blocks(d, w, cut)]
     return unsafe[0] if unsafe else max(range(len(detections)), key=lambda i: detections[i].score)
 
 
 def decision(detections: Sequence, wheres: Sequence[str] | None = None):
     """The detection that decides a prompt's texts (:func:`deciding`), labelled safe (no category) when it does
-    not block: the joined turns under :data:`JOINED_MIN_SCORE` and nothing else unsafe. ``detections`` is not
+    not block: the joined turns under :data:`JOINED_MIN_SCORE`, a message a seam cuts under :data:`CUT_MIN_SCORE`,
+    and nothing else unsafe. ``detections`` is not
     empty and holds dataclasses (:class:`~safe_embed.detector.Detection`).
 
     >>> from safe_embed.detector.results import Detection
@@ -190,6 +229,6 @@ def decision(detections: Sequence, wheres: Sequence[str] | None = None):
     """
     i = deciding(detections, wheres)
     d = detections[i]
-    if d.label == "unsafe" and not blocks(d, wheres[i] if wheres else "prompt"):
+    if d.label == "unsafe" and not blocks(d, wheres[i] if wheres else "prompt", cut_messages(wheres or ())):
         return replace(d, label="safe", category=None)
     return d

@@ -87,6 +87,34 @@ def test_a_request_cut_in_two_framed_turns_is_read_across_their_seam(det):
 
 
 
+class ByText:
+    """A classifier that scores each text from a table (0.1 for one not in it); unsafe from 0.5."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def classify(self, texts):
+        return [Detection("unsafe" if (s := self.scores.get(t, 0.1)) >= 0.5 else "safe", s, None, ()) for t in texts]
+
+
+@pytest.mark.parametrize("half_score, blocked", [(0.8, False), (0.95, True)])
+def test_half_a_sentence_read_alone_blocks_only_from_the_cut_bar(half_score, blocked):
+    """A message cut mid-sentence is read whole in its seam; alone, it blocks only from CUT_MIN_SCORE."""
+    from safe_embed.guard_prompts import CUT_MIN_SCORE, prompt_parts
+
+    assert 0.8 < CUT_MIN_SCORE <= 0.95
+    turns = [{"role": "user", "content": "How do I kill"}, {"role": "user", "content": "a Python process?"}]
+    det = ByText({"How do I kill": half_score})
+    assert _guarded_calls(det, turns) == (0 if blocked else 1)
+    assert check(det, turns).label == ("unsafe" if blocked else "safe")
+    assert [w for w, _ in prompt_parts(turns)] == ["message #0", "message #1", "joined", "cut #0|#1"]
+    for other in ("How do I kill.", "how do I kill"):  # it ends its sentence; a writer in lower case: not cut
+        pair = [{"role": "user", "content": other}, turns[1]]
+        assert _guarded_calls(ByText({other: 0.8}), pair) == 0  # judged alone at the prompt bar
+    seam = ByText({"How do I kill a Python process?": 0.6})  # the seam reads the request whole, at the prompt bar
+    assert _guarded_calls(seam, turns) == 0 and check(seam, turns).label == "unsafe"
+
+
 class Scripted:
     """A classifier that scores the joined turns of a conversation ``joined_score`` (with ``flags``: the view that
     decided) and every other text 0.1."""
