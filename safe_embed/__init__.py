@@ -37,7 +37,7 @@ _EXPORTS = {
     "SafeEmbedError": "safe_embed.errors",
 }
 
-__all__ = ["DEFAULT_MODEL", "__version__", *_EXPORTS]
+__all__ = ["DEFAULT_MODEL", "__version__", *_EXPORTS]  # noqa: PLE0604 - the lazy exports, all names
 
 
 def __getattr__(name: str):

@@ -101,7 +101,7 @@ def _guarded(call, debug: bool) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - anything else still ends in one line, unless --debug
+    except Exception as e:  # anything else still ends in one line, unless --debug
         if debug:
             raise
         msg = str(e).splitlines()[0][:300] if str(e) else ""

@@ -127,7 +127,7 @@ def pull_card(card: Card, data_dir: Path, force: bool = False) -> list[Path]:
         else:
             spec = f["derive"]
             inputs = {k: located.get(v) or data_dir / v for k, v in spec["inputs"].items()}
-            for k, p in inputs.items():
+            for p in inputs.values():
                 if not p.is_file():
                     raise DataError(f"{card.name}: input {p} for {f['path']} is missing. Fix: pull it first.")
             RECIPES[spec["recipe"]](inputs, dest, **spec.get("options", {}))

