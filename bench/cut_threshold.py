@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import robustness as rb
 from _common import data_dir, ensure_detector, machine, table, write_json
-from sentence_threshold import merge, merged_table, rates
+from sentence_threshold import merge_and_report, rates
 
 BARS = (None, 0.7, 0.8, 0.9, 0.95)
 REWRITES = ("split_turns", "split_turns_framed", "code_word_turns", "after_a_turn")
@@ -61,11 +61,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.merge:
-        merged = merge(args.merge)
-        for name, rows in merged["results"].items():
-            print(f"\n{name} (mean ± sd over {len(merged['runs'])} detectors)")
-            print(merged_table(rows, "cut"))
-        write_json(args.out, "cut_threshold", merged)
+        merge_and_report(args.merge, args.out, "cut_threshold")
         return 0
     from safe_embed.detector import Detector
     from safe_embed.paths import resolve_data_dir

@@ -106,6 +106,16 @@ def merged_table(rows: list[dict], which: str) -> str:
     return table([{f"{which} threshold": r["threshold"], "recall": f(r["recall"]), "FPR": f(r["fpr"])} for r in rows])
 
 
+def merge_and_report(paths: list[str], out: str | None, name: str) -> None:
+    """Merge the runs at ``paths`` (:func:`merge`), print a table per set and write the JSON (``out``, or
+    ``bench/results/<name>.json``)."""
+    merged = merge(paths)
+    for set_name, rows in merged["results"].items():
+        print(f"\n{set_name} (mean ± sd over {len(merged['runs'])} detectors)")
+        print(merged_table(rows, merged["which"] or "sentence"))
+    write_json(out, name, merged)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", default=None)
@@ -122,11 +132,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.merge:
-        merged = merge(args.merge)
-        for name, rows in merged["results"].items():
-            print(f"\n{name} (mean ± sd over {len(merged['runs'])} detectors)")
-            print(merged_table(rows, merged["which"] or "sentence"))
-        write_json(args.out, "sentence_threshold", merged)
+        merge_and_report(args.merge, args.out, "sentence_threshold")
         return 0
     from safe_embed.detector import Detector
     from safe_embed.detector.evaluation import named_set_prompts
