@@ -9,8 +9,8 @@ clause (the sentence units). A sentence alone is judged more strictly than a win
 a sentence or two that sound alarming out of context: it decides only when its score reaches the detector's
 ``sentence_threshold`` (:data:`SENTENCE_THRESHOLD` by default, chosen on the val splits as the lowest that flags no
 more safe prompts; None turns sentence units off), and its score is then mapped onto [0.5, 1] by
-:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span (and its view's name, when not the
-text as given).
+:func:`sentence_score`. A verdict a sentence decided is flagged ``sentence``, with the sentence's span (and its
+view's name, when not the text as given).
 
 The last sentence of a long prompt (and the clauses inside it) is where it asks for what it wants: a request put
 after a long preface, or at the end of a role-play frame, is its last sentence, diluted in every window that holds
@@ -25,12 +25,12 @@ is diluted in the first window by what follows it. Its units (kind ``first_sente
 several windows, flagged ``sentence`` and ``first_sentence``; a prompt of one sentence has only a last one.
 
 A long document of harmless prose has many windows, and each may score unsafe by chance: a window of the prompt as
-given (or of another view) after its first decides only when the sentences it holds back it up, one of them scoring at least the
-detector's ``window_sentence_threshold`` (:data:`WINDOW_SENTENCE_THRESHOLD`; None: every window decides alone),
-or when they cover less than half of it (a long run-on request, a list, code). A request in a later window is in
-one of its sentences, which scores high read alone; a window of prose whose sentences all sound harmless is
-set aside. The first window always decides: it is what a short prompt is read as, and its leading request has
-no preface to hide behind."""
+given (or of another view) after its first decides only when the sentences it holds back it up, one of them
+scoring at least the detector's ``window_sentence_threshold`` (:data:`WINDOW_SENTENCE_THRESHOLD`; None: every
+window decides alone), or when they cover less than half of it (a long run-on request, a list, code). A request in a
+later window is in one of its sentences, which scores high read alone; a window of prose whose sentences all sound
+harmless is set aside. The first window always decides: it is what a short prompt is read as, and its leading
+request has no preface to hide behind."""
 
 from __future__ import annotations
 

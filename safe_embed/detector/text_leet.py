@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from safe_embed.sentences import sentence_bounds
+
 _LEET_MAP = {"4": "a", "@": "a", "3": "e", "1": "i", "0": "o", "5": "s", "$": "s", "7": "t"}  # 8 b: Uint8, k8s
 _LEET, LEET_CHARS = str.maketrans(_LEET_MAP), frozenset(_LEET_MAP)
 _LEET_CORE = re.compile(r"([\"'(\[{<*]*)([A-Za-z0-9@$]+?)([\"')\]}>*.,;:!?]*)")
@@ -28,7 +30,6 @@ _DIMENSIONS = re.compile(r"[0-9]+(?:[xX][0-9]+)+")  # 1x1x1, 4x4
 _NUMBER = re.compile(r"([0-9])(?!\1)[0-9]")  # two different digits in a row
 _HEX = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
 _NUMERONYM = re.compile(r"[A-Za-z]1[0-9][A-Za-z]")  # i18n, l10n, a11y, p13n
-_PART_END = re.compile(r"[.!?]+[\"')\]]*\s+|\s*\n\s*")  # where a sentence or a line ends: a part judged alone
 _FORMULA = re.compile(r"(?:[A-Z][a-z]?[0-9@$]*)+")  # W3C, B0MB, Fe3O4: all-capitals codes and chemistry
 
 
@@ -50,7 +51,7 @@ def unleet(text: str) -> str:
     if strong >= _HEAVY_LEET or _dense(text):  # a text written in leet: "573al" and "d34d" are words too
         return _converted(text, heavy=True)
     light = bool(strong or weak >= 2)
-    cuts = [0, *(m.end() for m in _PART_END.finditer(text)), len(text)]
+    cuts = [0, *(a for a, _ in sentence_bounds(text)[1:]), len(text)]  # each sentence or line with the space after
     parts = [text[a:b] for a, b in pairwise(cuts) if b > a]
     dense = [_dense(p) for p in parts]
     if not any(dense):
