@@ -455,6 +455,33 @@ def test_a_rewritten_request_among_benign_sentences_is_read_alone_in_its_view(re
     assert found.label == "unsafe" and "sentence" in found.flags and "normalized" in found.flags
 
 
+def test_the_text_as_given_does_not_decide_where_its_normalized_view_reads_it():
+    """A unit of the text as given whose letters the normalized view makes plain never decides: the encoder read
+    unknown pieces or other words there. Its units that normalizing leaves as they are still decide, and so does
+    every unit of a text without a normalized view."""
+    from safe_embed.detector.coverage_verdict import combine, superseded
+    from safe_embed.detector.results import PreparedTexts, Unit
+    from safe_embed.detector.text_views import NORMALIZED, ORIGINAL
+
+    text, norm = "N4m3 an act0r. Plain prose here.", "Name an actor. Plain prose here."
+    views = (Unit(0, ORIGINAL, 0, len(text), text), Unit(0, NORMALIZED, 0, len(norm), norm))
+    plain = Unit(0, ORIGINAL, 15, len(text), text[15:], "sentence")
+
+    def combined(units, *scores):
+        prepared = PreparedTexts((text,), (False,), units, np.zeros((len(units), 4), np.float32), (False,))
+        return combine(prepared, [Detection("unsafe" if s >= 0.5 else "safe", s, None) for s in scores], 0.9)[0]
+
+    assert combined(views, 0.8, 0.1) == Detection("safe", 0.1, None, (), ("normalized",), (0, len(norm)))
+    assert combined(views[:1], 0.8).label == "unsafe"  # no normalized view: the text as given decides
+    decided = combined((*views, plain), 0.8, 0.1, 0.95)
+    assert decided.label == "unsafe" and decided.span == (15, len(text)) and "normalized" not in decided.flags
+
+    det = toy_detector(UNSAFE, SAFE, CALIB, k=3, dim=64, source="test")
+    prepared = det.prepare_classify([_styled("Name an actor.", 0x1D56C) + " Plain prose here.", "Plain prose."])
+    aside = {(u.index, u.view, u.body) for k, u in enumerate(prepared.units) if k in superseded(prepared)}
+    assert aside and all(i == 0 and view == ORIGINAL and body != "Plain prose here." for i, view, body in aside)
+
+
 def test_a_text_several_units_hold_is_embedded_once():
     from safe_embed.detector.coverage import embed_units
     from safe_embed.detector.results import Unit

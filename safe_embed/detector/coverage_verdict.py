@@ -2,7 +2,8 @@
 within the bars below. Each view of the prompt (the text as given, the text with its obfuscations undone: see
 :mod:`~safe_embed.detector.text_views`) is read in windows and in sentences, and every rule below holds within
 one view: a request in look-alike letters followed by padding is diluted in the normalized view's windows as the
-plain request is in the original's, and found in the normalized view's first sentence.
+plain request is in the original's, and found in the normalized view's first sentence. Where a prompt has a
+normalized view, the parts of the text as given that it makes plain are read there only (:func:`superseded`).
 
 A short request inside long benign text is diluted in every window that holds it, but not in its own sentence or
 clause (the sentence units). A sentence alone is judged more strictly than a window, because any harmless text has
@@ -45,8 +46,9 @@ from safe_embed.detector.results import (
     Detection,
     PreparedTexts,
 )
+from safe_embed.detector.text_normalize import normalize
 from safe_embed.detector.text_policy import REPAIRED
-from safe_embed.detector.text_views import ORIGINAL
+from safe_embed.detector.text_views import NORMALIZED, ORIGINAL
 from safe_embed.errors import ConfigError
 
 SENTENCE = "sentence"  # the kind of a sentence unit, and the flag of a verdict a sentence decided
@@ -132,6 +134,27 @@ def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], th
     return out
 
 
+def superseded(prepared: PreparedTexts) -> set[int]:
+    """The units (by position) of a text as given that its ``normalized`` view reads in their place: in a prompt
+    with that view, a unit of the original whose text :func:`normalize` changes (styled or look-alike letters the
+    tokenizer reads as unknown pieces, leetspeak it reads as other words). Its reading is noise beside the same text
+    made plain, and it would otherwise decide on that noise: a harmless question in Fraktur followed by prose
+    scores unsafe in the original's window (unknown pieces beside prose), safe made plain. The original's units
+    that normalizing leaves as they are still count.
+
+    >>> import numpy as np
+    >>> from safe_embed.detector.results import Unit, PreparedTexts
+    >>> units = (Unit(0, ORIGINAL, 0, 9, "H0w d0 I?"), Unit(0, NORMALIZED, 0, 9, "How do I?"),
+    ...          Unit(0, ORIGINAL, 0, 4, "H0w?", SENTENCE), Unit(0, ORIGINAL, 5, 9, "Yes.", SENTENCE),
+    ...          Unit(1, ORIGINAL, 0, 4, "H0w?"))
+    >>> superseded(PreparedTexts(("H0w d0 I?", "H0w?"), (False, False), units, np.zeros((5, 2))))
+    {0, 2}
+    """
+    read = {u.index for u in prepared.units if u.view == NORMALIZED}
+    return {k for k, u in enumerate(prepared.units)
+            if u.view == ORIGINAL and u.index in read and normalize(u.body) != u.body}
+
+
 def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,
             last_sentence_threshold: float | None = None, window_sentence_threshold: float | None = None,
             first_sentence_threshold: float | None = None) -> list[Detection]:
@@ -141,7 +164,8 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
     ``last_sentence_threshold`` up and one inside its first sentence from ``first_sentence_threshold`` up (None:
     from ``sentence_threshold``), its score mapped by
     :func:`sentence_score`; a later window only when :func:`unsupported_windows` does not set it aside at
-    ``window_sentence_threshold``), with its span (in its view's text), its view named in the flags (unless the
+    ``window_sentence_threshold``; never a unit of the text as given that its normalized view reads in its place,
+    :func:`superseded`), with its span (in its view's text), its view named in the flags (unless the
     text as given), ``sentence`` and the kind of edge sentence when a sentence decided, ``windowed`` when the view
     was read in several windows, ``unchecked_tail`` and ``repaired`` as they apply."""
     windows: dict[tuple[int, str], int] = {}
@@ -150,7 +174,7 @@ def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_thres
             windows[(u.index, u.view)] = windows.get((u.index, u.view), 0) + 1
     edges = {LAST_SENTENCE: sentence_threshold if last_sentence_threshold is None else last_sentence_threshold,
              FIRST_SENTENCE: sentence_threshold if first_sentence_threshold is None else first_sentence_threshold}
-    aside = unsupported_windows(prepared, scored, window_sentence_threshold)
+    aside = unsupported_windows(prepared, scored, window_sentence_threshold) | superseded(prepared)
     best: dict[int, tuple[int, float]] = {}
     for k, u in enumerate(prepared.units):
         score = scored[k].score
