@@ -49,7 +49,7 @@ def test_the_documented_rewrites_exist(rw):
                        "strikethrough", "upside_down", "vertical", "doubled", "no_spaces", "underscores",
                        "disemvowel", "decimal", "html_entities", "unicode_escapes", "pig_latin", "nato", "code_word",
                        "code_word_turns", "broken_words", "fraktur_suffix_150", "leetspeak_suffix_150",
-                       "leetspeak_prefix_150"}
+                       "leetspeak_prefix_150", "superscript", "emoji_between_words"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -119,6 +119,9 @@ def test_character_rewrites_by_hand(rw):
     assert rw["parenthesized"]("Ab z1!", 0) == "\u249c\u249d \u24b51!"
     assert rw["regional_indicators"]("Ab z1!", 0) == "\U0001F1E6\U0001F1E7 \U0001F1FF1!"
     assert rw["small_caps"]("Ab z1!", 0) == "\u1d00\u0299 \u1d221!"
+    assert unicodedata.normalize("NFKC", rw["superscript"]("Ab z1!", 0)) == "ab z1!"
+    assert rw["emoji_between_words"]("how to\n bake", 0).split(" ")[0::2] == ["how", "to", "bake"]
+    assert len(set(rw["emoji_between_words"]("how to\n bake", 0).split(" ")[1::2])) == 1
     assert rw["strikethrough"]("ab c", 0) == "a\u0336b\u0336 c\u0336"
     assert rw["upside_down"]("How to bake?", 0) == "¿ǝʞɐq oʇ ʍoɥ"
     assert rw["vertical"]("ab c", 0) == "a\nb\n \nc"

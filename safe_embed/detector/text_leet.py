@@ -1,4 +1,4 @@
-"""Step 5 of the normalized text view (:mod:`~safe_embed.detector.text_normalize`): leetspeak back to letters.
+"""Step 7 of the normalized text view (:mod:`~safe_embed.detector.text_normalize`): leetspeak back to letters.
 
 4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t, in whitespace-delimited words made only of ASCII letters and those
 characters. A dot, slash, colon, dash or underscore inside makes a technical token (URLs, versions, times,

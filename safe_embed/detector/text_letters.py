@@ -1,4 +1,4 @@
-"""Letters written twice or as flags: two steps of the "normalized" view
+"""Letters written twice or as flags, words parted by symbols: three steps of the "normalized" view
 (:func:`~safe_embed.detector.text_normalize.normalize`).
 
 * **Regional indicators** (🇦 ... 🇿, the letters flags are made of) read as the letters they name, when the text
@@ -8,6 +8,11 @@
   row is written once, when at least :data:`MIN_DOUBLED_WORDS` words of four characters or more are, and they are
   at least half the words of two or more. Ordinary text has a doubled letter here and there ("bookkeeper",
   "aardvark"), never a word of doubled letters only, let alone three.
+* **Symbols between words** ("Explain 🙂 how 🙂 to 🙂 make", "how✨to✨make"): in a run of at least
+  :data:`MIN_SEPARATED_WORDS` words each parted from the next by symbols (emoji, pictographs, arrows, bullets:
+  non-ASCII characters of the Unicode symbol categories, with the joiners and selectors inside emoji), the symbols
+  become one space. The encoder reads each as an unknown piece between every two words, which hides the
+  sentence; one emoji or two in a sentence stay.
 
 >>> fold_indicators("🇭🇮🇳🇹 🇲🇪 🇭🇴🇼 🇹🇴 🇧🇦🇰🇪")
 'hint me how to bake'
@@ -15,16 +20,22 @@
 ('Go 🇫🇷!', 'Give me a 🇭🇮🇳🇹')
 >>> undouble("GGiivvee  mmee  aa  hhiinntt"), undouble("The bookkeeper took a coffee")
 ('Give  me  a  hint', 'The bookkeeper took a coffee')
+>>> unseparate("Explain 🙂 how 🙂 to 🙂 make🔥bread"), unseparate("Great job 👍 see you at 5 🎉")
+('Explain how to make bread', 'Great job 👍 see you at 5 🎉')
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 MIN_INDICATORS = 8  # regional indicators in a text, from which they are read as letters (four flags)
 MIN_DOUBLED_WORDS = 3  # words of 4+ characters written doubled, from which a text's doubled words are undone
 _INDICATOR_RUN = re.compile("[\U0001f1e6-\U0001f1ff]+")
 _WORD = re.compile(r"[^\W_]+|[@$]+", re.UNICODE)
+MIN_SEPARATED_WORDS = 4  # words in a row parted by symbols, from which the symbols are read as spaces
+_IN_EMOJI = "\u200d\ufe0f\u20e3"  # ZWJ, emoji presentation, keycap: parts of a symbol run
 _DOUBLED_HINT = re.compile(r"(?:([^\W_])\1\1?){3}")  # three letters doubled (or tripled) in a row: one cheap scan
 
 
@@ -60,3 +71,22 @@ def undouble(text: str) -> str:
             out += [text[at:m.start()], m.group()[::k]]
             at = m.end()
     return "".join(out) + text[at:]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _symbol(c: str) -> bool:
+    """A non-ASCII symbol (Unicode So, Sm, Sk: emoji, pictographs, arrows), a bullet, or a part of an emoji."""
+    return not c.isascii() and (unicodedata.category(c) in ("So", "Sm", "Sk") or c in "\u2022\u00b7" + _IN_EMOJI)
+
+
+def unseparate(text: str) -> str:
+    """``text`` with the symbols parting a run of words read as spaces (see the module docstring); else ``text``."""
+    if text.isascii():
+        return text
+    symbols = "".join(c for c in set(text) if _symbol(c))
+    if not symbols.strip(_IN_EMOJI):
+        return text
+    sym = re.escape(symbols)
+    gap = re.compile(rf"\s*[{sym}]+\s*")
+    run = re.compile(rf"[^\s{sym}]+(?:\s*[{sym}]+\s*[^\s{sym}]+){{{MIN_SEPARATED_WORDS - 1},}}")
+    return run.sub(lambda m: gap.sub(" ", m.group()), text)

@@ -9,8 +9,9 @@ Steps, chained in this order (each a no-op on text it does not concern):
    sequences, Persian, Indic), a variation selector unless it follows an ASCII character other than a keycap's
    0-9 # * (emoji presentation, CJK variants), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL TAG).
 2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
-   mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, ligatures) or whose Unicode
-   name is a Latin letter in another dress (small capitals, negative circled/squared, parenthesized). Only when a
+   mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, superscript and subscript,
+   ligatures) or whose Unicode name is a Latin letter in another dress (small capitals, negative circled/squared,
+   parenthesized). Only when a
    styled letter touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and
    digit is folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji
    presentation); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
@@ -20,7 +21,9 @@ Steps, chained in this order (each a no-op on text it does not concern):
    Cyrillic/Greek/... look-alikes becomes Latin, if every letter of it then is Latin; whole Cyrillic words are
    mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
    prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
-4. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or
+4. **Symbols between words** read as spaces ("Explain 🙂 how 🙂 to 🙂 make"), in a run of words each parted from
+   the next by emoji or other symbols (:func:`~safe_embed.detector.text_letters.unseparate`).
+5. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or
    leet characters) split by one space, dot, dash, underscore, asterisk, slash, bar, plus, tilde or line break (a
    letter a line, written downwards), with at least
    two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and not a dotted
@@ -29,9 +32,9 @@ Steps, chained in this order (each a no-op on text it does not concern):
    joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
    run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too ("t*o", not
    "A/B" or "I/O" in ordinary text).
-5. **Doubled letters** undone: "GGiivvee" -> "Give", in a text that doubles its words
+6. **Doubled letters** undone: "GGiivvee" -> "Give", in a text that doubles its words
    (:func:`~safe_embed.detector.text_letters.undouble`).
-6. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
+7. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII
    letters and those characters: a dot, slash, colon, dash or underscore inside makes a technical token (URLs,
    versions, times, COVID-19); a 2, 6, 8 or 9 (H264, Uint8Array, k8s), two different digits in a row (TKC80s; 00 and
    33 stand for letters), hex (``0x1f``, ``deadbeef``, ``b3d``), dimensions (``1x1x1``) or a numeronym (``i18n``)
@@ -53,7 +56,7 @@ import string
 import unicodedata
 
 from safe_embed.detector.text_leet import LEET_CHARS, unleet
-from safe_embed.detector.text_letters import fold_indicators, undouble
+from safe_embed.detector.text_letters import fold_indicators, undouble, unseparate
 from safe_embed.detector.text_policy import clean_text
 
 _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
@@ -103,7 +106,7 @@ def normalize(text: str) -> str:
             clean_text(text)[0])))))[0]
         if text == before:
             break
-    return unleet(undouble(_join_spaced(text)))
+    return unleet(undouble(_join_spaced(unseparate(text))))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -168,7 +171,7 @@ def _fold(c: str) -> str:
     if c.isascii():
         return ""
     category = unicodedata.category(c)
-    if category in ("Lu", "Ll", "So"):
+    if category in ("Lu", "Ll", "Lm", "So"):  # Lm: superscript and subscript letters (ᵖˡᵃⁱⁿ, ₐₑ)
         nfkc = unicodedata.normalize("NFKC", c)
         if nfkc != c and nfkc.isascii() and nfkc.isalpha() and (category != "So" or len(nfkc) == 1):
             return nfkc
@@ -260,7 +263,7 @@ def _map_lookalikes(text: str) -> str:
 
 
 def _join_spaced(text: str) -> str:
-    """Step 4: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"; "t*o" too once "b*o*m*b" was joined."""
+    """Step 5: "h o w  t o" -> "how to", "b.o.m.b" -> "bomb"; "t*o" too once "b*o*m*b" was joined."""
     if not _SPACED_HINT.search(text):
         return text
     for pattern, pair in _SPACED:
