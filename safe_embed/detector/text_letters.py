@@ -1,4 +1,4 @@
-"""Letters written twice or as flags, words parted by symbols: three steps of the "normalized" view
+"""Letters written twice, as flags, enclosed or split, words parted by symbols: steps of the "normalized" view
 (:func:`~safe_embed.detector.text_normalize.normalize`).
 
 * **Regional indicators** (🇦 ... 🇿, the letters flags are made of) read as the letters they name, when the text
@@ -13,6 +13,11 @@
   non-ASCII characters of the Unicode symbol categories, with the joiners and selectors inside emoji), the symbols
   become one space. The encoder reads each as an unknown piece between every two words, which hides the
   sentence; one emoji or two in a sentence stay.
+* **Enclosing marks** (a combining circle, square or diamond drawn around each letter: "h⃝o⃝w⃝") removed; the
+  keycap of 1️⃣ stays.
+* **A splitter after every character**, spaces included ("E.x.p.l.a.i.n. .h.o.w", "h~o~w~ ~t~o"): in a run of
+  :data:`MIN_SPLIT_CHARACTERS` characters or more, most of them letters and one a space, each parted from the next
+  by the same dot, tilde, asterisk, dash, underscore, slash, bar or plus, the splitters are removed.
 
 >>> fold_indicators("🇭🇮🇳🇹 🇲🇪 🇭🇴🇼 🇹🇴 🇧🇦🇰🇪")
 'hint me how to bake'
@@ -22,6 +27,10 @@
 ('Give  me  a  hint', 'The bookkeeper took a coffee')
 >>> unseparate("Explain 🙂 how 🙂 to 🙂 make🔥bread"), unseparate("Great job 👍 see you at 5 🎉")
 ('Explain how to make bread', 'Great job 👍 see you at 5 🎉')
+>>> unenclose("h\u20ddo\u20ddw\u20dd 1\ufe0f\u20e3"), unsplit_characters("E.x.p.l.a.i.n. .h.o.w. .t.o")
+('how 1️⃣', 'Explain how to')
+>>> unsplit_characters("U.S.A. and U.K."), unsplit_characters("- - - - - - - - - -")
+('U.S.A. and U.K.', '- - - - - - - - - -')
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ MIN_DOUBLED_WORDS = 3  # words of 4+ characters written doubled, from which a te
 _INDICATOR_RUN = re.compile("[\U0001f1e6-\U0001f1ff]+")
 _WORD = re.compile(r"[^\W_]+|[@$]+", re.UNICODE)
 MIN_SEPARATED_WORDS = 4  # words in a row parted by symbols, from which the symbols are read as spaces
+MIN_SPLIT_CHARACTERS = 8  # characters in a row each followed by the same splitter, from which the splitters go
+_SPLIT_EVERY = [(c, re.compile(rf"(?:[^{re.escape(c)}\n]{re.escape(c)}){{{MIN_SPLIT_CHARACTERS},}}[^{re.escape(c)}\s]?"))
+                for c in ".~*-_/|+"]
+_KEYCAP = "\u20e3"
 _IN_EMOJI = "\u200d\ufe0f\u20e3"  # ZWJ, emoji presentation, keycap: parts of a symbol run
 _DOUBLED_HINT = re.compile(r"(?:([^\W_])\1\1?){3}")  # three letters doubled (or tripled) in a row: one cheap scan
 
@@ -90,3 +103,31 @@ def unseparate(text: str) -> str:
     gap = re.compile(rf"\s*[{sym}]+\s*")
     run = re.compile(rf"[^\s{sym}]+(?:\s*[{sym}]+\s*[^\s{sym}]+){{{MIN_SEPARATED_WORDS - 1},}}")
     return run.sub(lambda m: gap.sub(" ", m.group()), text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _enclosing(c: str) -> bool:
+    return c != _KEYCAP and unicodedata.category(c) == "Me"
+
+
+def unenclose(text: str) -> str:
+    """``text`` without the enclosing marks drawn around its characters (the keycap of 1️⃣ stays)."""
+    if text.isascii():
+        return text
+    marks = "".join(c for c in set(text) if _enclosing(c))
+    return re.sub(f"[{re.escape(marks)}]", "", text) if marks else text
+
+
+def unsplit_characters(text: str) -> str:
+    """``text`` with a splitter written after every character removed (see the module docstring)."""
+    for c, pattern in _SPLIT_EVERY:
+        if text.count(c) >= MIN_SPLIT_CHARACTERS:
+            text = pattern.sub(_unsplit, text)
+    return text
+
+
+def _unsplit(m: re.Match[str]) -> str:
+    chars = m.group()[0::2]
+    if " " not in chars or 2 * sum(ch.isalpha() for ch in chars) < len(chars):
+        return m.group()
+    return chars

@@ -11,7 +11,7 @@ Steps, chained in this order (each a no-op on text it does not concern):
 2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
    mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, superscript and subscript,
    ligatures) or whose Unicode name is a Latin letter in another dress (small capitals, negative circled/squared,
-   parenthesized). Only when a
+   parenthesized); enclosing marks drawn around letters ("h⃝o⃝w⃝") removed. Only when a
    styled letter touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and
    digit is folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji
    presentation); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
@@ -23,12 +23,13 @@ Steps, chained in this order (each a no-op on text it does not concern):
    prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
 4. **Symbols between words** read as spaces ("Explain 🙂 how 🙂 to 🙂 make"), in a run of words each parted from
    the next by emoji or other symbols (:func:`~safe_embed.detector.text_letters.unseparate`).
-5. **Spaced letters** joined ("h o w", "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or
-   leet characters) split by one space, dot, dash, underscore, asterisk, slash, bar, plus, tilde or line break (a
-   letter a line, written downwards), with at least
-   two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and not a dotted
-   abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a word break,
-   kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
+5. **A splitter after every character**, spaces included ("E.x.p.l.a.i.n. .h.o.w"), removed
+   (:func:`~safe_embed.detector.text_letters.unsplit_characters`); then **spaced letters** joined ("h o w",
+   "b.o.m.b", "k-i-l-l", "b*o*m*b"): a run of >= 3 single ASCII letters (or leet characters) split by one space,
+   dot, dash, underscore, asterisk, slash, bar, plus, tilde or line break (a letter a line, written downwards),
+   with at least two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and
+   not a dotted abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a
+   word break, kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
    joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
    run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too ("t*o", not
    "A/B" or "I/O" in ordinary text).
@@ -56,7 +57,13 @@ import string
 import unicodedata
 
 from safe_embed.detector.text_leet import LEET_CHARS, unleet
-from safe_embed.detector.text_letters import fold_indicators, undouble, unseparate
+from safe_embed.detector.text_letters import (
+    fold_indicators,
+    undouble,
+    unenclose,
+    unseparate,
+    unsplit_characters,
+)
 from safe_embed.detector.text_policy import clean_text
 
 _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
@@ -102,11 +109,11 @@ def normalize(text: str) -> str:
     for _ in range(_ROUNDS):  # one step can enable another (a mapped letter makes a neighbour's joiner removable)
         if text.isascii():
             break
-        before, text = text, clean_text(_map_lookalikes(_fold_styled(fold_indicators(strip_invisible(
-            clean_text(text)[0])))))[0]
+        before, text = text, clean_text(_map_lookalikes(_fold_styled(fold_indicators(unenclose(strip_invisible(
+            clean_text(text)[0]))))))[0]
         if text == before:
             break
-    return unleet(undouble(_join_spaced(unseparate(text))))
+    return unleet(undouble(_join_spaced(unsplit_characters(unseparate(text)))))
 
 
 @functools.lru_cache(maxsize=1 << 16)

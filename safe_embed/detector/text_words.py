@@ -1,7 +1,7 @@
 """Words run together: the ``decoded:words`` view of :mod:`~safe_embed.detector.text_views`. A run of
-:data:`MIN_JOINED` words or more joined by one underscore, dot or plus ("Give_step-by-step_instructions_for_a_..."),
-with at least two short English function words among them (an identifier or a package name has few), gets spaces
-back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower
+:data:`MIN_JOINED` words or more joined by one underscore, dot, plus, slash or bar ("Give_step-by-step_instructions_
+for_a_...", "how | to | bake"), or each written as a hashtag ("#how #to #bake"), with at least two short English
+function words among them (an identifier, a path or a package name has few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower
 case or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each
 used :data:`~safe_embed.detector.text_ciphers.ENGLISH_COUNT` times or more, :data:`SHORT_WORD_COUNT` for one or two
 letters, on average :data:`MIN_MEAN_LETTERS` letters or more: random letters do not split into common words, and a
@@ -12,8 +12,10 @@ Frequencies are pyspellchecker's list (:func:`~safe_embed.detector.text_spelling
 
 >>> words_view("Tell_me_how_to_bake_bread_at_home"), words_view("tellmehowtobakebreadathome")
 ('Tell me how to bake bread at home', 'tell me how to bake bread at home')
->>> words_view("Call get_user_by_id(42) or see docs.python.org") is None
-True
+>>> words_view("#Tell #me #how #to #bake #bread"), words_view("Tell/me/how/to/bake/bread")
+('Tell me how to bake bread', 'Tell me how to bake bread')
+>>> words_view("Call get_user_by_id(42) or see docs.python.org") is None, words_view("#ai #ml #tech #news #data")
+(True, None)
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ SHORT_WORD_COUNT = 1_000_000  # uses a word of one or two letters needs to be on
 # not "bi", "li", "ty" of "accessibility")
 _W = r"[A-Za-z0-9][A-Za-z0-9']*(?:-[A-Za-z0-9']+)*"  # a word: dashes, digits, apostrophes inside ("step-by-step")
 _JOINED_MARKERS = ENGLISH_MARKERS | {"a", "an", "i", "in", "on", "me", "do", "be", "as", "if", "not"}
-_JOINED = re.compile(rf"{_W}([_.+]){_W}(?:\1{_W}){{{MIN_JOINED - 2},}}")
+_JOINED = re.compile(rf"{_W}([_.+/]| ?\| ?){_W}(?:\1{_W}){{{MIN_JOINED - 2},}}")
+_HASHTAGS = re.compile(rf"(?<!\S)#{_W}(?:\s+#{_W}){{{MIN_JOINED - 1},}}")  # "#how #to #bake ...": words as tags
 # not inside a URL, path, identifier or number
 _RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z][a-z]{{{MIN_RUN_LETTERS - 1},}}(?![\w/=@#%&+]|\.\w)")
 _PIECE = re.compile(r"[A-Za-z][a-z]{7,}")  # a run's part between hyphens, split too once the run is
@@ -49,7 +52,8 @@ _SPACELESS_RUN = re.compile(rf"[A-Za-z]{{{SPACELESS_RUN_LETTERS},}}")  # any cas
 def words_view(text: str) -> str | None:
     """``text`` with its joined and run-together words split (see the module docstring; the first
     :data:`MAX_SPLIT_LETTERS` letters of its runs); None if it has none."""
-    out = _JOINED.sub(_spaced, text) if ("_" in text or "." in text or "+" in text) else text
+    out = _JOINED.sub(_spaced, text) if any(c in text for c in "_.+/|") else text
+    out = _HASHTAGS.sub(_untagged, out) if "#" in out else out
     budget = [MAX_SPLIT_LETTERS]
 
     def split(m: re.Match[str], min_words: int) -> str:
@@ -71,6 +75,11 @@ def words_view(text: str) -> str | None:
 def _spaced(m: re.Match[str]) -> str:
     words = m.group().split(m.group(1))
     return " ".join(words) if sum(w.lower() in _JOINED_MARKERS for w in words) >= 2 else m.group()
+
+
+def _untagged(m: re.Match[str]) -> str:
+    words = m.group().split()
+    return " ".join(w[1:] for w in words) if sum(w[1:].lower() in _JOINED_MARKERS for w in words) >= 2 else m.group()
 
 
 def _split(run: str, counts: dict[str, int], min_words: int = 3) -> str | None:
