@@ -8,7 +8,7 @@ Views, in this order, at most ``max_views`` (the original first):
 
 * ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
 * ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
-  look-alike letters in Latin words, spaced-out letters, leetspeak);
+  look-alike letters in Latin words, symbols between words, spaced-out letters, leetspeak);
 * ``decoded:fragments``: the normalized text with words broken apart ("ba ke", "instruc tions", "bo-mb") joined
   (:mod:`~safe_embed.detector.text_fragments`); the next three views read this text when there is one;
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
