@@ -1,12 +1,12 @@
 """More cheap rewrites for bench/robustness.py: letters from "fancy text" generators that NFKC does not fold, text
-written upside down, downwards, doubled, run together or without vowels, emoji between words, enclosing circles, a dot after every character, hashtags, and
-characters as codes. Built from code
+written upside down, downwards, doubled, run together or without vowels, emoji between words, enclosing circles, a
+dot after every character, hashtags, commas between words, and characters as codes. Built from code
 point arithmetic and literal tables, never with safe_embed's own views.
 
 >>> upside_down("bake bread"), doubled("bake bread"), no_spaces("Bake the bread.")
 ('pɐǝɹq ǝʞɐq', 'bbaakkee bbrreeaadd', 'Bakethebread.')
->>> enclosed("ab 1"), dotted_characters("ab c"), hashtags("bake the bread")
-('a⃝b⃝ 1⃝', 'a.b. .c', '#bake #the #bread')
+>>> enclosed("ab 1"), dotted_characters("ab c"), hashtags("bake the bread"), commas("bake the bread")
+('a⃝b⃝ 1⃝', 'a.b. .c', '#bake #the #bread', 'bake, the, bread')
 >>> superscript("Bake bread"), emoji_between_words("bake the bread") in {f"bake {e} the {e} bread" for e in SEPARATORS}
 ('ᵇᵃᵏᵉ ᵇʳᵉᵃᵈ', True)
 >>> decimal_codes("hi you"), disemvowel("Bake the bread at home")
@@ -113,6 +113,11 @@ def dotted_characters(text: str, seed: int = 0) -> str:
 def hashtags(text: str, seed: int = 0) -> str:
     """Every word written as a hashtag ("#how #to #bake")."""
     return " ".join("#" + w for w in text.split())
+
+
+def commas(text: str, seed: int = 0) -> str:
+    """A comma after every word but the last ("how, to, bake")."""
+    return ", ".join(text.split())
 
 
 def emoji_between_words(text: str, seed: int = 0) -> str:

@@ -50,7 +50,7 @@ def test_the_documented_rewrites_exist(rw):
                        "disemvowel", "decimal", "html_entities", "unicode_escapes", "pig_latin", "nato", "code_word",
                        "code_word_turns", "broken_words", "fraktur_suffix_150", "leetspeak_suffix_150",
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
-                       "dotted_characters", "hashtags"}
+                       "dotted_characters", "hashtags", "commas_between_words"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -125,6 +125,7 @@ def test_character_rewrites_by_hand(rw):
     assert rw["enclosed"]("ab 1!", 0) == "a\u20ddb\u20dd 1\u20dd!"
     assert rw["dotted_characters"]("ab c", 0) == "a.b. .c"
     assert rw["hashtags"]("how to\n bake", 0) == "#how #to #bake"
+    assert rw["commas_between_words"]("how to\n bake", 0) == "how, to, bake"
     assert len(set(rw["emoji_between_words"]("how to\n bake", 0).split(" ")[1::2])) == 1
     assert rw["strikethrough"]("ab c", 0) == "a\u0336b\u0336 c\u0336"
     assert rw["upside_down"]("How to bake?", 0) == "¿ǝʞɐq oʇ ʍoɥ"

@@ -1,7 +1,9 @@
 """Words run together: the ``decoded:words`` view of :mod:`~safe_embed.detector.text_views`. A run of
-:data:`MIN_JOINED` words or more joined by one underscore, dot, plus, slash or bar ("Give_step-by-step_instructions_
-for_a_...", "how | to | bake"), or each written as a hashtag ("#how #to #bake"), with at least two short English
-function words among them (an identifier, a path or a package name has few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower
+:data:`MIN_JOINED` words or more each parted from the next by the same one to five characters that are not letters,
+digits or only spaces (an underscore, dot, plus, slash, bar, comma, quotes: "Give_step-by-step_instructions_for_a_
+...", "how | to | bake", "how, to, bake", '"how" "to" "bake"'), or each written as a hashtag ("#how #to #bake"),
+with at least two short English function words among them (an identifier, a path, a package name or a list has
+few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower
 case or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each
 used :data:`~safe_embed.detector.text_ciphers.ENGLISH_COUNT` times or more, :data:`SHORT_WORD_COUNT` for one or two
 letters, on average :data:`MIN_MEAN_LETTERS` letters or more: random letters do not split into common words, and a
@@ -38,9 +40,11 @@ MIN_KNOWN_SHARE = 0.75  # of a run's letters, in common words
 SPACELESS_RUN_LETTERS = 6  # in a text with no space at all, a run of this many letters that is not a word is split
 SHORT_WORD_COUNT = 1_000_000  # uses a word of one or two letters needs to be one of a run's words ("to", "of", "a";
 # not "bi", "li", "ty" of "accessibility")
-_W = r"[A-Za-z0-9][A-Za-z0-9']*(?:-[A-Za-z0-9']+)*"  # a word: dashes, digits, apostrophes inside ("step-by-step")
+# a word: dashes, digits, apostrophes inside ("step-by-step"); from a word's start, never backtracked into (linear)
+_W = r"(?<![A-Za-z0-9'-])[A-Za-z0-9][A-Za-z0-9']*+(?:-[A-Za-z0-9']+)*+"
 _JOINED_MARKERS = ENGLISH_MARKERS | {"a", "an", "i", "in", "on", "me", "do", "be", "as", "if", "not"}
-_JOINED = re.compile(rf"{_W}([_.+/]| ?\| ?){_W}(?:\1{_W}){{{MIN_JOINED - 2},}}")
+_SEPARATOR = r"(?!\s+[A-Za-z0-9])(?:_|[^\w\n]){1,5}"  # 1-5 characters, not letters, digits or only spaces
+_JOINED = re.compile(rf"{_W}({_SEPARATOR}){_W}(?:\1{_W}){{{MIN_JOINED - 2},}}")
 _HASHTAGS = re.compile(rf"(?<!\S)#{_W}(?:\s+#{_W}){{{MIN_JOINED - 1},}}")  # "#how #to #bake ...": words as tags
 # not inside a URL, path, identifier or number
 _RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z][a-z]{{{MIN_RUN_LETTERS - 1},}}(?![\w/=@#%&+]|\.\w)")
@@ -52,8 +56,8 @@ _SPACELESS_RUN = re.compile(rf"[A-Za-z]{{{SPACELESS_RUN_LETTERS},}}")  # any cas
 def words_view(text: str) -> str | None:
     """``text`` with its joined and run-together words split (see the module docstring; the first
     :data:`MAX_SPLIT_LETTERS` letters of its runs); None if it has none."""
-    out = _JOINED.sub(_spaced, text) if any(c in text for c in "_.+/|") else text
-    out = _HASHTAGS.sub(_untagged, out) if "#" in out else out
+    out = _HASHTAGS.sub(_untagged, text) if "#" in text else text
+    out = _JOINED.sub(_spaced, out)
     budget = [MAX_SPLIT_LETTERS]
 
     def split(m: re.Match[str], min_words: int) -> str:
