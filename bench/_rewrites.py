@@ -36,6 +36,7 @@ from _rewrites_symbols import (
     nato,
     no_spaces,
     pig_latin,
+    rng_for,
     strikethrough,
     superscript,
     underscores,
@@ -78,11 +79,6 @@ class Rewrite:
 
     def __call__(self, text: str, seed: int) -> str | Messages:
         return self.fn(text, seed)
-
-
-def rng_for(*key: object) -> random.Random:
-    """A generator seeded by ``key`` (seed, rewrite, text): stable across runs and Python processes."""
-    return random.Random("\x1f".join(map(str, key)))
 
 
 def filler_text(filler: Sequence[str], words: int, rng: random.Random) -> str:

@@ -14,8 +14,9 @@ of the definition are seeded draws per prompt, from four ways of defining a word
 
 from __future__ import annotations
 
-import random
 import re
+
+from _rewrites_symbols import rng_for
 
 from safe_embed.detector.text_ciphers import COMMON_WORDS
 
@@ -59,7 +60,7 @@ def _parts(text: str, seed: int) -> tuple[str, str]:
     span = key_words(text)
     if span is None:
         return "", text
-    rng = random.Random("\x1f".join(map(str, (seed, "code_word", text))))
+    rng = rng_for(seed, "code_word", text)
     code, definition = rng.choice(CODE_WORDS), rng.choice(DEFINITIONS)
     start = span[0]
     if m := _ARTICLE.search(text[:start]):  # "a pipe bomb" is defined whole: "make the gift", not "make a the gift"

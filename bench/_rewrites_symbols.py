@@ -15,6 +15,7 @@ point arithmetic and literal tables, never with safe_embed's own views.
 
 from __future__ import annotations
 
+import random
 import re
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -95,6 +96,11 @@ def underscores(text: str, seed: int = 0) -> str:
     return "_".join(text.split())
 
 
+def rng_for(*key: object) -> random.Random:
+    """A generator seeded by ``key`` (seed, rewrite, text): stable across runs and Python processes."""
+    return random.Random("\x1f".join(map(str, key)))
+
+
 def superscript(text: str, seed: int = 0) -> str:
     """Lower case, each letter as the superscript "tiny text" sites write it (q has none: ᑫ)."""
     return text.lower().translate(SUPERSCRIPT)
@@ -122,9 +128,7 @@ def commas(text: str, seed: int = 0) -> str:
 
 def emoji_between_words(text: str, seed: int = 0) -> str:
     """One emoji, drawn per text and seed, between every two words ("how 🔥 to 🔥 bake")."""
-    import random
-
-    mark = random.Random("\x1f".join(map(str, (seed, "emoji_between_words", text)))).choice(SEPARATORS)
+    mark = rng_for(seed, "emoji_between_words", text).choice(SEPARATORS)
     return f" {mark} ".join(text.split())
 
 

@@ -45,8 +45,9 @@ _INDICATOR_RUN = re.compile("[\U0001f1e6-\U0001f1ff]+")
 _WORD = re.compile(r"[^\W_]+|[@$]+", re.UNICODE)
 MIN_SEPARATED_WORDS = 4  # words in a row parted by symbols, from which the symbols are read as spaces
 MIN_SPLIT_CHARACTERS = 8  # characters in a row each followed by the same splitter, from which the splitters go
-_SPLIT_EVERY = [(c, re.compile(rf"(?:[^{re.escape(c)}\n]{re.escape(c)}){{{MIN_SPLIT_CHARACTERS},}}[^{re.escape(c)}\s]?"))
-                for c in ".~*-_/|+"]
+_SPLITTERS = ".~*-_/|+"  # one of them after every character: "h.o.w. .t.o"
+_SPLIT_EVERY = [(c, re.compile(rf"(?:[^{e}\n]{e}){{{MIN_SPLIT_CHARACTERS},}}[^{e}\s]?"))
+                for c, e in ((c, re.escape(c)) for c in _SPLITTERS)]
 _KEYCAP = "\u20e3"
 _IN_EMOJI = "\u200d\ufe0f\u20e3"  # ZWJ, emoji presentation, keycap: parts of a symbol run
 _DOUBLED_HINT = re.compile(r"(?:([^\W_])\1\1?){3}")  # three letters doubled (or tripled) in a row: one cheap scan

@@ -29,10 +29,10 @@ Steps, chained in this order (each a no-op on text it does not concern):
    dot, dash, underscore, asterisk, slash, bar, plus, tilde or line break (a letter a line, written downwards),
    with at least two letters, at most twice as many digits, not one letter again and again (music's "C C C"), and
    not a dotted abbreviation (all capitals, or <= 3 letters then a dot: U.S.A., a.k.a.). Two or more spaces are a
-   word break, kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but a space are
-   joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken for a spaced
-   run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too ("t*o", not
-   "A/B" or "I/O" in ordinary text).
+   word break, kept as they are. Never across other characters (versions, IPs, UUIDs). Runs split by anything but
+   a space are joined first, so that a one-letter word between two of them ("b-u-i-l-d a p-i-p-e") is not taken
+   for a spaced run ("d a p"); in a text where such a run was joined, two-letter words split the same way are too
+   ("t*o", not "A/B" or "I/O" in ordinary text).
 6. **Doubled letters** undone: "GGiivvee" -> "Give", in a text that doubles its words
    (:func:`~safe_embed.detector.text_letters.undouble`).
 7. **Leetspeak** undone (4 a, @ a, 3 e, 1 i, 0 o, 5 s, $ s, 7 t) in whitespace-delimited words made only of ASCII

@@ -3,8 +3,8 @@
 digits or only spaces (an underscore, dot, plus, slash, bar, comma, quotes: "Give_step-by-step_instructions_for_a_
 ...", "how | to | bake", "how, to, bake", '"how" "to" "bake"'), or each written as a hashtag ("#how #to #bake"),
 with at least two short English function words among them (an identifier, a path, a package name or a list has
-few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower
-case or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each
+few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word
+("givestepbystepinstructions"), in lower case or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each
 used :data:`~safe_embed.detector.text_ciphers.ENGLISH_COUNT` times or more, :data:`SHORT_WORD_COUNT` for one or two
 letters, on average :data:`MIN_MEAN_LETTERS` letters or more: random letters do not split into common words, and a
 long word the list lacks, "accessibility", only into pieces such as "bi" and "ty"). Words stripped of their vowels
