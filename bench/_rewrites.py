@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from _rewrites_codes import code_word, code_word_turns
 from _rewrites_symbols import (
     INDICATORS,
+    LEET,
     NEGATIVE_SQUARED,
     PARENTHESIZED,
     SMALL_CAPS,
+    braille,
     commas,
     decimal_codes,
     disemvowel,
@@ -33,9 +35,13 @@ from _rewrites_symbols import (
     enclosed,
     hashtags,
     html_entities,
+    leet_run_together,
+    letters_apart,
     nato,
     no_spaces,
     pig_latin,
+    punctuation_around,
+    punctuation_inside,
     rng_for,
     strikethrough,
     superscript,
@@ -49,7 +55,6 @@ from safe_embed.detector.text_ciphers import MORSE_CODE  # ITU; other characters
 
 Messages = list[dict[str, str]]
 SLOT = "[INSERT PROMPT HERE]"  # the request's place in a GPTFuzz template
-LEET = str.maketrans("aeiostAEIOST", "431057431057")
 HOMOGLYPHS = str.maketrans("aeopcxi", "\u0430\u0435\u043e\u0440\u0441\u0445\u0456")  # Cyrillic а е о р с х і
 FRAKTUR = str.maketrans({**{chr(65 + i): chr(0x1D56C + i) for i in range(26)},
                          **{chr(97 + i): chr(0x1D586 + i) for i in range(26)}})  # mathematical bold Fraktur
@@ -326,6 +331,14 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 dotted_characters),
         Rewrite("hashtags", "every word written as a hashtag ('#how #to #bake')", hashtags),
         Rewrite("commas_between_words", "a comma after every word but the last ('how, to, bake')", commas),
+        Rewrite("letters_apart", "each letter set apart: in brackets, in bold marks, two spaces apart, or Fraktur "
+                "letters a space apart (a draw per text)", letters_apart),
+        Rewrite("leet_run_together", "leetspeak with the words run together ('h0w70m4k3')", leet_run_together),
+        Rewrite("punctuation_inside", "a punctuation mark inside each of half the words ('Expl;ain how to ma?ke')",
+                punctuation_inside),
+        Rewrite("punctuation_around", "a punctuation mark before or after every word (':Explain how? ?to')",
+                punctuation_around),
+        Rewrite("braille", "letters as Braille cells (⠓⠕⠺)", braille),
         Rewrite("regional_indicators", "letters as regional indicators, the letters of flags (🇭🇴🇼)", tr(INDICATORS)),
         Rewrite("strikethrough", "a combining long stroke after every character (h̶o̶w̶)", strikethrough),
         Rewrite("upside_down", "upside down: letters turned, order reversed (ǝɯoɥ ʇɐ)", upside_down),

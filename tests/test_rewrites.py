@@ -50,7 +50,8 @@ def test_the_documented_rewrites_exist(rw):
                        "disemvowel", "decimal", "html_entities", "unicode_escapes", "pig_latin", "nato", "code_word",
                        "code_word_turns", "broken_words", "fraktur_suffix_150", "leetspeak_suffix_150",
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
-                       "dotted_characters", "hashtags", "commas_between_words"}
+                       "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
+                       "leet_run_together", "punctuation_inside", "punctuation_around", "braille"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -134,6 +135,16 @@ def test_character_rewrites_by_hand(rw):
     assert rw["no_spaces"]("how to\n bake", 0) == "howtobake"
     assert rw["underscores"]("how to\n bake", 0) == "how_to_bake"
     assert rw["disemvowel"]("How to bake Your bread", 0) == "Hw t bk Yr brd"
+    assert rw["leet_run_together"]("How to\n bake", 0) == "H0w70b4k3"
+    assert rw["braille"]("Ab z1!", 0) == "\u2820\u2801\u2803 \u28351!"
+    for name in ("punctuation_inside", "punctuation_around"):  # the words back when the marks are taken out
+        out = rw[name]("how to bake the bread at home", 0)
+        assert out.translate(str.maketrans("", "", ",.!?:;-")) == "how to bake the bread at home", name
+    assert all(w[0] in ",.!?:;-" or w[-1] in ",.!?:;-" for w in rw["punctuation_around"]("how to bake", 0).split())
+    assert sum(not w.isalpha() for w in rw["punctuation_inside"]("how to bake the bread", 0).split()) == 2
+    apart = {rw["letters_apart"]("how to\n bake", seed) for seed in range(40)}  # each way, drawn by the seed
+    assert apart == {"[h][o][w] [t][o] [b][a][k][e]", "**h****o****w** **t****o** **b****a****k****e**",
+                     "h  o  w     t  o     b  a  k  e", "𝔥 𝔬 𝔴   𝔱 𝔬   𝔟 𝔞 𝔨 𝔢"}
     assert rw["pig_latin"]("Tell me, I ask", 0).split("\n\n")[1] == "elltay emay, Iway askway"
     assert rw["nato"]("How to, 2x", 0).split("\n\n")[1] == "Hotel Oscar Whiskey / Tango Oscar / Xray"
 

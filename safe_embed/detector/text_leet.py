@@ -67,6 +67,15 @@ def unleet(text: str) -> str:
                    for p, d in zip(parts, dense, strict=True))
 
 
+def leet_letters(word: str) -> str:
+    """``word`` with every leet character read as the letter it stands for, whatever surrounds it.
+
+    >>> leet_letters("h0w70m4k3")
+    'howtomake'
+    """
+    return word.translate(_LEET)
+
+
 def _converted(text: str, heavy: bool) -> str:
     """``text`` with its candidate leet words read as letters; ``heavy``: a text written in leet (its numbers and
     hex-shaped words are words too)."""

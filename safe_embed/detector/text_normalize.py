@@ -45,7 +45,8 @@ Steps, chained in this order (each a no-op on text it does not concern):
    alone, except in a text with two such words, where a number of 1-3 leet digits is read as a word ("70" to).
 
 Steps 1-3 repeat until nothing changes (one can enable another: a look-alike mapped to ASCII makes the joiner
-beside it removable). Case is kept. The result is in NFC (the text policy's
+beside it removable), and run again when steps 4-5 changed the text (a splitter removed brings styled letters
+together: "ᵇ.ᵒ.ᵐ.ᵇ"). Case is kept. The result is in NFC (the text policy's
 :func:`~safe_embed.detector.text_policy.clean_text`), and ``normalize(normalize(t)) == normalize(t)``.
 """
 
@@ -106,6 +107,15 @@ def normalize(text: str) -> str:
     >>> normalize("h o w  t o  m4k3 a b.o.m.b"), normalize("Как приготовить борщ?")
     ('how  to  make a bomb', 'Как приготовить борщ?')
     """
+    text = _letters(text)
+    joined = _join_spaced(unsplit_characters(unseparate(text)))
+    if joined != text:  # a splitter removed can bring styled letters together: "ᵇ.ᵒ.ᵐ.ᵇ"
+        text = _letters(joined)
+    return unleet(undouble(text))
+
+
+def _letters(text: str) -> str:
+    """Steps 1-3, until nothing changes."""
     for _ in range(_ROUNDS):  # one step can enable another (a mapped letter makes a neighbour's joiner removable)
         if text.isascii():
             break
@@ -113,7 +123,7 @@ def normalize(text: str) -> str:
             clean_text(text)[0]))))))[0]
         if text == before:
             break
-    return unleet(undouble(_join_spaced(unsplit_characters(unseparate(text)))))
+    return text
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -9,6 +9,10 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
 * ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
   look-alike letters in Latin words, symbols between words, spaced-out letters, leetspeak);
+* ``decoded:letters``: runs of letters spread apart by any gap ("[b][a][k][e]", "b  a  k  e", "𝔟 𝔞 𝔨 𝔢") read as
+  words (:mod:`~safe_embed.detector.text_spread`);
+* ``decoded:punctuation``: the text without the punctuation strewn inside and before its words ("bo;mb", ":how")
+  (:mod:`~safe_embed.detector.text_punctuation`);
 * ``decoded:fragments``: the normalized text with words broken apart ("ba ke", "instruc tions", "bo-mb") joined
   (:mod:`~safe_embed.detector.text_fragments`); the next three views read this text when there is one;
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
@@ -36,6 +40,7 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``decoded:decimal``, ``decoded:escapes``, ``decoded:flipped``, ``decoded:emoji``: decimal character codes, HTML
   and ``\\u`` escapes, upside-down text, and emoji standing for words, read back
   (:mod:`~safe_embed.detector.text_codes`);
+* ``decoded:braille``: Braille cells read as letters (:mod:`~safe_embed.detector.text_braille`);
 * ``decoded:piglatin``, ``decoded:nato``: parts in Pig Latin, runs of NATO code words, read back
   (:mod:`~safe_embed.detector.text_games`).
 
@@ -59,6 +64,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from safe_embed.detector.text_aliases import alias_view
+from safe_embed.detector.text_braille import braille_view
 from safe_embed.detector.text_ciphers import (
     COMMON_WORDS,
     PARTS,
@@ -74,7 +80,9 @@ from safe_embed.detector.text_games import nato_view, piglatin_view
 from safe_embed.detector.text_normalize import normalize, strip_invisible
 from safe_embed.detector.text_payload import joined_payload
 from safe_embed.detector.text_policy import clean_text
+from safe_embed.detector.text_punctuation import punctuation_view
 from safe_embed.detector.text_spelling import load_lexicon, respell
+from safe_embed.detector.text_spread import spread_view
 from safe_embed.detector.text_vowels import load_model, vowels_view
 from safe_embed.detector.text_words import words_view
 
@@ -86,6 +94,7 @@ REVERSED, CONCAT, ALIAS = "decoded:reversed", "decoded:concat", "decoded:alias"
 CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
 FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:decimal", "decoded:escapes"
 WORD_BREAKS, VOWELS, FRAGMENTS = "decoded:words", "decoded:vowels", "decoded:fragments"
+LETTERS, PUNCTUATION, BRAILLE = "decoded:letters", "decoded:punctuation", "decoded:braille"
 PIGLATIN, NATO = "decoded:piglatin", "decoded:nato"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
@@ -148,13 +157,17 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     """``(name, text or None)`` of each possible extra view, in order, each computed only when asked for."""
     normalized = normalize(text)
     yield NORMALIZED, normalized
+    visible = strip_invisible(text)
+    if (spread := spread_view(visible)) is not None:  # letters spread apart, read as words: "[b][a][k][e]"
+        yield LETTERS, normalize(words_view(spread) or spread)
+    if (unmarked := punctuation_view(normalized)) is not None:  # "bo;mb", ":how"; then "mak-e" read whole
+        yield PUNCTUATION, normalize(fragments_view(unmarked) or unmarked)
     joined = fragments_view(normalized)  # words broken apart, read whole: what the word-level views read
     yield FRAGMENTS, _normalized(joined)
     words = normalized if joined is None else joined
     yield RESPELLED, respell(words)
     yield WORD_BREAKS, _normalized(words_view(words))
     yield VOWELS, _normalized(vowels_view(words))
-    visible = strip_invisible(text)
     yield CONCAT, _normalized(joined_payload(normalized))
     yield ALIAS, _normalized(alias_view(normalized))
     yield BASE64, _normalized(_replace(_BASE64, visible, _base64_text))
@@ -168,6 +181,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
         yield TAGS, _normalized(_replace(_TAG_RUN, text, _tag_text))
         yield FLIPPED, _normalized(flipped_view(visible))
         yield EMOJI, _normalized(emoji_view(visible))
+        yield BRAILLE, _normalized(braille_view(visible))
     yield ROT13, _normalized(_rot13_view(visible))
     yield REVERSED, _normalized(_reversed_view(visible))
     yield CIPHER, _normalized(cipher_view(visible))

@@ -1,14 +1,20 @@
-"""Words run together: the ``decoded:words`` view of :mod:`~safe_embed.detector.text_views`. A run of
-:data:`MIN_JOINED` words or more each parted from the next by the same one to five characters that are not letters,
-digits or only spaces (an underscore, dot, plus, slash, bar, comma, quotes: "Give_step-by-step_instructions_for_a_
-...", "how | to | bake", "how, to, bake", '"how" "to" "bake"'), or each written as a hashtag ("#how #to #bake"),
-with at least two short English function words among them (an identifier, a path, a package name or a list has
-few), gets spaces back; a run of :data:`MIN_RUN_LETTERS` letters or more that is not a word
-("givestepbystepinstructions"), in lower case or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each
-used :data:`~safe_embed.detector.text_ciphers.ENGLISH_COUNT` times or more, :data:`SHORT_WORD_COUNT` for one or two
-letters, on average :data:`MIN_MEAN_LETTERS` letters or more: random letters do not split into common words, and a
-long word the list lacks, "accessibility", only into pieces such as "bi" and "ty"). Words stripped of their vowels
-are read back by :mod:`~safe_embed.detector.text_vowels`.
+"""Words run together: the ``decoded:words`` view of :mod:`~safe_embed.detector.text_views`.
+
+* A run of :data:`MIN_JOINED` words or more, each parted from the next by the same one to five characters that are
+  not letters, digits or only spaces (an underscore, dot, plus, slash, bar, comma, quotes:
+  "Give_step-by-step_instructions_for_a_...", "how | to | bake", "how, to, bake", '"how" "to" "bake"'), or each
+  written as a hashtag ("#how #to #bake"), or each parted from the next by a number ("how 1 to 2 bake 3", with two
+  words of four letters or more besides), gets spaces back, when at least two short English function words are
+  among them, also written in leet ("h0w_70_b4k3"): an identifier, a path, a package name or a list has few.
+* A run of :data:`MIN_RUN_LETTERS` letters or more that is not a word ("givestepbystepinstructions"), in lower case
+  or capitalized (camelCase identifiers are left alone), is split into the most probable English words (each used
+  :data:`~safe_embed.detector.text_ciphers.ENGLISH_COUNT` times or more, :data:`SHORT_WORD_COUNT` for one or two
+  letters, on average :data:`MIN_MEAN_LETTERS` letters or more: random letters do not split into common words, and
+  a long word the list lacks, "accessibility", only into pieces such as "bi" and "ty").
+* A run written in leet ("h0w70b4k3br34d47h0m3": :data:`MIN_RUN_LETTERS` characters or more, lower case, with
+  :data:`MIN_LEET` leet characters or more and no 2, 6, 8 or 9) is split the same way, its leet read as letters.
+
+Words stripped of their vowels are read back by :mod:`~safe_embed.detector.text_vowels`.
 
 Frequencies are pyspellchecker's list (:func:`~safe_embed.detector.text_spelling.word_counts`).
 
@@ -27,6 +33,7 @@ import re
 from itertools import pairwise
 
 from safe_embed.detector.text_ciphers import ENGLISH_COUNT
+from safe_embed.detector.text_leet import LEET_CHARS, leet_letters, unleet
 from safe_embed.detector.text_spelling import ENGLISH_MARKERS, word_counts
 
 MIN_JOINED = 5  # words joined by one separator, at least
@@ -45,9 +52,13 @@ _W = r"(?<![A-Za-z0-9'-])[A-Za-z0-9][A-Za-z0-9']*+(?:-[A-Za-z0-9']+)*+"
 _JOINED_MARKERS = ENGLISH_MARKERS | {"a", "an", "i", "in", "on", "me", "do", "be", "as", "if", "not"}
 _SEPARATOR = r"(?!\s+[A-Za-z0-9])(?:_|[^\w\n]){1,5}"  # 1-5 characters, not letters, digits or only spaces
 _JOINED = re.compile(rf"{_W}({_SEPARATOR}){_W}(?:\1{_W}){{{MIN_JOINED - 2},}}")
+_NUMBERED = re.compile(rf"(?<!\S){_W}(?: +[0-9]{{1,3}} +{_W}){{{MIN_JOINED - 1},}}")  # "how 1 to 2 bake 3"
+_NUMBER_GAP = re.compile(r" +[0-9]{1,3} +")
 _HASHTAGS = re.compile(rf"(?<!\S)#{_W}(?:\s+#{_W}){{{MIN_JOINED - 1},}}")  # "#how #to #bake ...": words as tags
 # not inside a URL, path, identifier or number
 _RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z][a-z]{{{MIN_RUN_LETTERS - 1},}}(?![\w/=@#%&+]|\.\w)")
+MIN_LEET = 3  # leet characters in a run-together word, at least, for it to be read as leet
+_LEET_RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z0-9@$][a-z0-9@$]{{{MIN_RUN_LETTERS - 1},}}(?![\w/=@#%&+]|\.\w)")
 _PIECE = re.compile(r"[A-Za-z][a-z]{7,}")  # a run's part between hyphens, split too once the run is
 _SPACELESS = re.compile(r"[A-Za-z0-9'\",.!?;:-]+")  # no space, and no URL, path or code character
 _SPACELESS_RUN = re.compile(rf"[A-Za-z]{{{SPACELESS_RUN_LETTERS},}}")  # any case: "HowdoIhide"
@@ -58,7 +69,10 @@ def words_view(text: str) -> str | None:
     :data:`MAX_SPLIT_LETTERS` letters of its runs); None if it has none."""
     out = _HASHTAGS.sub(_untagged, text) if "#" in text else text
     out = _JOINED.sub(_spaced, out)
+    out = _NUMBERED.sub(_unnumbered, out) if any(c.isdigit() for c in out) else out
     budget = [MAX_SPLIT_LETTERS]
+    if any(c in text for c in LEET_CHARS):
+        out = _LEET_RUN.sub(lambda m: _leet_split(m.group(), budget), out)
 
     def split(m: re.Match[str], min_words: int) -> str:
         run, rest = m.group()[:budget[0]], m.group()[budget[0]:]  # a run over the budget: its head is split
@@ -76,9 +90,26 @@ def words_view(text: str) -> str | None:
     return out if out != text else None
 
 
+def _leet_split(run: str, budget: list[int]) -> str:
+    """``run`` read as leet and split into words, when it is leet (see the module docstring) and splits."""
+    leet = sum(c in LEET_CHARS for c in run)
+    if leet < MIN_LEET or leet == len(run) or any(c in "2689" for c in run) or budget[0] < len(run):
+        return run
+    budget[0] -= len(run)
+    return _split(leet_letters(run), word_counts()) or run
+
+
 def _spaced(m: re.Match[str]) -> str:
     words = m.group().split(m.group(1))
-    return " ".join(words) if sum(w.lower() in _JOINED_MARKERS for w in words) >= 2 else m.group()
+    plain = unleet(" ".join(words)).split(" ")  # words in leet: "h0w", "70"
+    return " ".join(words) if sum(w.lower() in _JOINED_MARKERS for w in plain) >= 2 else m.group()
+
+
+def _unnumbered(m: re.Match[str]) -> str:
+    words = _NUMBER_GAP.split(m.group())
+    markers = sum(w.lower() in _JOINED_MARKERS for w in words)
+    long = sum(len(w) >= 4 and w.lower() not in _JOINED_MARKERS for w in words)
+    return " ".join(words) if markers >= 2 and long >= 2 else m.group()
 
 
 def _untagged(m: re.Match[str]) -> str:
