@@ -51,7 +51,8 @@ def test_the_documented_rewrites_exist(rw):
                        "code_word_turns", "broken_words", "fraktur_suffix_150", "leetspeak_suffix_150",
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
                        "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
-                       "leet_run_together", "punctuation_inside", "punctuation_around", "braille"}
+                       "leet_run_together", "punctuation_inside", "punctuation_around", "braille",
+                       "reversed_words"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -201,6 +202,7 @@ def test_encodings_by_hand_and_an_unknown_scheme():
     assert encoded("base64")("Hi!", 0).endswith("\n\nSGkh")
     assert encoded("rot13")("Hi!", 0).endswith("\n\nUv!")
     assert encoded("reversed")("Hi you!", 0).endswith("\n\n!uoy iH")
+    assert encoded("reversed_words")("How do I bake?", 0).endswith("\n\nbake? I do How")
     with pytest.raises(ValueError, match="unknown encoding 'uuencode'"):
         encoded("uuencode")
 
