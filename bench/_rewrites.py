@@ -36,6 +36,7 @@ from _rewrites_symbols import (
     hashtags,
     html_entities,
     leet_run_together,
+    leet_symbols,
     letters_apart,
     nato,
     no_spaces,
@@ -337,6 +338,8 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
         Rewrite("commas_between_words", "a comma after every word but the last ('how, to, bake')", commas),
         Rewrite("letters_apart", "each letter set apart: in brackets, in bold marks, two spaces apart, or Fraktur "
                 "letters a space apart (a draw per text)", letters_apart),
+        Rewrite("leet_symbols", "leetspeak with symbols and letter groups drawn per letter ('{0nv!n<1n9', '/-\\')",
+                leet_symbols),
         Rewrite("leet_run_together", "leetspeak with the words run together ('h0w70m4k3')", leet_run_together),
         Rewrite("punctuation_inside", "a punctuation mark inside each of half the words ('Expl;ain how to ma?ke')",
                 punctuation_inside),

@@ -152,6 +152,18 @@ def letters_apart(text: str, seed: int = 0) -> str:
     return between.join(inside.join(map(letter, w)) for w in text.split())
 
 
+LEET_SYMBOLS = {"a": ["4", "@", "/\\", "^", "/-\\"], "b": ["8", "6", "13", "|3", "/3", "!3"], "c": ["(", "[", "<", "{"],
+                "e": ["3"], "g": ["9"], "i": ["1", "!"], "l": ["1", "|"], "o": ["0"], "s": ["5", "$"], "t": ["7"],
+                "z": ["2"]}  # as red-teaming tools draw them (PyRIT's LeetspeakConverter)
+
+
+def leet_symbols(text: str, seed: int = 0) -> str:
+    """Leetspeak with symbols and letter groups, each letter's stand-in drawn per text and seed from
+    :data:`LEET_SYMBOLS` ("Wr173 ^ {0nv!n<1n9")."""
+    rng = rng_for(seed, "leet_symbols", text)
+    return "".join(rng.choice(LEET_SYMBOLS[c.lower()]) if c.lower() in LEET_SYMBOLS else c for c in text)
+
+
 def leet_run_together(text: str, seed: int = 0) -> str:
     """Leetspeak (4 3 1 0 5 7 for a e i o s t) with the words run together ("h0w70m4k3")."""
     return re.sub(r"\s+", "", text).translate(LEET)

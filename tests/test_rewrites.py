@@ -52,7 +52,7 @@ def test_the_documented_rewrites_exist(rw):
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
                        "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
                        "leet_run_together", "punctuation_inside", "punctuation_around", "braille",
-                       "reversed_words"}
+                       "reversed_words", "leet_symbols"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -138,6 +138,11 @@ def test_character_rewrites_by_hand(rw):
     assert rw["disemvowel"]("How to bake Your bread", 0) == "Hw t bk Yr brd"
     assert rw["leet_run_together"]("How to\n bake", 0) == "H0w70b4k3"
     assert rw["braille"]("Ab z1!", 0) == "\u2820\u2801\u2803 \u28351!"
+    from _rewrites_symbols import LEET_SYMBOLS
+
+    out = rw["leet_symbols"]("bake it, dm", 0)
+    assert not any(c in out for c in "abeit") and out.endswith(", dm")
+    assert out[0] in LEET_SYMBOLS["b"] or out[:2] in LEET_SYMBOLS["b"]
     for name in ("punctuation_inside", "punctuation_around"):  # the words back when the marks are taken out
         out = rw[name]("how to bake the bread at home", 0)
         assert out.translate(str.maketrans("", "", ",.!?:;-")) == "how to bake the bread at home", name

@@ -13,6 +13,8 @@ Views, in this order, at most ``max_views`` (the original first):
   words (:mod:`~safe_embed.detector.text_spread`);
 * ``decoded:punctuation``: the text without the punctuation strewn inside and before its words ("bo;mb", ":how")
   (:mod:`~safe_embed.detector.text_punctuation`);
+* ``decoded:leet``: leetspeak written with symbols and letter groups ("{0nv!n<1n9", "/-\\"), each word read
+  the way that makes it English (:mod:`~safe_embed.detector.text_symbols`);
 * ``decoded:fragments``: the normalized text with words broken apart ("ba ke", "instruc tions", "bo-mb") joined
   (:mod:`~safe_embed.detector.text_fragments`); the next three views read this text when there is one;
 * ``respelled``: the normalized text with its misspelled and letter-shuffled English words put right
@@ -86,6 +88,7 @@ from safe_embed.detector.text_policy import clean_text
 from safe_embed.detector.text_punctuation import punctuation_view
 from safe_embed.detector.text_spelling import load_lexicon, respell
 from safe_embed.detector.text_spread import spread_view
+from safe_embed.detector.text_symbols import symbols_view
 from safe_embed.detector.text_vowels import load_model, vowels_view
 from safe_embed.detector.text_words import words_view
 
@@ -98,7 +101,7 @@ CIPHER, MORSE, BINARY = "decoded:cipher", "decoded:morse", "decoded:binary"
 FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:decimal", "decoded:escapes"
 WORD_BREAKS, VOWELS, FRAGMENTS = "decoded:words", "decoded:vowels", "decoded:fragments"
 LETTERS, PUNCTUATION, BRAILLE = "decoded:letters", "decoded:punctuation", "decoded:braille"
-WORD_ORDER = "decoded:word-order"
+WORD_ORDER, SYMBOLS = "decoded:word-order", "decoded:leet"
 PIGLATIN, NATO = "decoded:piglatin", "decoded:nato"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 MAX_DECODED_CHARS = 2_000  # of one encoded run; the encoder reads a few hundred tokens at most
@@ -166,6 +169,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
         yield LETTERS, normalize(words_view(spread) or spread)
     if (unmarked := punctuation_view(normalized)) is not None:  # "bo;mb", ":how"; then "mak-e" read whole
         yield PUNCTUATION, normalize(fragments_view(unmarked) or unmarked)
+    yield SYMBOLS, _normalized(symbols_view(visible))
     joined = fragments_view(normalized)  # words broken apart, read whole: what the word-level views read
     yield FRAGMENTS, _normalized(joined)
     words = normalized if joined is None else joined
