@@ -32,6 +32,7 @@ from _rewrites_symbols import (
     dotted_characters,
     doubled,
     emoji_between_words,
+    emoji_letters,
     enclosed,
     hashtags,
     html_entities,
@@ -340,6 +341,8 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 "letters a space apart (a draw per text)", letters_apart),
         Rewrite("leet_symbols", "leetspeak with symbols and letter groups drawn per letter ('{0nv!n<1n9', '/-\\')",
                 leet_symbols),
+        Rewrite("emoji_letters", "each letter a circle or square emoji drawn per letter ('🅗🅾️🆆', with U+FE0F for a b o "
+                "p)", emoji_letters),
         Rewrite("leet_run_together", "leetspeak with the words run together ('h0w70m4k3')", leet_run_together),
         Rewrite("punctuation_inside", "a punctuation mark inside each of half the words ('Expl;ain how to ma?ke')",
                 punctuation_inside),

@@ -164,6 +164,21 @@ def leet_symbols(text: str, seed: int = 0) -> str:
     return "".join(rng.choice(LEET_SYMBOLS[c.lower()]) if c.lower() in LEET_SYMBOLS else c for c in text)
 
 
+def _letter_emoji(letter: str) -> list[str]:
+    """The circle and square emoji a letter is drawn from (negative circled, negative squared, squared; the
+    negative squared a, b, o and p with emoji presentation, U+FE0F, as emoji keyboards write them)."""
+    i = ord(letter) - ord("a")
+    squared = chr(0x1F170 + i) + ("\ufe0f" if letter in "abop" else "")
+    return [chr(0x1F150 + i), squared, chr(0x1F130 + i)]
+
+
+def emoji_letters(text: str, seed: int = 0) -> str:
+    """Lower case, each letter drawn per text and seed from its circle and square emoji ("🅗🅾️🆆"), as PyRIT's
+    EmojiConverter writes."""
+    rng = rng_for(seed, "emoji_letters", text)
+    return "".join(rng.choice(_letter_emoji(c)) if c in ALPHABET else c for c in text.lower())
+
+
 def leet_run_together(text: str, seed: int = 0) -> str:
     """Leetspeak (4 3 1 0 5 7 for a e i o s t) with the words run together ("h0w70m4k3")."""
     return re.sub(r"\s+", "", text).translate(LEET)

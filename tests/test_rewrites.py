@@ -52,7 +52,7 @@ def test_the_documented_rewrites_exist(rw):
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
                        "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
                        "leet_run_together", "punctuation_inside", "punctuation_around", "braille",
-                       "reversed_words", "leet_symbols"}
+                       "reversed_words", "leet_symbols", "emoji_letters"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -139,6 +139,11 @@ def test_character_rewrites_by_hand(rw):
     assert rw["leet_run_together"]("How to\n bake", 0) == "H0w70b4k3"
     assert rw["braille"]("Ab z1!", 0) == "\u2820\u2801\u2803 \u28351!"
     from _rewrites_symbols import LEET_SYMBOLS
+
+    emoji = rw["emoji_letters"]("Ab z1!", 0)
+    assert emoji[-2:] == "1!" and not any(c.isascii() and c.isalpha() for c in emoji)
+    names = [unicodedata.name(c) for c in emoji if c not in "\ufe0f 1!"]
+    assert [n[-1] for n in names] == ["A", "B", "Z"] and all("SQUARED" in n or "CIRCLED" in n for n in names)
 
     out = rw["leet_symbols"]("bake it, dm", 0)
     assert not any(c in out for c in "abeit") and out.endswith(", dm")

@@ -7,14 +7,16 @@ Steps, chained in this order (each a no-op on text it does not concern):
    visible characters (beside whitespace or at an end of the text they split no word, and stay). Kept where they
    carry meaning: ZWJ/ZWNJ and the LRM/RLM/ALM marks unless an ASCII letter or digit is beside them (emoji
    sequences, Persian, Indic), a variation selector unless it follows an ASCII character other than a keycap's
-   0-9 # * (emoji presentation, CJK variants), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL TAG).
+   0-9 # * (emoji presentation, CJK variants; after such an ASCII character it selects nothing and goes wherever
+   it is, as after a styled letter folded: "h🅾️w"), and the TAG sequence of a subdivision flag (🏴 + tags + CANCEL
+   TAG).
 2. **Styled letters** folded to ASCII: a letter or symbol whose NFKC form is ASCII letters (fullwidth,
    mathematical bold/italic/Fraktur/script/double-struck/monospace, circled, squared, superscript and subscript,
    ligatures) or whose Unicode name is a Latin letter in another dress (small capitals, negative circled/squared,
    parenthesized); enclosing marks drawn around letters ("h⃝o⃝w⃝") removed. Only when a
    styled letter touches a Latin letter (ASCII or styled) somewhere in the text, and then every styled letter and
-   digit is folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; nothing before U+FE0F (emoji
-   presentation); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
+   digit is folded: a lone ℹ, Ⓜ, 🅿 or ℝ stays, and so does ℓ beside π; one before U+FE0F (emoji
+   presentation: 🅿️, ℹ️) only in a text that has one inside a word ("h🅾️w"); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
    made of are read as letters first, when the text spells with them
    (:func:`~safe_embed.detector.text_letters.fold_indicators`: not a flag or two).
 3. **Look-alike letters** (Unicode TR39 confusables, via ``confusable-homoglyphs``): a word mixing ASCII letters with
@@ -155,6 +157,8 @@ def _strip_run(m: re.Match[str]) -> str:
     """What to keep of one run of invisible characters, judged by the visible characters around it."""
     text, (start, end), run = m.string, m.span(), m.group()
     before, after = text[start - 1 : start], text[end : end + 1]
+    if before and _plain(before) and all(_selector(c) for c in run):
+        return ""  # selectors after a plain ASCII character select nothing (left by a folded letter: "h🅾️w")
     if not before.strip() or not after.strip():
         return run  # beside whitespace or an end of the text it splits no word: nothing to undo
     kept = ""
@@ -211,10 +215,16 @@ def _fold_styled(text: str) -> str:
     def letter(c: str) -> bool:  # a Latin letter: ASCII or styled (circled ones are symbols), or a mark on one
         return _ascii_letter(c) or table.get(c, "").isalpha() or c != "" and _mark(c)
 
-    letters = [m.start() for m in styled.finditer(text) if table[m.group()].isalpha()]
-    if not any(letter(text[i - 1 : i]) or letter(text[i + 1 : i + 2]) for i in letters):
+    def beside(m: re.Match[str]) -> bool:  # a letter before or after it (after its emoji presentation selector)
+        after = m.end() + (text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION)
+        return letter(text[m.start() - 1 : m.start()]) or letter(text[after : after + 1])
+
+    found = [m for m in styled.finditer(text) if table[m.group()].isalpha()]
+    if not any(beside(m) for m in found):
         return text
-    return styled.sub(lambda m: m.group() if text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION
+    emoji = [m for m in found if text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION]
+    spelled = any(beside(m) for m in emoji)  # "h🅾️w": the text spells with them, lone ones too ("🅰️" a)
+    return styled.sub(lambda m: m.group() if text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION and not spelled
                       else table[m.group()], text)
 
 
