@@ -19,10 +19,11 @@ Steps, chained in this order (each a no-op on text it does not concern):
    presentation: 🅿️, ℹ️) only in a text that has one inside a word ("h🅾️w"); ™, ℡, ㎏, ª, º stay (symbols of several letters, ordinals). The regional indicators flags are
    made of are read as letters first, when the text spells with them
    (:func:`~safe_embed.detector.text_letters.fold_indicators`: not a flag or two).
-3. **Look-alike letters** (Unicode TR39 confusables, via ``confusable-homoglyphs``): a word mixing ASCII letters with
-   Cyrillic/Greek/... look-alikes becomes Latin, if every letter of it then is Latin; whole Cyrillic words are
-   mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII letters (an English
-   prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
+3. **Look-alike letters** (Unicode TR39 confusables, via ``confusable-homoglyphs``;
+   :func:`~safe_embed.detector.text_lookalikes.map_lookalikes`): a word mixing ASCII letters with Cyrillic/Greek/...
+   look-alikes, or letters of two other scripts or more, becomes Latin, if every letter of it then is Latin; whole
+   Cyrillic words are mapped only when every Cyrillic letter of the text is a look-alike and the text has ASCII
+   letters (an English prompt with Cyrillic а, е, о, р, с, х, і). Russian, Greek, Chinese words stay as they are.
 4. **Symbols between words** read as spaces ("Explain 🙂 how 🙂 to 🙂 make"), in a run of words each parted from
    the next by emoji or other symbols (:func:`~safe_embed.detector.text_letters.unseparate`).
 5. **A splitter after every character**, spaces included ("E.x.p.l.a.i.n. .h.o.w"), removed
@@ -56,7 +57,6 @@ from __future__ import annotations
 
 import functools
 import re
-import string
 import unicodedata
 
 from safe_embed.detector.text_leet import LEET_CHARS, unleet
@@ -67,6 +67,7 @@ from safe_embed.detector.text_letters import (
     unseparate,
     unsplit_characters,
 )
+from safe_embed.detector.text_lookalikes import is_mark, map_lookalikes
 from safe_embed.detector.text_policy import clean_text
 
 _ROUNDS = 4  # of steps 1-3 (and NFC), until nothing changes: in practice one or two
@@ -75,7 +76,6 @@ _FLAG, _CANCEL_TAG = "\U0001f3f4", "\U000e007f"
 _EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is an emoji (ℹ️, Ⓜ️, 🅿️), not a letter
 _FANCY_NAME = re.compile(r"(?:NEGATIVE (?:CIRCLED|SQUARED) |PARENTHESIZED )?LATIN (?:CAPITAL |SMALL )?LETTER "
                          r"(?:SMALL CAPITAL )?([A-Z])")
-_ASCII_LETTER = re.compile("[A-Za-z]")
 _T = r"[A-Za-z013457@$]"
 _SPLITTERS = "-_*/|+~"  # one of these between the letters of a word: "k-i-l-l", "b*o*m*b"
 _GAP_CHARS = " .\n" + _SPLITTERS  # what splits the letters of a run
@@ -121,7 +121,7 @@ def _letters(text: str) -> str:
     for _ in range(_ROUNDS):  # one step can enable another (a mapped letter makes a neighbour's joiner removable)
         if text.isascii():
             break
-        before, text = text, clean_text(_map_lookalikes(_fold_styled(fold_indicators(unenclose(strip_invisible(
+        before, text = text, clean_text(map_lookalikes(_fold_styled(fold_indicators(unenclose(strip_invisible(
             clean_text(text)[0]))))))[0]
         if text == before:
             break
@@ -213,7 +213,7 @@ def _fold_styled(text: str) -> str:
     styled = re.compile(f"[{re.escape(''.join(table))}]")
 
     def letter(c: str) -> bool:  # a Latin letter: ASCII or styled (circled ones are symbols), or a mark on one
-        return _ascii_letter(c) or table.get(c, "").isalpha() or c != "" and _mark(c)
+        return _ascii_letter(c) or table.get(c, "").isalpha() or c != "" and is_mark(c)
 
     def beside(m: re.Match[str]) -> bool:  # a letter before or after it (after its emoji presentation selector)
         after = m.end() + (text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION)
@@ -226,67 +226,6 @@ def _fold_styled(text: str) -> str:
     spelled = any(beside(m) for m in emoji)  # "h🅾️w": the text spells with them, lone ones too ("🅰️" a)
     return styled.sub(lambda m: m.group() if text[m.end() : m.end() + 1] == _EMOJI_PRESENTATION and not spelled
                       else table[m.group()], text)
-
-
-@functools.cache
-def _lookalike_table() -> dict[str, str]:
-    """Non-Latin letter -> the ASCII letter it is confusable with (TR39 via ``confusable-homoglyphs``), built once.
-
-    A capital whose TR39 prototype is a small letter (Cyrillic І -> l) takes a capital of the same cluster (I).
-    """
-    try:
-        from confusable_homoglyphs import categories, confusables
-    except ImportError as e:
-        raise ImportError(f"the look-alike table needs confusable-homoglyphs ({e}). "
-                          "Fix: pip install 'confusable-homoglyphs>=3.3' (a safe-embed dependency).") from e
-
-    data = confusables.confusables_data
-    table = {}
-    for c, entries in data.items():
-        if len(c) != 1 or not c.isalpha() or categories.alias(c) in ("LATIN", "COMMON"):
-            continue
-        targets = [e["c"] for e in entries if e["c"] in string.ascii_letters and len(e["c"]) == 1]
-        if not targets:
-            continue
-        same_case = [t for t in targets if t.isupper() == c.isupper()]
-        if not same_case:
-            same_case = [e["c"] for t in targets for e in data.get(t, ())
-                         if e["c"] in string.ascii_letters and len(e["c"]) == 1 and e["c"].isupper() == c.isupper()]
-        table[c] = (same_case or targets)[0]
-    return table
-
-
-def _latin(c: str) -> bool:
-    """ASCII, a Latin letter, or a combining mark (which belongs to the letter before it)."""
-    return c.isascii() or unicodedata.name(c, "").startswith("LATIN") or _mark(c)
-
-
-def _mark(c: str) -> bool:
-    return unicodedata.category(c)[0] == "M"
-
-
-def _map_lookalikes(text: str) -> str:
-    """Step 3: look-alike letters in Latin words (or in an English text's Cyrillic words) to ASCII."""
-    if not _ASCII_LETTER.search(text):
-        return text
-    table, chars = _lookalike_table(), set(text)
-    present = {c for c in chars if c in table}
-    if not present:
-        return text
-    cyrillic = {c for c in chars if "\u0400" <= c <= "\u052f" and c.isalpha()}
-    whole_cyrillic = bool(cyrillic) and cyrillic <= present
-
-    def word(w: str) -> str:
-        if not any(c in present for c in w):
-            return w
-        mapped = "".join(table.get(c, c) for c in w)
-        if whole_cyrillic and all(c in cyrillic or _latin(c) for c in w):
-            return mapped
-        return mapped if any(_ascii_letter(c) for c in w) and all(_latin(c) for c in mapped) else w
-
-    marks = "".join(c for c in chars if not c.isascii() and _mark(c))  # a mark belongs to the word it is in
-    words = re.compile(r"(?:[^\W\d_]" + (f"|[{re.escape(marks)}]" if marks else "") + ")+")
-    return words.sub(lambda m: word(m.group()), text)
 
 
 def _join_spaced(text: str) -> str:
