@@ -27,6 +27,7 @@ from _rewrites_symbols import (
     SMALL_CAPS,
     braille,
     commas,
+    confusables,
     decimal_codes,
     disemvowel,
     dotted_characters,
@@ -343,6 +344,8 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 leet_symbols),
         Rewrite("emoji_letters", "each letter a circle or square emoji drawn per letter ('🅗🅾️🆆', with U+FE0F for a b o "
                 "p)", emoji_letters),
+        Rewrite("confusables", "every character a random look-alike from any script (TR39 data, as PyRIT's "
+                "ConfusableConverter)", confusables),
         Rewrite("leet_run_together", "leetspeak with the words run together ('h0w70m4k3')", leet_run_together),
         Rewrite("punctuation_inside", "a punctuation mark inside each of half the words ('Expl;ain how to ma?ke')",
                 punctuation_inside),

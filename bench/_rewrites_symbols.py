@@ -179,6 +179,17 @@ def emoji_letters(text: str, seed: int = 0) -> str:
     return "".join(rng.choice(_letter_emoji(c)) if c in ALPHABET else c for c in text.lower())
 
 
+def confusables(text: str, seed: int = 0) -> str:
+    """Every character with look-alikes in Unicode's confusables data (``confusable-homoglyphs``' copy of TR39)
+    replaced by one drawn per text and seed, from any script ("Ꮃrⅰtе ⍺ cంnvincing"), as PyRIT's ConfusableConverter
+    writes; the data's direction marks around right-to-left look-alikes kept."""
+    from confusable_homoglyphs import confusables as data
+
+    rng = rng_for(seed, "confusables", text)
+    table = data.confusables_data
+    return "".join(rng.choice([e["c"] for e in table[c]]) if c.strip() and table.get(c) else c for c in text)
+
+
 def leet_run_together(text: str, seed: int = 0) -> str:
     """Leetspeak (4 3 1 0 5 7 for a e i o s t) with the words run together ("h0w70m4k3")."""
     return re.sub(r"\s+", "", text).translate(LEET)

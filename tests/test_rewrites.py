@@ -52,7 +52,7 @@ def test_the_documented_rewrites_exist(rw):
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
                        "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
                        "leet_run_together", "punctuation_inside", "punctuation_around", "braille",
-                       "reversed_words", "leet_symbols", "emoji_letters"}
+                       "reversed_words", "leet_symbols", "emoji_letters", "confusables"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -140,6 +140,12 @@ def test_character_rewrites_by_hand(rw):
     assert rw["braille"]("Ab z1!", 0) == "\u2820\u2801\u2803 \u28351!"
     from _rewrites_symbols import LEET_SYMBOLS
 
+    from confusable_homoglyphs import confusables as data
+
+    look = rw["confusables"]("bake the bread", 0)
+    assert look != "bake the bread" and look.count(" ") == 2  # spaces stay
+    assert all(any(e["c"] == ch for e in data.confusables_data[c]) for c, ch in zip("bake", look[:4], strict=True)
+               if ch != c and len(ch) == 1)
     emoji = rw["emoji_letters"]("Ab z1!", 0)
     assert emoji[-2:] == "1!" and not any(c.isascii() and c.isalpha() for c in emoji)
     names = [unicodedata.name(c) for c in emoji if c not in "\ufe0f 1!"]
