@@ -13,6 +13,9 @@
   a long word the list lacks, "accessibility", only into pieces such as "bi" and "ty").
 * A run written in leet ("h0w70b4k3br34d47h0m3": :data:`MIN_RUN_LETTERS` characters or more, lower case, with
   :data:`MIN_LEET` leet characters or more and no 2, 6, 8 or 9) is split the same way, its leet read as letters.
+* In a sentence without spaces (:data:`MIN_SPACELESS_CHARS` characters or more), runs of
+  :data:`SPACELESS_RUN_LETTERS` letters or more are split into two words or more, and so are leet runs of any case
+  ("H3lpm33v4d374x35", "h0wd01murd3r45h33p?").
 
 Words stripped of their vowels are read back by :mod:`~safe_embed.detector.text_vowels`.
 
@@ -60,7 +63,9 @@ _RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z][a-z]{{{MIN_RUN_LETTERS - 1},}}(?!
 MIN_LEET = 3  # leet characters in a run-together word, at least, for it to be read as leet
 _LEET_RUN = re.compile(rf"(?<![\w/.=@#%&+])[A-Za-z0-9@$][a-z0-9@$]{{{MIN_RUN_LETTERS - 1},}}(?![\w/=@#%&+]|\.\w)")
 _PIECE = re.compile(r"[A-Za-z][a-z]{7,}")  # a run's part between hyphens, split too once the run is
-_SPACELESS = re.compile(r"[A-Za-z0-9'\",.!?;:-]+")  # no space, and no URL, path or code character
+_SPACELESS = re.compile(r"[A-Za-z0-9@$'\",.!?;:-]+")  # no space, and no URL, path or code character
+MIN_SPACELESS_CHARS = 12  # of a sentence without spaces whose runs are split
+_LEET_SPACELESS = re.compile(rf"[A-Za-z0-9@$']{{{SPACELESS_RUN_LETTERS},}}")  # leet in such a sentence, any case
 _SPACELESS_RUN = re.compile(rf"[A-Za-z]{{{SPACELESS_RUN_LETTERS},}}")  # any case: "HowdoIhide"
 
 
@@ -71,8 +76,9 @@ def words_view(text: str) -> str | None:
     out = _JOINED.sub(_spaced, out)
     out = _NUMBERED.sub(_unnumbered, out) if any(c.isdigit() for c in out) else out
     budget = [MAX_SPLIT_LETTERS]
-    if any(c in text for c in LEET_CHARS):
-        out = _LEET_RUN.sub(lambda m: _leet_split(m.group(), budget), out)
+    spaceless = len(text.strip()) >= MIN_SPACELESS_CHARS and _SPACELESS.fullmatch(text.strip())
+    if any(c in text for c in LEET_CHARS):  # in a sentence without spaces, shorter runs of any case too
+        out = (_LEET_SPACELESS if spaceless else _LEET_RUN).sub(lambda m: _leet_split(m.group(), budget), out)
 
     def split(m: re.Match[str], min_words: int) -> str:
         run, rest = m.group()[:budget[0]], m.group()[budget[0]:]  # a run over the budget: its head is split
@@ -81,7 +87,7 @@ def words_view(text: str) -> str | None:
             return run + rest
         return (_split(run, word_counts(), min_words) or run) + rest
 
-    if len(text) >= MIN_RUN_LETTERS and _SPACELESS.fullmatch(text.strip()):  # a sentence without spaces
+    if spaceless:  # a sentence without spaces
         out = _SPACELESS_RUN.sub(lambda m: split(m, 2), out)
     elif _RUN.search(out):
         out = _RUN.sub(lambda m: split(m, 3), out)
