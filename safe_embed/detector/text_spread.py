@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from safe_embed.detector.text_leet import LEET_CHARS
+
 MIN_LETTERS = 6  # single characters in a run, at least
 MAX_GAP = 8  # characters between two letters of a run, at most
 _LETTER = r"[^\W_]"  # a letter or digit (any script, styled letters included)
@@ -36,7 +38,6 @@ _GAP = rf"(?:[^\w\n]|_){{1,{MAX_GAP}}}"  # what parts two of them: no letter, di
 # a run of single characters, each parted from the next by a gap; never more than one character between gaps
 _RUN = re.compile(rf"(?<![\w@$]){_LETTER}(?:{_GAP}{_LETTER}){{{MIN_LETTERS - 1},}}(?![\w@$])")
 _PARTS = re.compile(rf"({_LETTER})")
-_LEET = frozenset("013457")  # digits that stand for letters in leetspeak (4 a, 3 e, 1 i, 0 o, 5 s, 7 t)
 
 
 def spread_view(text: str) -> str | None:
@@ -51,7 +52,7 @@ def _read(m: re.Match[str]) -> str:
     letters, gaps = parts[0::2], parts[1::2]
     gap, used = Counter(gaps).most_common(1)[0]
     alpha = sum(c.isalpha() for c in letters)
-    if (3 * alpha < len(letters) or 3 * (alpha + sum(c in _LEET for c in letters)) < 2 * len(letters)
+    if (3 * alpha < len(letters) or 3 * (alpha + sum(c in LEET_CHARS for c in letters)) < 2 * len(letters)
             or len({c.lower() for c in letters}) < 4 or 2 * used < len(gaps)):
         return run
     words, word = [], [letters[0]]
