@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from _rewrites_codes import code_word, code_word_turns
+from _rewrites_markup import listed_words, word_list, words_in_tags
+from _rewrites_padding import repeated_token, word_between
 from _rewrites_symbols import (
     INDICATORS,
     LEET,
@@ -300,6 +302,10 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 then(tr(LEET), benign_suffix(filler, 150))),
         Rewrite("leetspeak_prefix_150", "~150 tokens of ordinary text, then the request in leetspeak",
                 then(tr(LEET), benign_prefix(filler, 150))),
+        Rewrite("repeated_token", "one word said 20-120 times before or after the request ('poem poem ...', as "
+                "PyRIT's RepeatTokenConverter; a draw per text)", repeated_token),
+        Rewrite("word_between", "one decoy word between every two words ('how banana to banana make'; a draw per "
+                "text)", word_between),
         Rewrite("jailbreak_frame", "the request in a GPTFuzz jailbreak template (seeded draw)",
                 JailbreakFrame(templates)),
         Rewrite("fraktur", "letters as mathematical bold Fraktur (NFKC undoes it)", tr(FRAKTUR)),
@@ -351,6 +357,11 @@ def standard_rewrites(filler: Sequence[str], templates: Sequence[tuple[str, str]
                 punctuation_inside),
         Rewrite("punctuation_around", "a punctuation mark before or after every word (':Explain how? ?to')",
                 punctuation_around),
+        Rewrite("words_in_tags", "each word in its own HTML tag ('<b>how</b> <b>to</b>')", words_in_tags),
+        Rewrite("word_list", "the words as a list of strings after an ask to join them (\"['how', 'to']\")",
+                word_list),
+        Rewrite("listed_words", "each word on its own numbered or bulleted line after an ask to read them",
+                listed_words),
         Rewrite("braille", "letters as Braille cells (⠓⠕⠺)", braille),
         Rewrite("regional_indicators", "letters as regional indicators, the letters of flags (🇭🇴🇼)", tr(INDICATORS)),
         Rewrite("strikethrough", "a combining long stroke after every character (h̶o̶w̶)", strikethrough),

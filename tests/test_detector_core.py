@@ -482,6 +482,24 @@ def test_the_text_as_given_does_not_decide_where_its_normalized_view_reads_it():
     assert aside and all(i == 0 and view == ORIGINAL and body != "Plain prose here." for i, view, body in aside)
 
 
+def test_a_run_of_a_repeated_word_is_read_once_in_its_view_only():
+    """Units of a prompt that hold a run of one word said many times never decide when the prompt has a
+    decoded:repeats view: the run is read once there, with the rest of the text; units without a run still
+    decide."""
+    from safe_embed.detector.coverage_verdict import superseded
+
+    det = toy_detector(UNSAFE, SAFE, CALIB, k=3, dim=64, source="test")
+    text = " ".join(["poem"] * 60) + " Name an actor. Plain prose here."
+    prepared = det.prepare_classify([text, "Name an actor. Plain prose here."])
+    views = {u.view for u in prepared.units if u.index == 0}
+    assert "decoded:repeats" in views
+    aside = [u for k, u in enumerate(prepared.units) if k in superseded(prepared)]
+    assert aside and all(u.index == 0 and u.view != "decoded:repeats" and "poem poem poem poem poem" in u.body
+                         for u in aside)
+    kept = [u for k, u in enumerate(prepared.units) if k not in superseded(prepared) and u.index == 0]
+    assert any(u.view == "decoded:repeats" for u in kept) and any(u.body == "Plain prose here." for u in kept)
+
+
 def test_a_text_several_units_hold_is_embedded_once():
     from safe_embed.detector.coverage import embed_units
     from safe_embed.detector.results import Unit

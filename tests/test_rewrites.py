@@ -52,7 +52,8 @@ def test_the_documented_rewrites_exist(rw):
                        "leetspeak_prefix_150", "superscript", "emoji_between_words", "enclosed",
                        "dotted_characters", "hashtags", "commas_between_words", "letters_apart",
                        "leet_run_together", "punctuation_inside", "punctuation_around", "braille",
-                       "reversed_words", "leet_symbols", "emoji_letters", "confusables"}
+                       "reversed_words", "leet_symbols", "emoji_letters", "confusables", "repeated_token",
+                       "words_in_tags", "word_list", "listed_words", "word_between"}
     assert {n for n, r in rw.items() if r.conversation} == {"split_turns", "split_turns_framed", "after_a_turn",
                                                             "code_word_turns"}
 
@@ -64,11 +65,34 @@ def test_every_rewrite_is_deterministic_for_a_seed_and_changes_the_text(rw):
 
 
 def test_the_drawing_rewrites_vary_with_the_seed_and_the_text(rw):
-    for name in ("prefix_150", "suffix_150", "jailbreak_frame", "typos", "scrambled"):
+    for name in ("prefix_150", "suffix_150", "jailbreak_frame", "typos", "scrambled", "repeated_token"):
         outs = {rw[name](REQUEST, s) for s in range(12)}
         assert len(outs) > 1, name
     frame = JailbreakFrame(TEMPLATES)
     assert len({frame.template_for(f"request {i}", 0)[0] for i in range(40)}) == len(TEMPLATES)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_repeated_token_puts_one_word_said_many_times_on_one_side(rw, seed):
+    out = rw["repeated_token"](REQUEST, seed)
+    run = out.removeprefix(REQUEST + " ") if out.startswith(REQUEST) else out.removesuffix(" " + REQUEST)
+    assert run != out  # the request is whole, at one end
+    words = run.split(" ")
+    assert len(set(words)) == 1 and words[0].isalpha() and 20 <= len(words) <= 120
+
+
+def test_word_between_puts_one_decoy_between_every_two_words(rw):
+    out = rw["word_between"]("how to bake bread", 2).split()
+    assert out[0::2] == ["how", "to", "bake", "bread"] and len(set(out[1::2])) == 1 and len(out) == 7
+
+
+def test_markup_rewrites_put_each_word_into_markup_by_hand(rw):
+    assert rw["words_in_tags"]("how to bake", 0) in {f"<{t}>how</{t}> <{t}>to</{t}> <{t}>bake</{t}>"
+                                                       for t in ("span", "b", "i", "em", "w")}
+    listed = rw["word_list"]("how to bake", 0)
+    assert listed.endswith(("['how', 'to', 'bake']", '["how", "to", "bake"]'))
+    lines = rw["listed_words"]("how to bake", 0).splitlines()[1:]
+    assert lines in (["1. how", "2. to", "3. bake"], ["- how", "- to", "- bake"])
 
 
 def test_prefix_and_suffix_wrap_the_request_in_filler_words():

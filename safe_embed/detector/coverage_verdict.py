@@ -3,7 +3,9 @@ within the bars below. Each view of the prompt (the text as given, the text with
 :mod:`~safe_embed.detector.text_views`) is read in windows and in sentences, and every rule below holds within
 one view: a request in look-alike letters followed by padding is diluted in the normalized view's windows as the
 plain request is in the original's, and found in the normalized view's first sentence. Where a prompt has a
-normalized view, the parts of the text as given that it makes plain are read there only (:func:`superseded`).
+normalized view, the parts of the text as given that it makes plain are read there only, and where it has a view
+with each run of a repeated word said once, the parts of other views that hold such a run are read there only
+(:func:`superseded`).
 
 A short request inside long benign text is diluted in every window that holds it, but not in its own sentence or
 clause (the sentence units). A sentence alone is judged more strictly than a window, because any harmless text has
@@ -48,7 +50,8 @@ from safe_embed.detector.results import (
 )
 from safe_embed.detector.text_normalize import normalize
 from safe_embed.detector.text_policy import REPAIRED
-from safe_embed.detector.text_views import NORMALIZED, ORIGINAL
+from safe_embed.detector.text_repeats import repeats_view
+from safe_embed.detector.text_views import NORMALIZED, ORIGINAL, REPEATS
 from safe_embed.errors import ConfigError
 
 SENTENCE = "sentence"  # the kind of a sentence unit, and the flag of a verdict a sentence decided
@@ -135,12 +138,17 @@ def unsupported_windows(prepared: PreparedTexts, scored: Sequence[Detection], th
 
 
 def superseded(prepared: PreparedTexts) -> set[int]:
-    """The units (by position) of a text as given that its ``normalized`` view reads in their place: in a prompt
-    with that view, a unit of the original whose text :func:`normalize` changes (styled or look-alike letters the
-    tokenizer reads as unknown pieces, leetspeak it reads as other words). Its reading is noise beside the same text
-    made plain, and it would otherwise decide on that noise: a harmless question in Fraktur followed by prose
-    scores unsafe in the original's window (unknown pieces beside prose), safe made plain. The original's units
-    that normalizing leaves as they are still count.
+    """The units (by position) of a prompt that another of its views reads in their place:
+
+    * in a prompt with a ``normalized`` view, a unit of the original whose text :func:`normalize` changes (styled
+      or look-alike letters the tokenizer reads as unknown pieces, leetspeak it reads as other words). Its reading
+      is noise beside the same text made plain, and it would otherwise decide on that noise: a harmless question in
+      Fraktur followed by prose scores unsafe in the original's window (unknown pieces beside prose), safe made
+      plain. The original's units that normalizing leaves as they are still count;
+    * in a prompt with a ``decoded:repeats`` view, a unit of another view that holds a run of a repeated word
+      (:func:`~safe_embed.detector.text_repeats.repeats_view` changes it): fifty "poem"s before a harmless question
+      move its embedding far from anything the detector has seen, and it scored unsafe as often as not. The run is
+      read once, in that view, with everything around it.
 
     >>> import numpy as np
     >>> from safe_embed.detector.results import Unit, PreparedTexts
@@ -149,10 +157,16 @@ def superseded(prepared: PreparedTexts) -> set[int]:
     ...          Unit(1, ORIGINAL, 0, 4, "H0w?"))
     >>> superseded(PreparedTexts(("H0w d0 I?", "H0w?"), (False, False), units, np.zeros((5, 2))))
     {0, 2}
+    >>> run = " ".join(["poem"] * 9)
+    >>> units = (Unit(0, ORIGINAL, 0, 56, run + " Hi"), Unit(0, REPEATS, 0, 7, "poem Hi"), Unit(0, ORIGINAL, 54, 56, "Hi"))
+    >>> superseded(PreparedTexts((run + " Hi",), (False,), units, np.zeros((3, 2))))
+    {0}
     """
-    read = {u.index for u in prepared.units if u.view == NORMALIZED}
+    normalized = {u.index for u in prepared.units if u.view == NORMALIZED}
+    repeated = {u.index for u in prepared.units if u.view == REPEATS}
     return {k for k, u in enumerate(prepared.units)
-            if u.view == ORIGINAL and u.index in read and normalize(u.body) != u.body}
+            if u.view == ORIGINAL and u.index in normalized and normalize(u.body) != u.body
+            or u.view != REPEATS and u.index in repeated and repeats_view(u.body) is not None}
 
 
 def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,

@@ -44,7 +44,9 @@ _LETTER = re.compile("[A-Za-z]")
 _TOKEN = re.compile(r"\S+")
 _SYMBOL = re.compile(r"[@$^|/\\!]")  # a stand-in no number or bracket has: words without letters with one are read
 _PRICE = re.compile(r"[$]?[0-9]+(?:[.,][0-9]+)*[$%!]?")  # $5, 10!, 5$
-_LEET_NUMBER = re.compile(r"[0134579]{2,3}")
+MAX_NUMBER_DIGITS = 5  # of a number read as a word in a text read as leet
+_LEET_NUMBER = re.compile(rf"[0-9]{{2,{MAX_NUMBER_DIGITS}}}")
+_HYPHEN = re.compile(r"(?<!/)-|-(?!\\)")  # not the hyphen of /-\
 _ALONE = {"4": "a", "@": "a", "^": "a", "/\\": "a", "/-\\": "a", "1": "I"}  # words of one stand-in
 
 
@@ -60,28 +62,47 @@ def symbols_view(text: str) -> str | None:
         w = words[i]
         if _english(w, counts):
             continue
-        if (reading := _best_reading(w, counts)) is not None:
+        if (reading := _best_reading(w, counts) or _hyphened_reading(w, counts)) is not None:
             read[i] = reading
     long = sum(len(r.strip(".,;:?!\"')]")) >= 3 for r in read.values())
+    numbers = {i: n for i, w in enumerate(words) if i not in read and (n := _number_word(w, counts)) != w}
+    if long >= MIN_READ - 1:  # "7311" tell, "937" get: with two words read, a third may be a number
+        long += sum(len(n.strip(".,;:?!")) >= 3 for n in numbers.values())
     if long < MIN_READ or 2 * len(read) < len(leet):
         return None
     out, at, leet_words = [], 0, set(leet)
     for i, (a, b) in enumerate(spans):  # the words replaced, the whitespace between them kept
         w = words[i]
         out += [text[at:a], read.get(i) or (_first_reading(w) if i in leet_words or _ALONE.get(w.rstrip(".,;:?!"))
-                                             else _number_word(w, counts))]
+                                             else numbers.get(i, w))]
         at = b
     return "".join(out) + text[at:]
 
 
 def _number_word(word: str, counts: dict[str, int]) -> str:
-    """A number of two or three leet digits that reads as a short English function word ("70" to, "47" at), in a
-    text read as leet; else ``word``."""
+    """A number of two to :data:`MAX_NUMBER_DIGITS` leet digits that reads as a short English function word ("70"
+    to, "47" at) or, of three digits or more, as an English word of three letters or more ("7311" tell, "937" get),
+    in a text read as leet; else ``word``."""
     core = word.rstrip(".,;:?!")
     if not _LEET_NUMBER.fullmatch(core):
         return word
-    found = [r for r in _readings(core) if r in ENGLISH_MARKERS]
+    readings = _readings(core)
+    found = [r for r in readings if r in ENGLISH_MARKERS]
+    if not found and len(core) >= 3:
+        found = sorted((r for r in readings if counts.get(r, 0) >= ENGLISH_COUNT), key=counts.get, reverse=True)
     return found[0] + word[len(core):] if found else word
+
+
+def _hyphened_reading(word: str, counts: dict[str, int]) -> str | None:
+    """A word of pieces joined by hyphens ("$3|f-h^rm" self-harm), each piece read; None unless one is read and
+    each is English or read. The hyphen of ``/-\\`` (a) does not part pieces."""
+    pieces = _HYPHEN.split(word)
+    if len(pieces) < 2:
+        return None
+    read = [p if _english(p, counts) or not p else _best_reading(p, counts) for p in pieces]
+    if any(r is None for r in read) or read == pieces:
+        return None
+    return "-".join(read)
 
 
 def _first_reading(word: str) -> str:

@@ -139,6 +139,12 @@ def tokens_with_words(text: str) -> list[tuple[str, list[str] | None]]:
     return items
 
 
+def unigram_words() -> dict[str, float]:
+    """The model's words (lower case) -> P(word): a longer list than pyspellchecker's, with newer words ("malware",
+    "fentanyl")."""
+    return _model()[0]
+
+
 def log_p(previous: str, word: str) -> float:
     """log P(``word`` | ``previous``) under the model ("" for none: a sentence's first word)."""
     unigrams, pairs, _ = _model()
