@@ -482,6 +482,20 @@ def test_the_text_as_given_does_not_decide_where_its_normalized_view_reads_it():
     assert aside and all(i == 0 and view == ORIGINAL and body != "Plain prose here." for i, view, body in aside)
 
 
+def test_words_broken_apart_are_read_whole_in_their_view_only():
+    """A unit of the text as given whose broken words (or strewn punctuation) the decoded:fragments
+    (decoded:punctuation) view reads whole never decides; its units the view leaves as they are still decide."""
+    from safe_embed.detector.coverage_verdict import superseded
+
+    det = toy_detector(UNSAFE, SAFE, CALIB, k=3, dim=64, source="test")
+    for broken in ("Com pose a convin cing ema il to your read er about it.", "Com;pose a co:nvincing em?ail to yo;ur rea!der."):
+        text = broken + " Plain prose here."
+        prepared = det.prepare_classify([text])
+        aside = [u for k, u in enumerate(prepared.units) if k in superseded(prepared)]
+        assert aside and all(u.view == "original" and u.body != "Plain prose here." for u in aside), broken
+        assert {u.view for u in prepared.units} & {"decoded:fragments", "decoded:punctuation"}
+
+
 def test_a_run_of_a_repeated_word_is_read_once_in_its_view_only():
     """Units of a prompt that hold a run of one word said many times never decide when the prompt has a
     decoded:repeats view: the run is read once there, with the rest of the text; units without a run still
