@@ -483,17 +483,19 @@ def test_the_text_as_given_does_not_decide_where_its_normalized_view_reads_it():
 
 
 def test_words_broken_apart_are_read_whole_in_their_view_only():
-    """A unit of the text as given whose broken words (or strewn punctuation) the decoded:fragments
-    (decoded:punctuation) view reads whole never decides; its units the view leaves as they are still decide."""
+    """A unit of the text as given whose broken words (strewn punctuation, a tag around each word) the
+    decoded:fragments (decoded:punctuation, decoded:html) view reads whole never decides; its units the view leaves
+    as they are still decide."""
     from safe_embed.detector.coverage_verdict import superseded
 
     det = toy_detector(UNSAFE, SAFE, CALIB, k=3, dim=64, source="test")
-    for broken in ("Com pose a convin cing ema il to your read er about it.", "Com;pose a co:nvincing em?ail to yo;ur rea!der."):
+    for broken in ("Com pose a convin cing ema il to your read er about it.", "Com;pose a co:nvincing em?ail to yo;ur rea!der.",
+                   "<b>Compose</b> <b>a</b> <b>convincing</b> <b>email</b> <b>now.</b>"):
         text = broken + " Plain prose here."
         prepared = det.prepare_classify([text])
         aside = [u for k, u in enumerate(prepared.units) if k in superseded(prepared)]
         assert aside and all(u.view == "original" and u.body != "Plain prose here." for u in aside), broken
-        assert {u.view for u in prepared.units} & {"decoded:fragments", "decoded:punctuation"}
+        assert {u.view for u in prepared.units} & {"decoded:fragments", "decoded:punctuation", "decoded:html"}
 
 
 def test_a_run_of_a_repeated_word_is_read_once_in_its_view_only():

@@ -4,7 +4,7 @@ within the bars below. Each view of the prompt (the text as given, the text with
 one view: a request in look-alike letters followed by padding is diluted in the normalized view's windows as the
 plain request is in the original's, and found in the normalized view's first sentence. Where a prompt has a
 normalized view, the parts of the text as given that it makes plain are read there only, and so are the parts that
-a view of its words joined or of its strewn punctuation taken out reads whole; where it has a view with each run
+a view of its words joined, of its strewn punctuation or of the tags around its words taken out reads whole; where it has a view with each run
 of a repeated word said once, the parts of other views that hold such a run are read there only
 (:func:`superseded`).
 
@@ -49,12 +49,13 @@ from safe_embed.detector.results import (
     Detection,
     PreparedTexts,
 )
+from safe_embed.detector.text_fragments import fragments_view
 from safe_embed.detector.text_normalize import normalize
 from safe_embed.detector.text_policy import REPAIRED
-from safe_embed.detector.text_fragments import fragments_view
 from safe_embed.detector.text_punctuation import punctuation_view
 from safe_embed.detector.text_repeats import repeats_view
-from safe_embed.detector.text_views import FRAGMENTS, NORMALIZED, ORIGINAL, PUNCTUATION, REPEATS
+from safe_embed.detector.text_structure import html_view
+from safe_embed.detector.text_views import FRAGMENTS, HTML, NORMALIZED, ORIGINAL, PUNCTUATION, REPEATS
 from safe_embed.errors import ConfigError
 
 SENTENCE = "sentence"  # the kind of a sentence unit, and the flag of a verdict a sentence decided
@@ -148,9 +149,11 @@ def superseded(prepared: PreparedTexts) -> set[int]:
       is noise beside the same text made plain, and it would otherwise decide on that noise: a harmless question in
       Fraktur followed by prose scores unsafe in the original's window (unknown pieces beside prose), safe made
       plain. The original's units that normalizing leaves as they are still count;
-    * in a prompt with a ``decoded:fragments`` or ``decoded:punctuation`` view, a unit of the original that the
-      view's reading changes (words broken apart, "ema il", "read er", joined; punctuation strewn into words taken
-      out): the pieces read alone are other words, and harmless prompts broken apart scored unsafe on them;
+    * in a prompt with a ``decoded:fragments``, ``decoded:punctuation`` or ``decoded:html`` view, a unit of the
+      original that the view's reading changes (words broken apart, "ema il", "read er", joined; punctuation
+      strewn into words taken out; a tag around each word taken out): the pieces read alone are other words, and
+      harmless prompts broken apart scored unsafe on them. (Views of a payload alone, such as ``decoded:list``
+      or ``decoded:base64``, never set the text around it aside.);
     * in a prompt with a ``decoded:repeats`` view, a unit of another view that holds a run of a repeated word
       (:func:`~safe_embed.detector.text_repeats.repeats_view` changes it): fifty "poem"s before a harmless question
       move its embedding far from anything the detector has seen, and it scored unsafe as often as not. The run is
@@ -173,7 +176,8 @@ def superseded(prepared: PreparedTexts) -> set[int]:
         views.setdefault(u.view, set()).add(u.index)
     in_place = [(views.get(name, set()), read) for name, read in
                 ((NORMALIZED, lambda t: normalize(t) != t), (FRAGMENTS, lambda t: fragments_view(t) is not None),
-                 (PUNCTUATION, lambda t: punctuation_view(t) is not None))]
+                 (PUNCTUATION, lambda t: punctuation_view(t) is not None),
+                 (HTML, lambda t: html_view(t) is not None))]
     repeated = views.get(REPEATS, set())
     return {k for k, u in enumerate(prepared.units)
             if u.view == ORIGINAL and any(u.index in having and read(u.body) for having, read in in_place)

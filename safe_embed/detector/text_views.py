@@ -11,8 +11,9 @@ Views, in this order, at most ``max_views`` (the original first):
   look-alike letters in Latin words, symbols between words, spaced-out letters, leetspeak);
 * ``decoded:repeats``: the normalized text without its runs of a word or phrase said five times or more ("poem
   poem poem ...": :mod:`~safe_embed.detector.text_repeats`);
-* ``decoded:markup``: words put one by one into HTML tags, a list of strings or list lines read as plain words
-  ("<b>how</b> <b>to</b>", "['how', 'to']": :mod:`~safe_embed.detector.text_structure`);
+* ``decoded:html``, ``decoded:list``: words put one by one into HTML tags read without the tags ("<b>how</b>
+  <b>to</b>"), and the words of a list of strings or of one-word list lines, alone ("['how', 'to']", "1. how\n2.
+  to": :mod:`~safe_embed.detector.text_structure`);
 * ``decoded:skeleton``: words of look-alike characters from any script read as the English word with their
   Unicode TR39 skeleton ("Ꮃrⅰtе ⍺ cంnvincing ernail": :mod:`~safe_embed.detector.text_skeleton`);
 * ``decoded:letters``: runs of letters spread apart by any gap ("[b][a][k][e]", "b  a  k  e", "𝔟 𝔞 𝔨 𝔢") read as
@@ -91,7 +92,7 @@ from safe_embed.detector.text_repeats import repeats_view
 from safe_embed.detector.text_skeleton import load_skeletons, skeleton_view
 from safe_embed.detector.text_spelling import load_lexicon, respell
 from safe_embed.detector.text_spread import spread_view
-from safe_embed.detector.text_structure import markup_view
+from safe_embed.detector.text_structure import html_view, list_view
 from safe_embed.detector.text_symbols import symbols_view
 from safe_embed.detector.text_vowels import load_model, vowels_view
 from safe_embed.detector.text_words import words_view
@@ -106,7 +107,8 @@ FLIPPED, EMOJI, DECIMAL, ESCAPES = "decoded:flipped", "decoded:emoji", "decoded:
 WORD_BREAKS, VOWELS, FRAGMENTS = "decoded:words", "decoded:vowels", "decoded:fragments"
 LETTERS, PUNCTUATION, BRAILLE = "decoded:letters", "decoded:punctuation", "decoded:braille"
 WORD_ORDER, SYMBOLS, SKELETON = "decoded:word-order", "decoded:leet", "decoded:skeleton"
-PIGLATIN, NATO, REPEATS, MARKUP = "decoded:piglatin", "decoded:nato", "decoded:repeats", "decoded:markup"
+PIGLATIN, NATO, REPEATS = "decoded:piglatin", "decoded:nato", "decoded:repeats"
+HTML, LISTED = "decoded:html", "decoded:list"
 MAX_VIEWS = 4  # the original + 3: every view is one more embedding per prompt
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ def _candidates(text: str) -> Iterator[tuple[str, str | None]]:
     yield NORMALIZED, normalized
     yield REPEATS, repeats_view(normalized)
     visible = strip_invisible(text)
-    yield MARKUP, _normalized(markup_view(visible))
+    yield HTML, _normalized(html_view(visible))
+    yield LISTED, _normalized(list_view(visible))
     if not text.isascii():
         yield SKELETON, _normalized(skeleton_view(visible))
     if (spread := spread_view(visible)) is not None:  # letters spread apart, read as words: "[b][a][k][e]"
