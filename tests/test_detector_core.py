@@ -496,6 +496,8 @@ def test_words_broken_apart_are_read_whole_in_their_view_only():
         aside = [u for k, u in enumerate(prepared.units) if k in superseded(prepared)]
         assert aside and all(u.view == "original" and u.body != "Plain prose here." for u in aside), broken
         assert {u.view for u in prepared.units} & {"decoded:fragments", "decoded:punctuation", "decoded:html"}
+    hyphened = det.prepare_classify(["You c-o-nclude-d the m-ess-age and re-port it. Plain prose here."])
+    assert "decoded:fragments" in {u.view for u in hyphened.units} and not superseded(hyphened)  # a frame's own mark
 
 
 def test_a_run_of_a_repeated_word_is_read_once_in_its_view_only():

@@ -150,7 +150,7 @@ def superseded(prepared: PreparedTexts) -> set[int]:
       Fraktur followed by prose scores unsafe in the original's window (unknown pieces beside prose), safe made
       plain. The original's units that normalizing leaves as they are still count;
     * in a prompt with a ``decoded:fragments``, ``decoded:punctuation`` or ``decoded:html`` view, a unit of the
-      original that the view's reading changes (words broken apart, "ema il", "read er", joined; punctuation
+      original that the view's reading changes (words broken apart by spaces, "ema il", "read er", joined; punctuation
       strewn into words taken out; a tag around each word taken out): the pieces read alone are other words, and
       harmless prompts broken apart scored unsafe on them. (Views of a payload alone, such as ``decoded:list``
       or ``decoded:base64``, never set the text around it aside.);
@@ -175,13 +175,20 @@ def superseded(prepared: PreparedTexts) -> set[int]:
     for u in prepared.units:
         views.setdefault(u.view, set()).add(u.index)
     in_place = [(views.get(name, set()), read) for name, read in
-                ((NORMALIZED, lambda t: normalize(t) != t), (FRAGMENTS, lambda t: fragments_view(t) is not None),
+                ((NORMALIZED, lambda t: normalize(t) != t), (FRAGMENTS, _joined_at_spaces),
                  (PUNCTUATION, lambda t: punctuation_view(t) is not None),
                  (HTML, lambda t: html_view(t) is not None))]
     repeated = views.get(REPEATS, set())
     return {k for k, u in enumerate(prepared.units)
             if u.view == ORIGINAL and any(u.index in having and read(u.body) for having, read in in_place)
             or u.view != REPEATS and u.index in repeated and repeats_view(u.body) is not None}
+
+
+def _joined_at_spaces(text: str) -> bool:
+    """:func:`fragments_view` joins words of ``text`` broken apart by spaces or line breaks only (a hyphen put
+    into a word, "c-o-nclude-d", is a jailbreak frame's own mark: the text as given keeps reading it)."""
+    joined = fragments_view(text)
+    return joined is not None and "".join(joined.split()) == "".join(text.split())
 
 
 def combine(prepared: PreparedTexts, scored: Sequence[Detection], sentence_threshold: float | None = None,
