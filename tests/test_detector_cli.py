@@ -61,7 +61,8 @@ def test_detect_file_writes_one_result_per_row_in_order(tiny_detector_dir, tmp_p
     assert [r.get("id") for r in res] == ["x1", None, 3, "big"] and [r["line"] for r in res] == [1, 2, 3, 4]
     assert res[1] == {"line": 2, "label": "safe", "score": 0.0, "category": None, "category_scores": {},
                       "flags": ["empty"], "span": None}
-    assert res[3]["flags"] == ["windowed", "unchecked_tail"] and res[3]["label"] in ("safe", "unsafe")
+    # the phrase said 80,000 times is read once (decoded:repeats); the text past the ceiling is unchecked
+    assert res[3]["flags"][-1] == "unchecked_tail" and res[3]["label"] in ("safe", "unsafe")
     assert "neighbors" not in res[0]
     det = Detector.load(tiny_detector_dir)
     assert [r["score"] for r in res] == [d.score for d in det.classify([r["text"] for r in rows])]

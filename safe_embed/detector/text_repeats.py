@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from safe_embed.detector.text_spelling import ENGLISH_MARKERS
@@ -43,7 +44,7 @@ def repeats_view(text: str) -> str | None:
     text = text[:MAX_REPEATS_CHARS]
     spans = [m.span() for m in _TOKEN.finditer(text)]
     keys = [text[a:b].strip(_EDGES).lower() for a, b in spans]
-    lines = [text.count("\n", 0, a) for a, _ in spans] if "\n" in text else [0] * len(spans)
+    lines = list(itertools.accumulate(text.count("\n", b, a) for (_, b), (a, _) in zip([(0, 0), *spans], spans)))
     cut = {i for start, end, n in _runs(keys) for i in range(start + n, end)} | _between(keys, lines)
     if not cut:
         return None
