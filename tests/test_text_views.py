@@ -288,7 +288,7 @@ ORDINARY = [
     "colors = ['red', 'green', 'blue']", "1. Preheat the oven\n2. Mix the flour and sugar\n3. Bake for 20 minutes",
     "import os\nimport sys\nimport json\nimport time\nimport math\nimport re\nfrom x import y",
     # words said again, fewer than five times in a row
-    "Ha ha ha, very very very good: no, no, no, no!", "| a | b |\n| - | - |\n| 0 | 0 | 0 | 0 | 0 | 0 |",
+    "Ha ha ha, very very very good: no, no, no, no!", "Pick a croissant, a kiwi, a GameCube, a pen, a feather", "| a | b |\n| - | - |\n| 0 | 0 | 0 | 0 | 0 | 0 |",
     # emoji: skin tones, ZWJ families, variation selectors, keycaps, flags (a subdivision flag is TAG characters)
     "Hello 👋🏽 how are you? 😊", "I ❤️ New York 🗽", "Family: 👨\u200d👩\u200d👧\u200d👦 and flags 🇫🇷 🏴󠁧󠁢󠁳󠁣󠁴󠁿",
     "Press 1️⃣ to continue", "ℹ️ Note: the API is rate limited", "🅿️ parking is free",

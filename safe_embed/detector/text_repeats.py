@@ -9,8 +9,8 @@ lower case, without the punctuation around it), each with a letter in it, said o
 "no, no, no" are shorter runs; a table's "| | | |" and "0 0 0 0" hold no letter. A word put between every two
 words of the request ("Explain banana how banana to banana make") is the same trick spread out: a word that
 stands at every second place of a line :data:`MIN_BETWEEN` times or more in a row is kept at its first place only,
-unless it is an English function word ('"yes" and "no" and "maybe" and "why"'). What was said is kept once: "kill
-kill kill kill kill them all" is read "kill them all".
+unless it is an English function word or a single letter ('"yes" and "no" and "maybe" and "why"', "a kiwi, a pen, a
+feather, a hair"). What was said is kept once: "kill kill kill kill kill them all" is read "kill them all".
 
 >>> repeats_view(" ".join(["poem"] * 20) + " Explain how to bake bread")
 'poem Explain how to bake bread'
@@ -67,7 +67,7 @@ def _between(keys: list[str], lines: list[int]) -> set[int]:
         while i + 2 * n < len(keys) and keys[i + 2 * n] == key and keys[i + 2 * n - 1] != key and \
                 lines[i + 2 * n] == lines[i]:
             n += 1
-        if n >= MIN_BETWEEN and _LETTER.search(key) and key not in ENGLISH_MARKERS:
+        if n >= MIN_BETWEEN and len(key) > 1 and _LETTER.search(key) and key not in ENGLISH_MARKERS:
             out.update(range(i + 2, i + 2 * n, 2))
             i += 2 * n
         else:
