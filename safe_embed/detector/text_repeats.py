@@ -61,24 +61,27 @@ def _between(keys: list[str], lines: list[int]) -> set[int]:
     """The places of a word that stands at every second place :data:`MIN_BETWEEN` times or more in a row, on one
     line (not the "import" of each line of code)."""
     out: set[int] = set()
-    i = 1
-    while i < len(keys):
+    end = 0
+    for i in _again(keys, 2):  # a decoy stands where it stood two places before
+        if i < end or i == 0:
+            continue
         key, n = keys[i], 0
         while i + 2 * n < len(keys) and keys[i + 2 * n] == key and keys[i + 2 * n - 1] != key and \
                 lines[i + 2 * n] == lines[i]:
             n += 1
         if n >= MIN_BETWEEN and len(key) > 1 and _LETTER.search(key) and key not in ENGLISH_MARKERS:
             out.update(range(i + 2, i + 2 * n, 2))
-            i += 2 * n
-        else:
-            i += 1
+            end = i + 2 * n
     return out
 
 
 def _runs(keys: list[str]) -> list[tuple[int, int, int]]:
     """The token ranges ``[start, end)`` of each run and its phrase's words, in order, none overlapping."""
-    runs, i = [], 0
-    while i < len(keys):
+    runs, end = [], 0
+    starts = sorted(set().union(*(_again(keys, n) for n in range(1, MAX_PHRASE_WORDS + 1))))
+    for i in starts:  # a run starts where a phrase of n words is said again n places on
+        if i < end:
+            continue
         best, words = 0, 0
         for n in range(1, MAX_PHRASE_WORDS + 1):
             phrase = keys[i:i + n]
@@ -91,7 +94,10 @@ def _runs(keys: list[str]) -> list[tuple[int, int, int]]:
                 best, words = reps * n, n
         if best:
             runs.append((i, i + best, words))
-            i += best
-        else:
-            i += 1
+            end = i + best
     return runs
+
+
+def _again(keys: list[str], n: int) -> list[int]:
+    """The places whose word stands again ``n`` places on."""
+    return [i for i, (a, b) in enumerate(zip(keys, keys[n:])) if a == b]
