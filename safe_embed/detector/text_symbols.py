@@ -65,9 +65,10 @@ def symbols_view(text: str) -> str | None:
         if (reading := _best_reading(w, counts) or _hyphened_reading(w, counts)) is not None:
             read[i] = reading
     long = sum(len(r.strip(".,;:?!\"')]")) >= 3 for r in read.values())
+    if long < MIN_READ - 1:  # "7311" tell, "937" get: with two words read, a third may be a number
+        return None
     numbers = {i: n for i, w in enumerate(words) if i not in read and (n := _number_word(w, counts)) != w}
-    if long >= MIN_READ - 1:  # "7311" tell, "937" get: with two words read, a third may be a number
-        long += sum(len(n.strip(".,;:?!")) >= 3 for n in numbers.values())
+    long += sum(len(n.strip(".,;:?!")) >= 3 for n in numbers.values())
     if long < MIN_READ or 2 * len(read) < len(leet):
         return None
     out, at, leet_words = [], 0, set(leet)
