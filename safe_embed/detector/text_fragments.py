@@ -61,7 +61,7 @@ def fragments_view(text: str) -> str | None:
             if _continues(head, run) or not _one_case(run):
                 continue
             if (len(joined) >= MIN_LETTERS and counts.get(joined.lower(), 0) >= ENGLISH_COUNT
-                    and not all(_is_word(p.group().lower(), counts) for p in run)
+                    and not all(is_word(p.group().lower(), counts) for p in run)
                     and len(joined) ** 2 + best[i + k] > best[i]):
                 best[i], step[i] = len(joined) ** 2 + best[i + k], k
     out, at, i = [], 0, 0
@@ -101,5 +101,6 @@ def _one_case(run: list[re.Match[str]]) -> bool:
         (len(words[0]) == 1 or words[0][1:].islower()) and all(w.islower() for w in words[1:]))
 
 
-def _is_word(piece: str, counts: dict[str, int]) -> bool:
+def is_word(piece: str, counts: dict[str, int]) -> bool:
+    """Whether ``piece`` (lower case) is a word: of one or two letters, among the commonest; longer, in the list."""
     return counts.get(piece, 0) >= (SHORT_WORD_COUNT if len(piece) <= 2 else ENGLISH_COUNT)

@@ -17,9 +17,10 @@ fewer, or when :data:`ENDS_SHARE` of its words or more (:data:`MIN_ENDS` at leas
 ? ; :``) that a lower-case word follows, where ordinary writing ends no sentence ("Explain; how. to; make!"), the
 view is the text without either ("to? make" -> "to make"); words a hyphen was put into ("mak-e") are then read
 whole by :mod:`~safe_embed.detector.text_fragments`. When a mark stands before or after :data:`AROUND_SHARE` of
-the words or more (:data:`MIN_ENDS` at least; ordinary prose puts one after a word in ten), :data:`LEADING_SHARE` of the words
-(:data:`MIN_MARKS` at least) with one before them, not at a line's start (where prose, lists and code put none), the marks were strewn around the words ("Can, ?you :generate !and post."): the view is the words without any mark between them, and the
-text's last mark alone at its end.
+the words or more (:data:`MIN_ENDS` at least; ordinary prose puts one after a word in ten), :data:`LEADING_SHARE`
+of the words (:data:`MIN_MARKS` at least) with one before them, not at a line's start (where prose, lists and code
+put none), the marks were strewn around the words ("Can, ?you :generate !and post."): the view is the words
+without any mark between them, and the text's last mark alone at its end.
 
 >>> punctuation_view("Ex!plai;n :how to? ?make a pi,pe bo;mb")
 'Explain how to make a pipe bomb'
@@ -36,9 +37,8 @@ from __future__ import annotations
 import re
 
 from safe_embed.detector.text_ciphers import ENGLISH_COUNT
-from safe_embed.detector.text_fragments import PREFIXES
+from safe_embed.detector.text_fragments import PREFIXES, is_word
 from safe_embed.detector.text_spelling import word_counts
-from safe_embed.detector.text_words import SHORT_WORD_COUNT
 
 MIN_MARKS = 2  # marks out of place in a text, at least ...
 WORDS_PER_MARK = 8  # ... and one for every this many words or fewer
@@ -63,7 +63,8 @@ def punctuation_view(text: str) -> str | None:
     marks, words = len(inside) + len(before) + len(joined), len(_WORDS.findall(text))
     ends = len(_SENTENCE_MARK.findall(text))
     leading = len(_BEFORE_ANY.findall(text))
-    if leading >= max(MIN_MARKS, LEADING_SHARE * words) and leading + len(_AFTER.findall(text)) >= max(MIN_ENDS, AROUND_SHARE * words):
+    around = leading + len(_AFTER.findall(text))
+    if leading >= max(MIN_MARKS, LEADING_SHARE * words) and around >= max(MIN_ENDS, AROUND_SHARE * words):
         return _LAST.sub(r"\1", _BEFORE_ANY.sub("", _AFTER.sub("", text)))
     if (marks < MIN_MARKS or marks * WORDS_PER_MARK < words) and (ends < MIN_ENDS or ends < ENDS_SHARE * words):
         return None
@@ -91,9 +92,5 @@ def _joins_word(m: re.Match[str]) -> bool:
     if mark == "-" and first.lower() in PREFIXES:
         return False
     counts = word_counts()
-    return counts.get((first + second).lower(), 0) >= ENGLISH_COUNT and not (_word(first, counts) and
-                                                                          _word(second, counts))
-
-
-def _word(piece: str, counts: dict[str, int]) -> bool:
-    return counts.get(piece.lower(), 0) >= (SHORT_WORD_COUNT if len(piece) <= 2 else ENGLISH_COUNT)
+    return counts.get((first + second).lower(), 0) >= ENGLISH_COUNT and not (
+        is_word(first.lower(), counts) and is_word(second.lower(), counts))

@@ -39,8 +39,8 @@ _EDGES = ".,;:!?\"'()[]{}*-_"
 
 
 def repeats_view(text: str) -> str | None:
-    """``text`` without its runs of a repeated word or phrase (see the module docstring); None if it has none or
-    nothing else."""
+    """``text`` with each run of a repeated word or phrase said once (see the module docstring); None if it has
+    none or nothing else."""
     text = text[:MAX_REPEATS_CHARS]
     spans = [m.span() for m in _TOKEN.finditer(text)]
     keys = [text[a:b].strip(_EDGES).lower() for a, b in spans]

@@ -23,7 +23,7 @@ and at least half of its words that are not English read by the first two (:data
 or Greek text's words seldom share a skeleton with an English word.
 
 The prototypes are ``confusable-homoglyphs``' copy of TR39's data; the skeletons of the word lists are built on the
-first text that needs them (about 0.2 s for the English list, 0.5 s for the longer one), or by
+first text that needs them (about 0.6 s for the English list, 0.3 s for the longer one), or by
 :func:`load_skeletons` at start-up.
 
 >>> skeleton("ernail") == skeleton("email"), skeleton("steaIs")
@@ -75,11 +75,7 @@ def _prototypes() -> dict[str, str]:
 def skeleton(text: str) -> str:
     """``text`` with each character replaced by its TR39 prototype, combining marks and format characters then
     dropped, in lower case, without punctuation at its ends."""
-    protos = _prototypes()
-    mapped = "".join(protos.get(c) or _folded(c) for c in unicodedata.normalize("NFD", text))
-    kept = "".join(c for c in unicodedata.normalize("NFD", mapped) if unicodedata.category(c)[0] != "M"
-                   and unicodedata.category(c) != "Cf")
-    return kept.lower().strip(_EDGE)
+    return "".join(c for c in _letters(text) if unicodedata.category(c) != "Cf").lower().strip(_EDGE)
 
 
 @functools.cache

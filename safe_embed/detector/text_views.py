@@ -9,8 +9,8 @@ Views, in this order, at most ``max_views`` (the original first):
 * ``original``: the text (already through the text policy, :mod:`safe_embed.detector.text_policy`);
 * ``normalized``: :func:`~safe_embed.detector.text_normalize.normalize` (styled letters, invisible characters,
   look-alike letters in Latin words, symbols between words, spaced-out letters, leetspeak);
-* ``decoded:repeats``: the normalized text without its runs of a word or phrase said five times or more ("poem
-  poem poem ...": :mod:`~safe_embed.detector.text_repeats`);
+* ``decoded:repeats``: the normalized text with each run of a word or phrase said five times or more ("poem poem
+  poem ...") said once, and a decoy at every second place kept once (:mod:`~safe_embed.detector.text_repeats`);
 * ``decoded:html``, ``decoded:list``: words put one by one into HTML tags read without the tags ("<b>how</b>
   <b>to</b>"), and the words of a list of strings or of one-word list lines, alone ("['how', 'to']", "1. how\n2.
   to": :mod:`~safe_embed.detector.text_structure`);

@@ -141,7 +141,7 @@ def tokens_with_words(text: str) -> list[tuple[str, list[str] | None]]:
 
 def unigram_words() -> dict[str, float]:
     """The model's words (lower case) -> P(word): a longer list than pyspellchecker's, with newer words ("malware",
-    "fentanyl")."""
+    "phishing", "wifi")."""
     return _model()[0]
 
 
